@@ -1,0 +1,16 @@
+#ifndef ORION_CSQLITE_SHIM_H
+#define ORION_CSQLITE_SHIM_H
+
+#include <sqlite3.h>
+
+// sqlite3_db_config is variadic, which Swift cannot call: these wrappers give it a fixed shape.
+static inline int orion_db_config_int(sqlite3 *db, int op, int value) {
+    return sqlite3_db_config(db, op, value, (int *)0);
+}
+
+// SQLITE_TRANSIENT is a cast of -1 to a function pointer, which Swift cannot import.
+static inline sqlite3_destructor_type orion_transient(void) {
+    return SQLITE_TRANSIENT;
+}
+
+#endif

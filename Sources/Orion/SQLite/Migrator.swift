@@ -1,0 +1,259 @@
+/// Feature-owned, forward-only migrations with the ownership fence.
+///
+/// Two tables record what happened; their schemas are permanent:
+/// ```sql
+/// create table _orion_migrations (
+///     feature text not null,          -- the feature that owns the entry
+///     idx integer not null,           -- the entry's position in the feature's list, from 0
+///     sha256 text not null,           -- SHA-256 of the entry's exact text, lowercase hex
+///     applied_at text not null,       -- UTC, YYYY-MM-DD HH:MM:SS.SSS
+///     primary key (feature, idx)
+/// )
+/// create table _orion_tables (
+///     name text not null primary key collate nocase,   -- a table or view
+///     type text not null,                              -- 'table' or 'view'
+///     feature text not null                            -- the feature whose migration created it
+/// )
+/// ```
+enum Migrator {
+    static let maxFeatureLength = 64
+
+    /// What is wrong with a feature name, or `nil` when it is fine: 1 to 64 characters, starting
+    /// with a letter, then letters, digits, `_`, `-` or `.`.
+    static func problem(withFeature feature: String) -> String? {
+        guard let first = feature.unicodeScalars.first else { return "the feature name is empty" }
+        guard feature.unicodeScalars.count <= maxFeatureLength else {
+            return "the feature name is longer than \(maxFeatureLength) characters"
+        }
+        func isLetter(_ c: Unicode.Scalar) -> Bool { ("a"..."z").contains(c) || ("A"..."Z").contains(c) }
+        guard isLetter(first) else { return "feature name '\(feature)' must start with a letter (a-z, A-Z)" }
+        for c in feature.unicodeScalars where !(isLetter(c) || ("0"..."9").contains(c) || c == "_" || c == "-" || c == ".") {
+            return "feature name '\(feature)' may hold only letters, digits, '_', '-' and '.'"
+        }
+        return nil
+    }
+
+    static func validate(feature: String) throws {
+        if let problem = problem(withFeature: feature) { throw StoreError(.migration, problem) }
+    }
+
+    private struct Applied: Decodable {
+        let idx: Int
+        let sha256: String
+    }
+
+    private struct SchemaObject: Decodable, Hashable {
+        let type: String
+        let name: String
+        let table: String
+        let sql: String?
+
+        enum CodingKeys: String, CodingKey {
+            case type, name, sql
+            case table = "tbl_name"
+        }
+    }
+
+    /// Applies `entries[i]` for every `i` not yet recorded for `feature`, each in its own
+    /// transaction, after checking that the recorded ones are unchanged.
+    static func migrate(feature: String, entries: [String], on connection: SQLiteConnection) throws {
+        try ensureBookkeeping(connection)
+        let fingerprints = entries.map(SHA256.hex)
+        let applied: [Applied] = try connection.all(
+            "select idx, sha256 from _orion_migrations where feature = ? order by idx",
+            [.text(feature)], access: .internal)
+        var done = Set<Int>()
+        for entry in applied {
+            try checkUnchanged(feature: feature, index: entry.idx, recorded: entry.sha256, fingerprints: fingerprints)
+            done.insert(entry.idx)
+        }
+        for index in entries.indices where !done.contains(index) {
+            try apply(feature: feature, index: index, entry: entries[index], fingerprint: fingerprints[index], fingerprints: fingerprints, on: connection)
+        }
+    }
+
+    private static func checkUnchanged(feature: String, index: Int, recorded: String, fingerprints: [String]) throws {
+        guard index < fingerprints.count else {
+            throw StoreError(
+                .migration,
+                "migration \(feature)[\(index)] was applied but is missing from the list (it has \(fingerprints.count) entr\(fingerprints.count == 1 ? "y" : "ies")); the list is append-only: restore the entry")
+        }
+        guard fingerprints[index] == recorded else {
+            throw StoreError(
+                .migration,
+                "migration \(feature)[\(index)] was edited after it was applied; entries are append-only: restore its applied text and append a new entry with the change")
+        }
+    }
+
+    private static func ensureBookkeeping(_ connection: SQLiteConnection) throws {
+        let existing: Int? = try connection.first(
+            "select count(*) from sqlite_schema where type = 'table' and name in ('_orion_migrations', '_orion_tables')",
+            [], access: .internal)
+        guard existing != 2 else { return }
+        try connection.run("begin immediate")
+        do {
+            try connection.run("""
+                create table if not exists _orion_migrations (
+                    feature text not null,
+                    idx integer not null,
+                    sha256 text not null,
+                    applied_at text not null,
+                    primary key (feature, idx)
+                )
+                """)
+            try connection.run("""
+                create table if not exists _orion_tables (
+                    name text not null primary key collate nocase,
+                    type text not null,
+                    feature text not null
+                )
+                """)
+            try connection.run("commit")
+        } catch {
+            if !connection.isAutocommit { try? connection.run("rollback") }
+            throw error
+        }
+    }
+
+    private static func apply(
+        feature: String, index: Int, entry: String, fingerprint: String, fingerprints: [String],
+        on connection: SQLiteConnection
+    ) throws {
+        // Table rebuilds must not cascade into child tables: foreign keys are off for the entry
+        // (the pragma does nothing inside a transaction) and checked before its COMMIT.
+        try connection.run("pragma foreign_keys = off")
+        defer { try? connection.run("pragma foreign_keys = on") }
+        try connection.run("begin immediate")
+        do {
+            // Another store or process may have applied it since the list was read.
+            let recorded: String? = try connection.first(
+                "select sha256 from _orion_migrations where feature = ? and idx = ?",
+                [.text(feature), .integer(Int64(index))], access: .internal)
+            if let recorded {
+                try connection.run("rollback")
+                try checkUnchanged(feature: feature, index: index, recorded: recorded, fingerprints: fingerprints)
+                return
+            }
+            try connection.refreshRegistry()
+            let before = try schema(connection)
+            connection.touchedTables = []
+            defer { connection.touchedTables = nil }
+            let access = Access.migration(feature: feature, index: index)
+            try connection.executeScript(entry, access: access)
+            let after = try schema(connection)
+            try checkBodies(before: before, after: after, access: access, on: connection)
+            try register(feature: feature, before: before, after: after, on: connection)
+            try connection.refreshRegistry()
+            let changed = Set(after.subtracting(before).filter { $0.type == "table" }.map { $0.name.lowercased() })
+            try checkForeignKeys(
+                feature: feature, index: index, tables: changed.union(connection.touchedTables ?? []), on: connection)
+            try connection.withStatement(
+                "insert into _orion_migrations (feature, idx, sha256, applied_at) values (?, ?, ?, strftime('%Y-%m-%d %H:%M:%f', 'now'))",
+                [.text(feature), .integer(Int64(index)), .text(fingerprint)], access: .internal
+            ) { _ = try connection.execute($0) }
+            try connection.run("commit")
+        } catch {
+            if !connection.isAutocommit { try? connection.run("rollback") }
+            throw describe(error, feature: feature, index: index, entry: entry)
+        }
+    }
+
+    private static func describe(_ error: any Error, feature: String, index: Int, entry: String) -> StoreError {
+        guard let error = error as? StoreError else {
+            return StoreError(.migration, "migration \(feature)[\(index)] failed and was rolled back: \(error)", sql: entry)
+        }
+        if error.code == .fence || error.code == .transactionControl || error.message.hasPrefix("migration ") {
+            return error.with(sql: entry)
+        }
+        return StoreError(
+            .migration, "migration \(feature)[\(index)] failed and was rolled back: \(error.message)",
+            sql: entry, sqliteCode: error.sqliteCode)
+    }
+
+    private static func schema(_ connection: SQLiteConnection) throws -> Set<SchemaObject> {
+        let objects: [SchemaObject] = try connection.all(
+            "select type, name, tbl_name, sql from sqlite_schema where name not like 'sqlite\\_%' escape '\\'",
+            [], access: .internal)
+        return Set(objects)
+    }
+
+    /// View and trigger bodies are not authorized when they are created: compile what runs them
+    /// (a select from the view; an insert, update and delete on the trigger's table) under the
+    /// entry's fence.
+    private static func checkBodies(
+        before: Set<SchemaObject>, after: Set<SchemaObject>, access: Access, on connection: SQLiteConnection
+    ) throws {
+        for object in after.subtracting(before) {
+            var probes: [String] = []
+            switch object.type {
+            case "view":
+                probes = ["select * from \(quote(object.name))"]
+            case "trigger":
+                let table = quote(object.table)
+                let columns: [String] = try connection.all(
+                    "select name from pragma_table_xinfo(?) where hidden = 0", [.text(object.table)], access: .internal)
+                probes = ["insert into \(table) default values", "delete from \(table)"]
+                if !columns.isEmpty {
+                    probes.append("update \(table) set " + columns.map { "\(quote($0)) = \(quote($0))" }.joined(separator: ", "))
+                }
+            default:
+                continue
+            }
+            for probe in probes {
+                if let refusal = connection.fenceRefusal(compiling: probe, access: access) { throw refusal }
+            }
+        }
+    }
+
+    /// Tables and views that appeared belong to `feature`; those that disappeared are forgotten.
+    private static func register(
+        feature: String, before: Set<SchemaObject>, after: Set<SchemaObject>, on connection: SQLiteConnection
+    ) throws {
+        let kinds: Set<String> = ["table", "view"]
+        let beforeNames = Set(before.filter { kinds.contains($0.type) }.map { $0.name.lowercased() })
+        let afterObjects = after.filter { kinds.contains($0.type) }
+        let afterNames = Set(afterObjects.map { $0.name.lowercased() })
+        for object in afterObjects where !beforeNames.contains(object.name.lowercased()) {
+            try connection.withStatement(
+                "insert or replace into _orion_tables (name, type, feature) values (?, ?, ?)",
+                [.text(object.name), .text(object.type), .text(feature)], access: .internal
+            ) { _ = try connection.execute($0) }
+        }
+        for name in beforeNames.subtracting(afterNames) {
+            try connection.withStatement(
+                "delete from _orion_tables where name = ?", [.text(name)], access: .internal
+            ) { _ = try connection.execute($0) }
+        }
+    }
+
+    private struct Violation: Decodable {
+        let table: String
+        let parent: String
+    }
+
+    /// The entry ran with foreign keys off: refuse it if the tables it touched, or their child
+    /// tables, now hold rows whose parent is missing.
+    private static func checkForeignKeys(
+        feature: String, index: Int, tables: Set<String>, on connection: SQLiteConnection
+    ) throws {
+        var check = tables
+        for fk in connection.registry.foreignKeys where tables.contains(fk.parent) { check.insert(fk.child) }
+        let existing: [String] = try connection.all(
+            "select lower(name) from sqlite_schema where type = 'table'", [], access: .internal)
+        for table in check.intersection(existing).sorted() {
+            let violation: Violation? = try connection.first(
+                "select \"table\" as \"table\", parent from pragma_foreign_key_check(?) limit 1",
+                [.text(table)], access: .internal)
+            if let violation {
+                throw StoreError(
+                    .constraint,
+                    "migration \(feature)[\(index)] leaves rows of table '\(violation.table)' whose parent in '\(violation.parent)' is missing (pragma foreign_key_check); it was rolled back",
+                    sqliteCode: SQLiteCodes.constraintForeignKey)
+            }
+        }
+    }
+
+    static func quote(_ identifier: String) -> String {
+        "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}

@@ -1,0 +1,69 @@
+/// Reads the ownership registry (`_orion_tables`) and the foreign keys from SQLite's catalog.
+enum RegistryLoader {
+    private struct Owner: Decodable {
+        let name: String
+        let feature: String
+    }
+
+    private struct Link: Decodable {
+        let child: String
+        let id: Int
+        let parent: String
+        let from: String
+        let to: String?
+        let onUpdate: String
+        let onDelete: String
+
+        enum CodingKeys: String, CodingKey {
+            case child, id, parent, from, to
+            case onUpdate = "on_update"
+            case onDelete = "on_delete"
+        }
+    }
+
+    static func load(from connection: SQLiteConnection, schemaVersion: Int64) throws -> Registry {
+        var registry = Registry(schemaVersion: schemaVersion)
+        let hasRegistry: Int? = try connection.first(
+            "select 1 from sqlite_schema where type = 'table' and name = '_orion_tables'", [], access: .internal)
+        if hasRegistry != nil {
+            let owners: [Owner] = try connection.all("select name, feature from _orion_tables", [], access: .internal)
+            for owner in owners { registry.owners[owner.name.lowercased()] = owner.feature }
+        }
+        let links: [Link] = try connection.all(
+            """
+            select m.name as child, f.id as id, f."table" as parent, f."from" as "from", f."to" as "to",
+                   f.on_update as on_update, f.on_delete as on_delete
+            from sqlite_schema m join pragma_foreign_key_list(m.name) f
+            where m.type = 'table'
+            order by m.name, f.id, f.seq
+            """, [], access: .internal)
+        var index = 0
+        while index < links.count {
+            let first = links[index]
+            var childColumns: [String] = []
+            var parentColumns: [String?] = []
+            while index < links.count, links[index].child == first.child, links[index].id == first.id {
+                childColumns.append(links[index].from.lowercased())
+                parentColumns.append(links[index].to?.lowercased())
+                index += 1
+            }
+            var resolved = parentColumns.compactMap { $0 }
+            if resolved.count != parentColumns.count {
+                // `references parent` without columns means the parent's primary key.
+                resolved = try connection.all(
+                    "select lower(name) from pragma_table_info(?) where pk > 0 order by pk",
+                    [.text(first.parent)], access: .internal)
+            }
+            let changesChild: Set<String> = ["CASCADE", "SET NULL", "SET DEFAULT"]
+            registry.foreignKeys.append(ForeignKey(
+                child: first.child.lowercased(),
+                parent: first.parent.lowercased(),
+                childColumns: childColumns,
+                parentColumns: resolved,
+                deletesChild: first.onDelete.uppercased() == "CASCADE",
+                updatesChild: ["SET NULL", "SET DEFAULT"].contains(first.onDelete.uppercased())
+                    || changesChild.contains(first.onUpdate.uppercased())))
+        }
+        return registry
+    }
+}

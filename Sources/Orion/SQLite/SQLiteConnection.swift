@@ -1,0 +1,414 @@
+internal import CSQLite
+
+/// One SQLite connection: its handle, its statement cache, and its authorizer.
+///
+/// Not `Sendable`: a connection is used by one thread at a time, which the store guarantees by
+/// handing it out only under its writer lock or through its reader pool.
+final class SQLiteConnection {
+    enum Role {
+        case writer, reader, memory
+    }
+
+    /// The lowest SQLite this store runs on (`RETURNING`, `DROP COLUMN`).
+    static let minimumVersion: Int32 = 3_035_000
+    static let busyTimeoutMilliseconds: Int32 = 5000
+    /// How many virtual-machine steps pass between checks of the statement time limit.
+    static let progressInterval: Int32 = 1000
+
+    let handle: OpaquePointer
+    let role: Role
+    let timeLimit: Duration?
+    private var cache: StatementCache
+    /// Who owns what, as this connection last read it.
+    private(set) var registry = Registry()
+
+    // Authorizer state, set around each prepare and step.
+    private var access: Access = .root
+    private var denial: StoreError?
+    private var sawInsert = false
+    private var explicitPrepare = false
+    private var registryTrusted = false
+    private var needsRegistry = false
+
+    /// While a migration entry runs: the tables its statements write, for its foreign-key check.
+    var touchedTables: Set<String>?
+
+    // Time limit state.
+    private var deadline: ContinuousClock.Instant?
+    private var timedOut = false
+
+    init(path: String, role: Role, synchronous: SQLiteStore.Synchronous, statementCacheSize: Int, timeLimit: Duration?) throws {
+        guard sqlite3_libversion_number() >= Self.minimumVersion else {
+            throw StoreError(
+                .misuse,
+                "SQLite \(String(cString: sqlite3_libversion())) is too old: the store needs 3.35 or newer (install a newer libsqlite3)")
+        }
+        handle = try Self.open(path: path)
+        self.role = role
+        self.timeLimit = timeLimit
+        cache = StatementCache(capacity: statementCacheSize)
+        try configure(synchronous: synchronous)
+    }
+
+    deinit {
+        cache.removeAll()
+        sqlite3_close_v2(handle)
+    }
+
+    private static func open(path: String) throws -> OpaquePointer {
+        var db: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            if let db { sqlite3_close_v2(db) }
+            throw StoreError(SQLiteCodes.kind(rc), "cannot open database '\(path)': \(message)", sqliteCode: rc)
+        }
+        return db
+    }
+
+    private func configure(synchronous: SQLiteStore.Synchronous) throws {
+        sqlite3_extended_result_codes(handle, 1)
+        sqlite3_busy_timeout(handle, Self.busyTimeoutMilliseconds)
+        _ = orion_db_config_int(handle, SQLITE_DBCONFIG_DEFENSIVE, 1)
+        _ = orion_db_config_int(handle, SQLITE_DBCONFIG_DQS_DML, 0)
+        _ = orion_db_config_int(handle, SQLITE_DBCONFIG_DQS_DDL, 0)
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        sqlite3_set_authorizer(handle, authorizerCallback, context)
+        if timeLimit != nil {
+            sqlite3_progress_handler(handle, Self.progressInterval, progressCallback, context)
+        }
+        switch role {
+        case .memory:
+            try run("pragma journal_mode = memory")
+        case .writer, .reader:
+            let mode: String? = try first("pragma journal_mode = wal", [], access: .internal)
+            guard mode?.lowercased() == "wal" else {
+                throw StoreError(.io, "cannot switch the database to WAL mode (journal mode stays '\(mode ?? "?")'); is it on a file system without shared memory?")
+            }
+        }
+        try run(synchronous == .full ? "pragma synchronous = full" : "pragma synchronous = normal")
+        try run("pragma foreign_keys = on")
+    }
+
+    // MARK: Running statements
+
+    /// Prepares (or reuses) `sql`, binds `params`, runs `body` on the statement, and resets it.
+    func withStatement<R>(
+        _ sql: String, _ params: [SQLValue], access: Access, _ body: (SQLiteStatement) throws -> R
+    ) throws -> R {
+        // Statements nest (the registry is read in the middle of a feature statement's step):
+        // the outer statement's access and time limit come back when the inner one is done.
+        let outerAccess = self.access
+        let outerDeadline = deadline
+        defer {
+            self.access = outerAccess
+            deadline = outerDeadline
+        }
+        let statement = try checkout(sql, access: access)
+        defer { checkin(statement) }
+        guard params.count == statement.parameterCount else {
+            throw StoreError(
+                .parameterCount,
+                "the statement has \(statement.parameterCount) '?' parameter\(statement.parameterCount == 1 ? "" : "s") but \(params.count) value\(params.count == 1 ? " was" : "s were") given",
+                sql: sql)
+        }
+        if !params.isEmpty {
+            let rc = statement.bind(params)
+            if rc != SQLITE_OK { throw error(rc, sql: sql) }
+        }
+        self.access = access
+        if let timeLimit, access.cacheScope != -1 {
+            deadline = .now + timeLimit
+            timedOut = false
+        }
+        do {
+            return try body(statement)
+        } catch let error as StoreError where error.sql == nil {
+            throw error.with(sql: sql)
+        }
+    }
+
+    /// Steps once: `true` for a row, `false` when done.
+    func step(_ statement: SQLiteStatement) throws -> Bool {
+        while true {
+            let rc = sqlite3_step(statement.handle)
+            if rc == SQLITE_ROW { return true }
+            if rc == SQLITE_DONE { return false }
+            if needsRegistry && !registryTrusted {
+                // SQLite re-prepared the statement after a schema change, and the fence needs to
+                // know who owns what now: read the registry again, then let it re-prepare.
+                needsRegistry = false
+                sqlite3_reset(statement.handle)
+                try refreshRegistry()
+                registryTrusted = true
+                continue
+            }
+            throw error(rc, sql: statement.sql)
+        }
+    }
+
+    /// All rows of `statement`, decoded as `T`.
+    func rows<T: Decodable>(_ statement: SQLiteStatement, as type: T.Type) throws -> [T] {
+        guard try step(statement) else { return [] }
+        let decoder = RowDecoder(
+            StatementRow(handle: statement.handle), names: statement.columnNames(), for: T.self,
+            keyPlan: statement.keyPlan(for: T.self))
+        var rows: [T] = []
+        repeat {
+            rows.append(try decoder.decodeRow(T.self))
+        } while try step(statement)
+        statement.remember(decoder.keyPlan, for: T.self)
+        return rows
+    }
+
+    /// The first row of `statement` decoded as `T`; `nil` for no row or a one-column NULL.
+    func firstRow<T: Decodable>(_ statement: SQLiteStatement, as type: T.Type) throws -> T? {
+        guard try step(statement) else { return nil }
+        let decoder = RowDecoder(
+            StatementRow(handle: statement.handle), names: statement.columnNames(), for: T.self,
+            keyPlan: statement.keyPlan(for: T.self))
+        let row: T
+        do {
+            row = try decoder.decodeRow(T.self)
+        } catch where decoder.metNullScalar {
+            return nil
+        }
+        statement.remember(decoder.keyPlan, for: T.self)
+        // A write with RETURNING finishes its changes on the first step; stepping on would run
+        // nothing new, so the statement is simply reset.
+        return row
+    }
+
+    /// Runs `statement` to the end: what it changed and the rowid it inserted.
+    func execute(_ statement: SQLiteStatement) throws -> ExecResult {
+        let before = sqlite3_total_changes64(handle)
+        sqlite3_set_last_insert_rowid(handle, 0)
+        while try step(statement) {}
+        let changed = sqlite3_total_changes64(handle) != before
+        return ExecResult(
+            changes: changed ? Int(sqlite3_changes64(handle)) : 0,
+            lastId: statement.inserts ? sqlite3_last_insert_rowid(handle) : 0)
+    }
+
+    /// Runs one of the store's own statements (no parameters, no fence).
+    func run(_ sql: String) throws {
+        try withStatement(sql, [], access: .internal) { while try step($0) {} }
+    }
+
+    /// The first row of an internal or feature query.
+    func first<T: Decodable>(_ sql: String, _ params: [SQLValue], access: Access) throws -> T? {
+        try withStatement(sql, params, access: access) { try firstRow($0, as: T.self) }
+    }
+
+    /// All rows of an internal or feature query.
+    func all<T: Decodable>(_ sql: String, _ params: [SQLValue], access: Access) throws -> [T] {
+        try withStatement(sql, params, access: access) { try rows($0, as: T.self) }
+    }
+
+    /// Runs every statement of `script` in order (a migration entry), uncached.
+    func executeScript(_ script: String, access: Access) throws {
+        self.access = access
+        try script.withCString { start in
+            var next: UnsafePointer<CChar>? = start
+            while let cursor = next, cursor.pointee != 0 {
+                var raw: OpaquePointer?
+                explicitPrepare = true
+                denial = nil
+                let rc = sqlite3_prepare_v3(handle, cursor, -1, 0, &raw, &next)
+                explicitPrepare = false
+                guard rc == SQLITE_OK else { throw error(rc, sql: script) }
+                guard let raw else { continue }
+                let statement = SQLiteStatement(handle: raw, sql: script, inserts: false)
+                while try step(statement) {}
+            }
+        }
+    }
+
+    /// Prepares `sql` under `access` without running it, and returns the fence's refusal if
+    /// there was one (other compile errors are not the fence's business and are ignored).
+    func fenceRefusal(compiling sql: String, access: Access) -> StoreError? {
+        let outerAccess = self.access
+        defer { self.access = outerAccess }
+        self.access = access
+        denial = nil
+        explicitPrepare = true
+        var raw: OpaquePointer?
+        let rc = sqlite3_prepare_v3(handle, sql, -1, 0, &raw, nil)
+        explicitPrepare = false
+        if let raw { sqlite3_finalize(raw) }
+        let refusal = denial
+        denial = nil
+        return rc == SQLITE_OK ? nil : refusal
+    }
+
+    // MARK: Preparing
+
+    private func checkout(_ sql: String, access: Access) throws -> SQLiteStatement {
+        guard let scope = access.cacheScope else { return try prepare(sql, access: access) }
+        let key = StatementCache.Key(sql: sql, scope: scope)
+        if let statement = cache.get(key), !statement.inUse {
+            statement.inUse = true
+            return statement
+        }
+        let statement = try prepare(sql, access: access)
+        if cache.get(key) == nil { cache.put(key, statement) }
+        statement.inUse = true
+        return statement
+    }
+
+    private func checkin(_ statement: SQLiteStatement) {
+        statement.finish()
+        statement.inUse = false
+        if access.feature != nil {
+            registryTrusted = false
+            needsRegistry = false
+        }
+    }
+
+    /// Prepares exactly one statement with positional `?` parameters, authorized for `access`.
+    private func prepare(_ sql: String, access: Access) throws -> SQLiteStatement {
+        if access.feature != nil { try refreshRegistry() }
+        self.access = access
+        denial = nil
+        sawInsert = false
+        explicitPrepare = true
+        defer { explicitPrepare = false }
+        var raw: OpaquePointer?
+        var tailOffset = 0
+        let rc = sql.withCString { start in
+            var tail: UnsafePointer<CChar>?
+            let rc = sqlite3_prepare_v3(handle, start, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, &tail)
+            if let tail { tailOffset = start.distance(to: tail) }
+            return rc
+        }
+        guard rc == SQLITE_OK else { throw error(rc, sql: sql) }
+        guard let raw else {
+            throw StoreError(.sql, "the SQL holds no statement", sql: sql)
+        }
+        let statement = SQLiteStatement(handle: raw, sql: sql, inserts: sawInsert)
+        if SQLText.hasStatement(in: sql.utf8.dropFirst(tailOffset)) {
+            throw StoreError(
+                .multipleStatements,
+                "query, one and exec take exactly one statement; split the SQL into separate calls (a migration entry may hold several)",
+                sql: sql)
+        }
+        for index in stride(from: 1, through: statement.parameterCount, by: 1) {
+            if let name = sqlite3_bind_parameter_name(raw, Int32(index)) {
+                throw StoreError(
+                    .unsupportedParameter,
+                    "parameter \(String(cString: name)) is not supported: write a positional '?' and pass values in order",
+                    sql: sql)
+            }
+        }
+        return statement
+    }
+
+    // MARK: Registry
+
+    /// Reads who owns what again when the schema changed since the last read.
+    func refreshRegistry() throws {
+        let outerAccess = access
+        defer { access = outerAccess }
+        let version: Int64 = try first("pragma schema_version", [], access: .internal) ?? 0
+        guard version != registry.schemaVersion else { return }
+        registry = try RegistryLoader.load(from: self, schemaVersion: version)
+    }
+
+    // MARK: State
+
+    /// Whether no transaction is open (`sqlite3_get_autocommit`).
+    var isAutocommit: Bool { sqlite3_get_autocommit(handle) != 0 }
+
+    /// Deferred foreign-key violations pending in the open transaction.
+    var deferredForeignKeyViolations: Int32 {
+        var current: Int32 = 0
+        var highwater: Int32 = 0
+        sqlite3_db_status(handle, SQLITE_DBSTATUS_DEFERRED_FKS, &current, &highwater, 0)
+        return current
+    }
+
+    /// Drops every cached statement (before close, or to let a schema change settle).
+    func clearCache() {
+        cache.removeAll()
+    }
+
+    var cachedStatementCount: Int { cache.count }
+
+    // MARK: Errors
+
+    /// The error SQLite reported for `rc`, read right after the failing call.
+    func error(_ rc: Int32, sql: String?) -> StoreError {
+        if let denial {
+            self.denial = nil
+            return denial.with(sql: sql)
+        }
+        let extended = sqlite3_extended_errcode(handle)
+        let code = extended != 0 ? extended : rc
+        if code & 0xff == SQLITE_INTERRUPT, timedOut, let timeLimit {
+            return StoreError(
+                .interrupted,
+                "the statement ran past the store's time limit of \(timeLimit) and was stopped",
+                sql: sql, sqliteCode: code)
+        }
+        let message = String(cString: sqlite3_errmsg(handle))
+        return StoreError(SQLiteCodes.kind(code), message, sql: sql, sqliteCode: code)
+    }
+
+    // MARK: Callbacks
+
+    fileprivate func authorize(
+        _ action: Int32, _ p1: UnsafePointer<CChar>?, _ p2: UnsafePointer<CChar>?,
+        _ p4: UnsafePointer<CChar>?
+    ) -> Int32 {
+        if case .internal = access { return SQLITE_OK }
+        if action == SQLITE_FUNCTION || action == SQLITE_SELECT { return SQLITE_OK }
+        let a1 = p1.map { String(cString: $0) }
+        if action == SQLITE_INSERT, p4 == nil, explicitPrepare, let a1, !a1.hasPrefix("sqlite_") {
+            sawInsert = true
+        }
+        if access.feature != nil, !explicitPrepare, !registryTrusted {
+            needsRegistry = true
+            return SQLITE_DENY
+        }
+        let a2 = p2.map { String(cString: $0) }
+        let trigger = p4.map { String(cString: $0) }
+        if touchedTables != nil {
+            switch action {
+            case SQLITE_INSERT, SQLITE_UPDATE, SQLITE_DELETE, SQLITE_DROP_TABLE:
+                if let a1 { touchedTables?.insert(a1.lowercased()) }
+            case SQLITE_ALTER_TABLE:
+                if let a2 { touchedTables?.insert(a2.lowercased()) }
+            default:
+                break
+            }
+        }
+        if let reason = Fence.check(action, a1, a2, trigger, access: access, registry: registry) {
+            if denial == nil { denial = reason }
+            return SQLITE_DENY
+        }
+        return SQLITE_OK
+    }
+
+    fileprivate func progress() -> Int32 {
+        guard let deadline, ContinuousClock.now >= deadline else { return 0 }
+        timedOut = true
+        return 1
+    }
+}
+
+@available(*, unavailable)
+extension SQLiteConnection: Sendable {}
+
+private let authorizerCallback: @convention(c) (
+    UnsafeMutableRawPointer?, Int32, UnsafePointer<CChar>?, UnsafePointer<CChar>?,
+    UnsafePointer<CChar>?, UnsafePointer<CChar>?
+) -> Int32 = { context, action, p1, p2, _, p4 in
+    guard let context else { return SQLITE_OK }
+    return Unmanaged<SQLiteConnection>.fromOpaque(context).takeUnretainedValue().authorize(action, p1, p2, p4)
+}
+
+private let progressCallback: @convention(c) (UnsafeMutableRawPointer?) -> Int32 = { context in
+    guard let context else { return 0 }
+    return Unmanaged<SQLiteConnection>.fromOpaque(context).takeUnretainedValue().progress()
+}

@@ -1,0 +1,34 @@
+/// A feature's view of a ``SQLiteStore``: the same connections, fenced to what the feature may
+/// touch. Made by ``SQLiteStore/scoped(to:)``; it offers only the five methods, so it cannot
+/// widen its scope, flush, or close the store it came from.
+struct ScopedSQLiteStore: Store {
+    let store: SQLiteStore
+    let scope: Scope
+
+    func query<T: Decodable>(_ sql: String, _ params: [SQLValue]) throws -> [T] {
+        try store.query(sql, params, access: .scoped(scope))
+    }
+
+    func one<T: Decodable>(_ sql: String, _ params: [SQLValue]) throws -> T? {
+        try store.one(sql, params, access: .scoped(scope))
+    }
+
+    @discardableResult
+    func exec(_ sql: String, _ params: [SQLValue]) throws -> ExecResult {
+        try store.exec(sql, params, access: .scoped(scope))
+    }
+
+    @discardableResult
+    func tx<T>(_ body: () throws -> T) throws -> T {
+        try store.tx(body)
+    }
+
+    func migrate(_ feature: String, _ migrations: [String]) throws {
+        guard feature == scope.feature else {
+            throw StoreError(
+                .fence,
+                "the store scoped to feature '\(scope.feature)' cannot migrate feature '\(feature)'; migrate it through its own scoped store or the root store")
+        }
+        try store.migrate(feature, migrations)
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+
+/// A Swift value that binds to a `?` parameter.
+///
+/// ```swift
+/// try store.exec("insert into events (at, id, note) values (?, ?, ?)", Date(), UUID(), nil as String?)
+/// ```
+///
+/// `Bool` binds as 0/1, `Date` as UTC text `YYYY-MM-DD HH:MM:SS.SSS` (SQLite's own format, so
+/// `datetime()` and text ordering work), `UUID` as lowercase text, `Data` and `[UInt8]` as blobs,
+/// and `nil` as NULL. Conform your own types by returning one of these.
+public protocol SQLBindable {
+    /// The value to bind.
+    var sqlValue: SQLValue { get }
+}
+
+extension Int: SQLBindable {
+    @inlinable public var sqlValue: SQLValue { .integer(Int64(self)) }
+}
+extension Int8: SQLBindable {
+    @inlinable public var sqlValue: SQLValue { .integer(Int64(self)) }
+}
+extension Int16: SQLBindable {
+    @inlinable public var sqlValue: SQLValue { .integer(Int64(self)) }
+}
+extension Int32: SQLBindable {
+    @inlinable public var sqlValue: SQLValue { .integer(Int64(self)) }
+}
+extension Int64: SQLBindable {
+    @inlinable public var sqlValue: SQLValue { .integer(self) }
+}
+extension UInt8: SQLBindable {
+    @inlinable public var sqlValue: SQLValue { .integer(Int64(self)) }
+}
+extension UInt16: SQLBindable {
+    @inlinable public var sqlValue: SQLValue { .integer(Int64(self)) }
+}
+extension UInt32: SQLBindable {
+    @inlinable public var sqlValue: SQLValue { .integer(Int64(self)) }
+}
+extension Double: SQLBindable {
+    @inlinable public var sqlValue: SQLValue { .real(self) }
+}
+extension Float: SQLBindable {
+    @inlinable public var sqlValue: SQLValue { .real(Double(self)) }
+}
+extension Bool: SQLBindable {
+    @inlinable public var sqlValue: SQLValue { .integer(self ? 1 : 0) }
+}
+extension String: SQLBindable {
+    @inlinable public var sqlValue: SQLValue { .text(self) }
+}
+extension Substring: SQLBindable {
+    @inlinable public var sqlValue: SQLValue { .text(String(self)) }
+}
+extension Array: SQLBindable where Element == UInt8 {
+    @inlinable public var sqlValue: SQLValue { .blob(self) }
+}
+extension Data: SQLBindable {
+    @inlinable public var sqlValue: SQLValue { .blob([UInt8](self)) }
+}
+extension Date: SQLBindable {
+    /// UTC text `YYYY-MM-DD HH:MM:SS.SSS`, rounded to the millisecond.
+    public var sqlValue: SQLValue { .text(SQLDate.format(self)) }
+}
+extension UUID: SQLBindable {
+    /// Lowercase text, as PostgreSQL prints a `uuid`.
+    public var sqlValue: SQLValue { .text(uuidString.lowercased()) }
+}
+extension Optional: SQLBindable where Wrapped: SQLBindable {
+    @inlinable public var sqlValue: SQLValue { self?.sqlValue ?? .null }
+}

@@ -1,0 +1,99 @@
+/// A value as SQL stores it: the five storage classes SQLite and the store's decoders share.
+///
+/// ```swift
+/// let rows: [Row] = try store.query("select * from todos where id = ?", [SQLValue.integer(7)])
+/// ```
+public enum SQLValue: Sendable, Hashable {
+    /// SQL NULL.
+    case null
+    /// A 64-bit signed integer.
+    case integer(Int64)
+    /// A double-precision float.
+    case real(Double)
+    /// UTF-8 text.
+    case text(String)
+    /// Bytes.
+    case blob([UInt8])
+
+    /// The storage class's SQL name (`NULL`, `INTEGER`, `REAL`, `TEXT`, `BLOB`), for messages.
+    public var typeName: String {
+        switch self {
+        case .null: "NULL"
+        case .integer: "INTEGER"
+        case .real: "REAL"
+        case .text: "TEXT"
+        case .blob: "BLOB"
+        }
+    }
+
+    /// Turns the variadic parameters of the `Store` conveniences into values; `nil` binds NULL.
+    @inlinable
+    public static func list(_ params: [(any SQLBindable)?]) -> [SQLValue] {
+        if params.isEmpty { return [] }
+        var values: [SQLValue] = []
+        values.reserveCapacity(params.count)
+        for param in params {
+            values.append(param?.sqlValue ?? .null)
+        }
+        return values
+    }
+}
+
+extension SQLValue: SQLBindable {
+    /// The value itself.
+    @inlinable
+    public var sqlValue: SQLValue { self }
+}
+
+extension SQLValue: CustomStringConvertible {
+    /// The value in SQL literal form (`NULL`, `42`, `'text'`, `x'0a'`).
+    ///
+    /// Errors never use this: a bound value never appears in a ``StoreError``.
+    public var description: String {
+        switch self {
+        case .null: return "NULL"
+        case .integer(let v): return String(v)
+        case .real(let v): return String(v)
+        case .text(let v): return "'" + v.replacingOccurrences(of: "'", with: "''") + "'"
+        case .blob(let bytes):
+            let digits = Array("0123456789abcdef".utf8)
+            var hex: [UInt8] = []
+            hex.reserveCapacity(bytes.count * 2)
+            for b in bytes {
+                hex.append(digits[Int(b >> 4)])
+                hex.append(digits[Int(b & 0x0f)])
+            }
+            return "x'" + String(decoding: hex, as: UTF8.self) + "'"
+        }
+    }
+}
+
+extension SQLValue: Codable {
+    /// Decodes whichever of NULL, integer, real, text or bytes the decoder holds.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let v = try? container.decode(Int64.self) {
+            self = .integer(v)
+        } else if let v = try? container.decode(Double.self) {
+            self = .real(v)
+        } else if let v = try? container.decode(String.self) {
+            self = .text(v)
+        } else {
+            self = .blob(try container.decode([UInt8].self))
+        }
+    }
+
+    /// Encodes the value as null, a number, a string or an array of bytes.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .integer(let v): try container.encode(v)
+        case .real(let v): try container.encode(v)
+        case .text(let v): try container.encode(v)
+        case .blob(let v): try container.encode(v)
+        }
+    }
+}

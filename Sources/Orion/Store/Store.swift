@@ -1,0 +1,123 @@
+/// The synchronous store seam: five methods over plain SQL.
+///
+/// A view is a pure function of the store, called with no `await`. Queries are named functions
+/// that live inside the feature that owns the table; they take `some Store` so the same code
+/// runs on ``SQLiteStore``, a scoped store, an ``InstrumentedStore`` or a Postgres adapter.
+///
+/// ```swift
+/// struct Todo: Decodable, Sendable { let id: Int; let title: String; let done: Bool }
+/// enum Todos {
+///     static func all(_ store: some Store) throws -> [Todo] {
+///         try store.query("select id, title, done from todos order by id")
+///     }
+///     @discardableResult
+///     static func insert(_ store: some Store, _ title: String) throws -> ExecResult {
+///         try store.exec("insert into todos (title) values (?)", title)
+///     }
+/// }
+/// ```
+///
+/// Features call the variadic forms (`store.query(sql, a, b)`, where `nil` binds NULL); the
+/// requirements below take `[SQLValue]` and are what an adapter implements.
+///
+/// ## Implementation requirements
+/// An adapter must:
+/// - be safe to call from any thread or task, and return synchronously;
+/// - take exactly one statement in `query`, `one` and `exec`, with positional `?` parameters only,
+///   and throw ``StoreError`` when the number of parameters differs from the number of `?`;
+/// - decode rows by column name into any `Decodable`, and one-column rows into scalars;
+/// - return from `one` `nil` for no row and for a one-column row holding NULL;
+/// - report in ``ExecResult`` the rows this statement changed and the rowid it inserted (0 if none);
+/// - run `tx` as one transaction, nested `tx` as savepoints, rolling back exactly the level whose
+///   body threw, and run reads made inside the body on the transaction's connection;
+/// - refuse transaction control (`begin`, `commit`, `rollback`, `savepoint`, `release`) in
+///   feature SQL, pointing to `tx`;
+/// - apply migrations forward-only, once each, recorded per feature, with the ownership fence;
+/// - never put a bound value into an error's description.
+public protocol Store: Sendable {
+    /// Runs one read statement and decodes every row into `T`.
+    ///
+    /// - Parameters:
+    ///   - sql: One statement with positional `?` parameters.
+    ///   - params: One value per `?`, in order.
+    /// - Returns: The rows, decoded by column name (or, for a one-column result, as a scalar).
+    /// - Throws: ``StoreError`` for SQL errors, a parameter-count mismatch, or a row that does not
+    ///   decode into `T`.
+    func query<T: Decodable>(_ sql: String, _ params: [SQLValue]) throws -> [T]
+
+    /// Runs one read statement and decodes its first row into `T`.
+    ///
+    /// - Returns: The first row, or `nil` when there is none or when a one-column row holds NULL.
+    /// - Throws: ``StoreError`` as ``query(_:_:)-(String,[SQLValue])`` does.
+    func one<T: Decodable>(_ sql: String, _ params: [SQLValue]) throws -> T?
+
+    /// Runs one write (or DDL) statement.
+    ///
+    /// - Returns: The rows this statement inserted, updated or deleted, and the rowid it inserted.
+    /// - Throws: ``StoreError`` for SQL errors, constraint violations and a parameter-count mismatch.
+    @discardableResult
+    func exec(_ sql: String, _ params: [SQLValue]) throws -> ExecResult
+
+    /// Runs `body` in a transaction; nested calls become savepoints.
+    ///
+    /// A body that throws rolls back exactly its own level, and the error is rethrown.
+    ///
+    /// - Returns: What `body` returned.
+    /// - Throws: What `body` threw, or ``StoreError`` when the transaction cannot begin or commit.
+    @discardableResult
+    func tx<T>(_ body: () throws -> T) throws -> T
+
+    /// Applies a feature's new migration entries, each in its own transaction.
+    ///
+    /// - Parameters:
+    ///   - feature: The feature that owns the entries and the tables they create.
+    ///   - migrations: The append-only list of SQL entries; entries already applied are skipped.
+    /// - Throws: ``StoreError`` naming the feature and entry index when an entry fails, was edited,
+    ///   went missing, or touches a table that another feature owns.
+    func migrate(_ feature: String, _ migrations: [String]) throws
+}
+
+extension Store {
+    /// Runs one read statement and decodes every row into `T`.
+    ///
+    /// ```swift
+    /// let open: [Todo] = try store.query("select id, title, done from todos where done = ?", false)
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - sql: One statement with positional `?` parameters.
+    ///   - params: One value per `?`; `nil` binds NULL.
+    /// - Returns: The decoded rows.
+    /// - Throws: ``StoreError``.
+    @inlinable
+    public func query<T: Decodable>(_ sql: String, _ params: (any SQLBindable)?...) throws -> [T] {
+        try query(sql, SQLValue.list(params))
+    }
+
+    /// Runs one read statement and decodes its first row into `T`.
+    ///
+    /// ```swift
+    /// let count: Int? = try store.one("select count(*) from todos")
+    /// ```
+    ///
+    /// - Returns: The first row, or `nil` when there is none or when a one-column row holds NULL.
+    /// - Throws: ``StoreError``.
+    @inlinable
+    public func one<T: Decodable>(_ sql: String, _ params: (any SQLBindable)?...) throws -> T? {
+        try one(sql, SQLValue.list(params))
+    }
+
+    /// Runs one write (or DDL) statement.
+    ///
+    /// ```swift
+    /// try store.exec("update todos set title = ? where id = ?", "milk", 3)
+    /// ```
+    ///
+    /// - Returns: The rows this statement changed and the rowid it inserted.
+    /// - Throws: ``StoreError``.
+    @inlinable
+    @discardableResult
+    public func exec(_ sql: String, _ params: (any SQLBindable)?...) throws -> ExecResult {
+        try exec(sql, SQLValue.list(params))
+    }
+}

@@ -1,0 +1,95 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// The calling thread's identity, as a number.
+@inline(__always)
+func currentThreadID() -> UInt {
+    #if canImport(Darwin)
+    UInt(bitPattern: pthread_self())
+    #else
+    UInt(pthread_self())
+    #endif
+}
+
+/// A mutex that knows which thread holds it, so the holder can re-enter code that would
+/// otherwise lock again (a `tx` body calling the store).
+///
+/// `@unchecked Sendable`: the pthread mutex is only touched through lock/unlock, and `owner` is
+/// an atomic that only the holding thread sets to its own id (so no other thread can mistake
+/// itself for the holder, whatever stale value it reads).
+final class OwnedLock: @unchecked Sendable {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let owner = Atomic<UInt>(0)
+
+    init() {
+        mutex = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    var isHeldByCurrentThread: Bool {
+        owner.load(ordering: .relaxed) == currentThreadID()
+    }
+
+    func lock() {
+        pthread_mutex_lock(mutex)
+        owner.store(currentThreadID(), ordering: .relaxed)
+    }
+
+    func unlock() {
+        owner.store(0, ordering: .relaxed)
+        pthread_mutex_unlock(mutex)
+    }
+}
+
+/// A mutex with a condition variable, for the reader pool's waiting.
+///
+/// `@unchecked Sendable`: the pthread objects are only used through these methods, and state
+/// guarded by it is only touched inside `withLock`.
+final class ConditionLock: @unchecked Sendable {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let condition: UnsafeMutablePointer<pthread_cond_t>
+
+    init() {
+        mutex = .allocate(capacity: 1)
+        condition = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(condition, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        condition.deallocate()
+        mutex.deallocate()
+    }
+
+    func withLock<R>(_ body: () throws -> R) rethrows -> R {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body()
+    }
+
+    /// Waits for a signal; call only inside `withLock`.
+    func wait() {
+        pthread_cond_wait(condition, mutex)
+    }
+
+    func signal() {
+        pthread_cond_signal(condition)
+    }
+
+    func broadcast() {
+        pthread_cond_broadcast(condition)
+    }
+}

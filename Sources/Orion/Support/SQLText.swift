@@ -1,0 +1,39 @@
+/// The little SQL lexing the store needs; never used to decide access (the authorizer does that).
+enum SQLText {
+    /// Whether `text` holds anything but white space, comments and semicolons: SQL after the
+    /// first statement, which `query`, `one` and `exec` refuse rather than silently drop.
+    static func hasStatement(in text: some Collection<UInt8>) -> Bool {
+        var i = text.startIndex
+        while i != text.endIndex {
+            let c = text[i]
+            switch c {
+            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"),
+                 0x0b, 0x0c, UInt8(ascii: ";"):
+                i = text.index(after: i)
+            case UInt8(ascii: "-"):
+                let next = text.index(after: i)
+                guard next != text.endIndex, text[next] == UInt8(ascii: "-") else { return true }
+                i = next
+                while i != text.endIndex, text[i] != UInt8(ascii: "\n") { i = text.index(after: i) }
+            case UInt8(ascii: "/"):
+                let next = text.index(after: i)
+                guard next != text.endIndex, text[next] == UInt8(ascii: "*") else { return true }
+                i = text.index(after: next)
+                var closed = false
+                while i != text.endIndex {
+                    let c = text[i]
+                    i = text.index(after: i)
+                    if c == UInt8(ascii: "*"), i != text.endIndex, text[i] == UInt8(ascii: "/") {
+                        i = text.index(after: i)
+                        closed = true
+                        break
+                    }
+                }
+                if !closed { return false }
+            default:
+                return true
+            }
+        }
+        return false
+    }
+}

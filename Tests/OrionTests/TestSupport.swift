@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+@testable import Orion
+
+/// A fresh temporary folder per test, removed when the test's scope ends.
+final class TempDir: Sendable {
+    let url: URL
+
+    init() {
+        url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("orion-tests-\(UUID().uuidString)", isDirectory: true)
+        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: url)
+    }
+
+    func path(_ name: String = "test.db") -> String {
+        url.appendingPathComponent(name).path
+    }
+}
+
+/// Runs `body` on `count` real threads at once and waits for all of them.
+func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) throws -> Void) throws {
+    let errors = ErrorBox()
+    let group = DispatchGroup()
+    for i in 0..<count {
+        group.enter()
+        let thread = Thread {
+            defer { group.leave() }
+            do { try body(i) } catch { errors.add(error) }
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+    group.wait()
+    if let first = errors.first { throw first }
+}
+
+final class ErrorBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var errors: [any Error] = []
+    func add(_ error: any Error) { lock.withLock { errors.append(error) } }
+    var first: (any Error)? { lock.withLock { errors.first } }
+}
+
+/// Expects `body` to throw a ``StoreError`` with `code`, and returns it.
+@discardableResult
+func expectStoreError(
+    _ code: StoreError.Code, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
+) -> StoreError? {
+    do {
+        try body()
+        Issue.record("expected a StoreError with code \(code), nothing was thrown", sourceLocation: sourceLocation)
+    } catch let error as StoreError {
+        #expect(error.code == code, "got \(error.code): \(error)", sourceLocation: sourceLocation)
+        return error
+    } catch {
+        Issue.record("expected a StoreError, got \(error)", sourceLocation: sourceLocation)
+    }
+    return nil
+}
+
+/// The path of an executable built next to the test binary.
+func builtExecutable(_ name: String) -> String {
+    let me = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+    var dir = me.deletingLastPathComponent()
+    // On Linux the test binary sits in .build/<config>/; on macOS inside an .xctest bundle.
+    while !FileManager.default.fileExists(atPath: dir.appendingPathComponent(name).path), dir.path != "/" {
+        dir = dir.deletingLastPathComponent()
+    }
+    return dir.appendingPathComponent(name).path
+}
+
+struct Todo: Codable, Sendable, Equatable {
+    let id: Int
+    let title: String
+    let done: Bool
+}
+
+enum Todos {
+    static let migrations = [
+        "create table todos (id integer primary key, title text not null, done integer not null default 0)",
+    ]
+
+    static func all(_ store: some Store) throws -> [Todo] {
+        try store.query("select id, title, done from todos order by id")
+    }
+
+    @discardableResult
+    static func insert(_ store: some Store, _ title: String) throws -> ExecResult {
+        try store.exec("insert into todos (title) values (?)", title)
+    }
+}
+
+/// A file store with the todos feature migrated.
+func todoStore(_ dir: TempDir, writeQueue: WriteQueue? = nil) throws -> SQLiteStore {
+    let store = try SQLiteStore(path: dir.path(), writeQueue: writeQueue)
+    try store.migrate("todos", Todos.migrations)
+    return store
+}

@@ -16,7 +16,9 @@ let package = Package(
         ),
         .target(name: "Orion", dependencies: ["CSQLite"]),
         .executableTarget(name: "Demo", dependencies: ["Orion"]),
-        .testTarget(name: "OrionTests", dependencies: ["Orion"]),
+        // A helper process the tests start (locks across processes, concurrent boots, crashes).
+        .executableTarget(name: "OrionTestChild", dependencies: ["Orion"]),
+        .testTarget(name: "OrionTests", dependencies: ["Orion", "OrionTestChild"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -537,6 +537,11 @@ public final class SQLiteStore: Store, @unchecked Sendable {
 
     // MARK: State
 
+    /// Statements cached on the writer connection (for tests and diagnostics).
+    func writerCacheCount() throws -> Int {
+        try withWriter { $0.connection.cachedStatementCount }
+    }
+
     private static let closedError = StoreError(.closed, "the store is closed; open a new SQLiteStore to use the database again")
 
     private func checkOpen() throws {

@@ -1,0 +1,183 @@
+import Foundation
+import Testing
+@testable import Orion
+
+@Suite("Migrations: append-only, forward-only, once each")
+struct MigrationTests {
+    let dir = TempDir()
+    let store: SQLiteStore
+
+    init() throws {
+        store = try SQLiteStore(path: dir.path())
+    }
+
+    struct Record: Decodable, Equatable {
+        let feature: String
+        let idx: Int
+        let sha256: String
+    }
+
+    @Test("entries run in order, are recorded per feature, and run once")
+    func appliesOnce() throws {
+        let entries = [
+            "create table notes (id integer primary key, body text not null)",
+            "insert into notes (body) values ('seeded')",
+        ]
+        try store.migrate("notes", entries)
+        try store.migrate("notes", entries)
+        #expect(try store.one("select count(*) from notes") == 1)
+        let records: [Record] = try store.query("select feature, idx, sha256 from _orion_migrations order by idx")
+        #expect(records == [
+            Record(feature: "notes", idx: 0, sha256: SHA256.hex(entries[0])),
+            Record(feature: "notes", idx: 1, sha256: SHA256.hex(entries[1])),
+        ])
+        let appliedAt: Date? = try store.one("select applied_at from _orion_migrations where idx = 0")
+        #expect(appliedAt.map { abs($0.timeIntervalSinceNow) < 60 } == true)
+    }
+
+    @Test("appending an entry runs only the new one")
+    func appends() throws {
+        var entries = ["create table notes (id integer primary key)", "insert into notes default values"]
+        try store.migrate("notes", entries)
+        entries.append("insert into notes default values")
+        try store.migrate("notes", entries)
+        #expect(try store.one("select count(*) from notes") == 2)
+    }
+
+    @Test("a failing entry is rolled back whole, names feature, index and SQLite's message, and earlier entries stay")
+    func failingEntry() throws {
+        let error = expectStoreError(.migration) {
+            try store.migrate("notes", [
+                "create table notes (id integer primary key)",
+                "create table drafts (id integer primary key); insert into drafts default values; insert into nowhere values (1)",
+            ])
+        }
+        #expect(error?.message.contains("notes[1]") == true)
+        #expect(error?.message.contains("no such table: nowhere") == true)
+        let tables: [String] = try store.query("select name from sqlite_schema where type = 'table' and name not like '\\_orion%' escape '\\' order by name")
+        #expect(tables == ["notes"])
+        #expect(try store.one("select count(*) from _orion_migrations") == 1)
+    }
+
+    @Test("an applied entry whose text changed fails at boot naming feature and index")
+    func editedEntry() throws {
+        try store.migrate("notes", ["create table notes (id integer primary key)", "insert into notes default values"])
+        let error = expectStoreError(.migration) {
+            try store.migrate("notes", ["create table notes (id integer primary key)", "insert into notes default values -- edited"])
+        }
+        #expect(error?.message.contains("notes[1]") == true)
+        #expect(error?.message.contains("edited") == true)
+        #expect(error?.message.contains("append") == true)
+    }
+
+    @Test("applied entries missing from the list fail at boot naming feature and index")
+    func missingEntry() throws {
+        try store.migrate("notes", ["create table notes (id integer primary key)", "insert into notes default values"])
+        let error = expectStoreError(.migration) {
+            try store.migrate("notes", ["create table notes (id integer primary key)"])
+        }
+        #expect(error?.message.contains("notes[1]") == true)
+        #expect(error?.message.contains("missing") == true)
+    }
+
+    @Test("feature names are validated", arguments: ["", " todos", "1todos", "to dos", "todos;drop", String(repeating: "a", count: 65)])
+    func badFeatureNames(name: String) throws {
+        expectStoreError(.migration) { try store.migrate(name, ["select 1"]) }
+    }
+
+    @Test("transaction control inside an entry is refused")
+    func transactionControlInEntry() throws {
+        expectStoreError(.transactionControl) { try store.migrate("notes", ["commit; create table notes (id integer)"]) }
+    }
+
+    @Test("several stores booting at once apply every entry exactly once")
+    func concurrentStores() throws {
+        let entries = ["create table hits (id integer primary key)"] + Array(repeating: "insert into hits default values", count: 20)
+        try onThreads(6) { _ in
+            let store = try SQLiteStore(path: dir.path())
+            try store.migrate("hits", entries)
+        }
+        #expect(try store.one("select count(*) from hits") == 20)
+        #expect(try store.one("select count(*) from _orion_migrations where feature = 'hits'") == 21)
+    }
+
+    @Test("several processes booting at once apply every entry exactly once")
+    func concurrentProcesses() throws {
+        let children = (0..<4).map { _ in
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: builtExecutable("OrionTestChild"))
+            child.arguments = ["migrate", dir.path(), "boot", "15"]
+            child.standardOutput = FileHandle.nullDevice
+            return child
+        }
+        for child in children { try child.run() }
+        for child in children {
+            child.waitUntilExit()
+            #expect(child.terminationStatus == 0)
+        }
+        #expect(try store.one("select count(*) from boot_t") == 14)
+        #expect(try store.one("select sum(n) from boot_t") == (1..<15).reduce(0, +))
+    }
+
+    @Test("rebuilding a parent table (SQLite's 12 steps) keeps the child rows")
+    func tableRebuild() throws {
+        try store.migrate("shop", [
+            "create table customers (id integer primary key, name text not null)",
+            "create table orders (id integer primary key, customer_id integer not null references customers(id) on delete cascade)",
+            "insert into customers (id, name) values (1, 'ada'), (2, 'bob'); insert into orders (customer_id) values (1), (1), (2)",
+        ])
+        try store.migrate("shop", [
+            "create table customers (id integer primary key, name text not null)",
+            "create table orders (id integer primary key, customer_id integer not null references customers(id) on delete cascade)",
+            "insert into customers (id, name) values (1, 'ada'), (2, 'bob'); insert into orders (customer_id) values (1), (1), (2)",
+            """
+            create table customers_new (id integer primary key, name text not null, email text);
+            insert into customers_new (id, name) select id, name from customers;
+            drop table customers;
+            alter table customers_new rename to customers;
+            """,
+        ])
+        #expect(try store.one("select count(*) from orders") == 3)
+        #expect(try store.one("pragma foreign_keys") == 1)
+        let columns: [String] = try store.query("select name from pragma_table_info('customers')")
+        #expect(columns == ["id", "name", "email"])
+        #expect(try store.one("select feature from _orion_tables where name = 'customers'") == "shop")
+        #expect(try store.one("select count(*) from _orion_tables where name = 'customers_new'") == 0)
+    }
+
+    @Test("an entry that leaves rows without their parent is refused and rolled back")
+    func foreignKeyCheck() throws {
+        try store.migrate("shop", [
+            "create table customers (id integer primary key)",
+            "create table orders (id integer primary key, customer_id integer references customers(id))",
+            "insert into customers values (1); insert into orders (customer_id) values (1)",
+        ])
+        let error = expectStoreError(.constraint) {
+            try store.migrate("shop", [
+                "create table customers (id integer primary key)",
+                "create table orders (id integer primary key, customer_id integer references customers(id))",
+                "insert into customers values (1); insert into orders (customer_id) values (1)",
+                "delete from customers",
+            ])
+        }
+        #expect(error?.message.contains("shop[3]") == true)
+        #expect(error?.message.contains("orders") == true)
+        #expect(try store.one("select count(*) from customers") == 1)
+    }
+
+    @Test("migrate inside tx is refused")
+    func insideTx() throws {
+        try store.tx {
+            expectStoreError(.misuse) { try store.migrate("notes", ["create table notes (id integer)"]) }
+        }
+    }
+
+    @Test("in-memory stores migrate too")
+    func memory() throws {
+        let memory = try SQLiteStore(path: ":memory:")
+        try memory.migrate("todos", Todos.migrations)
+        try memory.migrate("todos", Todos.migrations)
+        try Todos.insert(memory, "a")
+        #expect(try Todos.all(memory).count == 1)
+    }
+}

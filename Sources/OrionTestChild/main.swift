@@ -46,16 +46,18 @@ do {
         let store = try SQLiteStore(
             path: path, writeQueue: useQueue ? WriteQueue(maxBatch: 64, maxDelay: .milliseconds(5)) : nil,
             synchronous: synchronous)
-        try store.migrate("crash", ["create table crash (n integer primary key, batch integer not null, pad text not null)"])
+        try store.migrate("crash", ["create table crash (n integer primary key, batch integer not null, size integer not null, pad text not null)"])
         var n: Int = try store.one("select coalesce(max(n), 0) from crash") ?? 0
-        var batch = 0
+        var batch: Int = try store.one("select coalesce(max(batch), 0) from crash") ?? 0
         while true {
             batch += 1
             let size = Int.random(in: 1...40)
             try store.tx {
                 for _ in 0..<size {
                     n += 1
-                    try store.exec("insert into crash (n, batch, pad) values (?, ?, ?)", n, batch, String(repeating: "x", count: Int.random(in: 10...400)))
+                    try store.exec(
+                        "insert into crash (n, batch, size, pad) values (?, ?, ?, ?)",
+                        n, batch, size, String(repeating: "x", count: Int.random(in: 10...400)))
                 }
             }
             if useQueue && Bool.random() { try store.flush() }

@@ -1,0 +1,256 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import Orion
+
+/// A queue that holds its batch open until flushed (unless a test says otherwise).
+let holdOpen = WriteQueue(maxBatch: 1000, maxDelay: .seconds(60))
+
+@Suite("The write queue: group commit")
+struct WriteQueueTests {
+    let dir = TempDir()
+
+    /// What a second connection (another store) sees: only committed rows.
+    func committedCount(_ table: String = "todos") throws -> Int {
+        let observer = try SQLiteStore(path: dir.path())
+        defer { try? observer.close() }
+        return try observer.one("select count(*) from \(table)") ?? -1
+    }
+
+    @Test("writes return real results at once and join one open batch until flush")
+    func batches() throws {
+        let store = try todoStore(dir, writeQueue: holdOpen)
+        #expect(try Todos.insert(store, "a") == ExecResult(changes: 1, lastId: 1))
+        #expect(try Todos.insert(store, "b") == ExecResult(changes: 1, lastId: 2))
+        #expect(try store.exec("update todos set done = 1") == ExecResult(changes: 2, lastId: 0))
+        #expect(try committedCount() == 0)
+        try store.flush()
+        #expect(try committedCount() == 2)
+        #expect(store.writeQueueMetrics.batches == 1)
+        #expect(store.writeQueueMetrics.writes == 3)
+    }
+
+    @Test("reads from any thread see the pending batch; with no batch open they use the pool again")
+    func readYourWrites() throws {
+        let store = try todoStore(dir, writeQueue: holdOpen)
+        try Todos.insert(store, "pending")
+        let seen = Mutex<Int?>(nil)
+        try onThreads(1) { _ in
+            let count: Int? = try store.one("select count(*) from todos")
+            seen.withLock { $0 = count }
+        }
+        #expect(seen.withLock { $0 } == 1)
+        try store.flush()
+        // No batch open: a read must not wait for a writer busy in another thread's tx.
+        let inside = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        Thread {
+            try? store.tx {
+                try Todos.insert(store, "in tx")
+                inside.signal()
+                release.wait()
+            }
+        }.start()
+        inside.wait()
+        // The tx opened a batch, so this read goes to the writer; release the tx first.
+        release.signal()
+        #expect(try Todos.all(store).count == 2)
+        try store.flush()
+        #expect(try committedCount() == 2)
+    }
+
+    @Test("maxBatch commits the write that reaches it before returning")
+    func maxBatch() throws {
+        let store = try todoStore(dir, writeQueue: WriteQueue(maxBatch: 3, maxDelay: .seconds(60)))
+        for i in 0..<4 { try Todos.insert(store, "\(i)") }
+        #expect(try committedCount() == 3)
+        try store.flush()
+        #expect(try committedCount() == 4)
+    }
+
+    @Test("maxBatch counts a whole tx as one unit and commits right after it")
+    func maxBatchCountsTx() throws {
+        let store = try todoStore(dir, writeQueue: WriteQueue(maxBatch: 2, maxDelay: .seconds(60)))
+        try Todos.insert(store, "a")
+        try store.tx {
+            for i in 0..<5 { try Todos.insert(store, "tx \(i)") }
+            #expect(try committedCount() == 0)
+        }
+        #expect(try committedCount() == 6)
+    }
+
+    @Test("a throwing tx rolls back to its savepoint and the rest of the batch is untouched")
+    func throwingTx() throws {
+        let store = try todoStore(dir, writeQueue: holdOpen)
+        try Todos.insert(store, "before")
+        #expect(throws: Boom.self) {
+            try store.tx {
+                try Todos.insert(store, "doomed")
+                throw Boom()
+            }
+        }
+        try Todos.insert(store, "after")
+        try store.flush()
+        #expect(try Todos.all(store).map(\.title) == ["before", "after"])
+    }
+
+    @Test("a failing exec undoes only itself, even an OR FAIL that got halfway")
+    func failingExec() throws {
+        let store = try todoStore(dir, writeQueue: holdOpen)
+        try store.exec("create table u (v integer unique)")
+        try Todos.insert(store, "kept")
+        expectStoreError(.constraint) { try store.exec("insert or fail into u values (1), (1)") }
+        try store.flush()
+        #expect(try store.one("select count(*) from u") == 0)
+        #expect(try committedCount() == 1)
+    }
+
+    @Test("a write that leaves a deferred foreign-key violation is refused alone; the batch commits")
+    func deferredForeignKey() throws {
+        let store = try todoStore(dir, writeQueue: holdOpen)
+        try store.migrate("links", [
+            "create table parents (id integer primary key)",
+            "create table kids (id integer primary key, pid integer references parents(id) deferrable initially deferred)",
+        ])
+        try Todos.insert(store, "a")
+        let error = expectStoreError(.constraint) { try store.exec("insert into kids (pid) values (42)") }
+        #expect(error?.message.contains("deferred foreign-key") == true)
+        try Todos.insert(store, "b")
+        try store.flush()
+        #expect(try committedCount() == 2)
+        #expect(try committedCount("kids") == 0)
+    }
+
+    @Test("when SQLite ends the batch, the store stops its write path and says how many writes were lost")
+    func sqliteEndsBatch() async throws {
+        let store = try todoStore(dir, writeQueue: holdOpen)
+        try store.exec("create table u (v integer unique)")
+        try store.exec("insert into u values (1)")
+        try Todos.insert(store, "a")
+        try Todos.insert(store, "b")
+        let error = expectStoreError(.writeQueueStopped) { try store.exec("insert or rollback into u values (1)") }
+        #expect(error?.message.contains("losing its 4 acknowledged writes") == true)
+        #expect(error?.message.contains("UNIQUE") == true)
+        expectStoreError(.writeQueueStopped) { try Todos.insert(store, "c") }
+        expectStoreError(.writeQueueStopped) { try store.flush() }
+        await #expect(throws: StoreError.self) { try await store.durable() }
+        #expect(try committedCount() == 0)
+        try store.close()
+        let reopened = try todoStore(dir, writeQueue: holdOpen)
+        try Todos.insert(reopened, "fresh")
+        try reopened.flush()
+        #expect(try committedCount() == 1)
+    }
+
+    @Test("a full disk mid-batch loses the batch together or the write alone, never acknowledges a lost write")
+    func diskFull() throws {
+        let store = try todoStore(dir, writeQueue: holdOpen)
+        try store.exec("create table big (pad text)")
+        try store.flush()
+        let pages: Int = try store.one("pragma page_count") ?? 0
+        try store.exec("pragma max_page_count = \(pages + 3)")
+        try store.flush()
+        var acknowledged = 0
+        var failure: StoreError?
+        for _ in 0..<100 {
+            do {
+                try store.exec("insert into big values (?)", String(repeating: "x", count: 2000))
+                acknowledged += 1
+            } catch let error as StoreError {
+                failure = error
+                break
+            }
+        }
+        let error = try #require(failure)
+        #expect(error.code == .writeQueueStopped || error.code == .io, "\(error)")
+        if error.code == .writeQueueStopped {
+            #expect(error.message.contains("SQLITE_FULL"))
+            #expect(error.message.contains("losing its \(acknowledged) acknowledged"))
+            #expect(throws: StoreError.self) { try store.flush() }
+            #expect(try committedCount("big") == 0)
+        } else {
+            try store.flush()
+            #expect(try committedCount("big") == acknowledged)
+        }
+    }
+
+    @Test("durable() waits for the commit without forcing it early")
+    func durableWaits() async throws {
+        let store = try todoStore(dir, writeQueue: WriteQueue(maxDelay: .milliseconds(300)))
+        try Todos.insert(store, "a")
+        let waiter = Task { try await store.durable() }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(try committedCount() == 0)
+        try await waiter.value
+        #expect(try committedCount() == 1)
+        #expect(store.writeQueueMetrics.waitersResumed == 1)
+    }
+
+    @Test("durable() returns at once when nothing is pending, and without a queue")
+    func durableIdle() async throws {
+        let store = try todoStore(dir, writeQueue: WriteQueue())
+        try await store.durable()
+        let plain = try SQLiteStore(path: dir.path("plain.db"))
+        try plain.exec("create table t (v integer)")
+        try await plain.durable()
+    }
+
+    @Test("with a zero delay the batch commits as soon as the writer is free")
+    func zeroDelay() async throws {
+        let store = try todoStore(dir, writeQueue: WriteQueue())
+        for i in 0..<20 { try Todos.insert(store, "\(i)") }
+        try await store.durable()
+        #expect(try committedCount() == 20)
+    }
+
+    @Test("many writer threads share batches and every write commits")
+    func concurrentWriters() async throws {
+        let store = try todoStore(dir, writeQueue: WriteQueue())
+        try onThreads(16) { t in
+            for i in 0..<50 { try Todos.insert(store, "\(t)-\(i)") }
+        }
+        try await store.durable()
+        #expect(try committedCount() == 800)
+        let metrics = store.writeQueueMetrics
+        #expect(metrics.writes == 800)
+        #expect(metrics.batches <= 800)
+    }
+
+    @Test("close() commits the open batch")
+    func closeCommits() throws {
+        let store = try todoStore(dir, writeQueue: holdOpen)
+        try Todos.insert(store, "a")
+        try store.close()
+        #expect(try committedCount() == 1)
+    }
+
+    @Test("migrate commits the pending batch first, then each entry on its own")
+    func migrateFlushes() throws {
+        let store = try todoStore(dir, writeQueue: holdOpen)
+        try Todos.insert(store, "a")
+        try store.migrate("notes", ["create table notes (id integer primary key)"])
+        #expect(try committedCount() == 1)
+        #expect(try committedCount("notes") == 0)
+    }
+
+    @Test("onBatch reports each commit with its size and waiters")
+    func onBatch() throws {
+        let events = Mutex<[BatchEvent]>([])
+        let store = try todoStore(dir, writeQueue: WriteQueue(maxBatch: 1000, maxDelay: .seconds(60), onBatch: { event in
+            events.withLock { $0.append(event) }
+        }))
+        try Todos.insert(store, "a")
+        try Todos.insert(store, "b")
+        try store.flush()
+        let sizes = events.withLock { $0.map(\.size) }
+        #expect(sizes == [2])
+    }
+
+    @Test("flush() inside tx is refused")
+    func flushInsideTx() throws {
+        let store = try todoStore(dir, writeQueue: holdOpen)
+        try store.tx {
+            expectStoreError(.misuse) { try store.flush() }
+        }
+    }
+}

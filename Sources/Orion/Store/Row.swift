@@ -36,7 +36,8 @@ public struct Row: Sendable, Hashable {
     ///
     /// - Throws: ``StoreError`` with code ``StoreError/Code/decoding``.
     public func decode<T: Decodable>(_ type: T.Type = T.self) throws -> T {
-        let decoder = RowDecoder(ValuesRowSource(row: self), for: T.self)
+        let decoder = RowDecoder(.values(names: columns, values: values), for: T.self)
+        defer { decoder.releaseContainer() }
         return try decoder.decodeRow(T.self)
     }
 }

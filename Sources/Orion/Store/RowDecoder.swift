@@ -1,26 +1,30 @@
 import Foundation
 
-/// Decodes rows of a ``RowSource`` into any `Decodable`, reading columns in place.
+/// Decodes rows of a `RowSource` into any `Decodable`, reading columns in place.
 ///
 /// One decoder serves every row of a result. Keyed lookups are remembered by position: the
 /// synthesized `init(from:)` asks for the same keys in the same order on every row, so after the
 /// first row a lookup is one comparison of the key with the column name it found last time.
 /// The same memory (``keyPlan``) is kept with a cached statement between executions.
-final class RowDecoder<Source: RowSource>: Decoder, RowProvidingDecoder {
-    var source: Source
+final class RowDecoder: Decoder, RowProvidingDecoder {
+    let source: RowSource
     let names: [String]
-    /// The type being decoded, for messages.
+    /// The type being decoded.
     let target: Any.Type
     /// For the n-th keyed lookup of a row, the column it found last time (-1: none).
-    var keyPlan: [Int]
-    private var cursor = 0
+    @exclusivity(unchecked) var keyPlan: [Int]
+    @exclusivity(unchecked) private var cursor = 0
     /// Set when a top-level scalar met NULL (`one` turns that into `nil`).
-    private(set) var metNullScalar = false
+    @exclusivity(unchecked) private(set) var metNullScalar = false
+    /// The keyed container handed out for `cachedKeyType`, kept as its box reference. It holds
+    /// this decoder strongly: `releaseContainer()` breaks the cycle when the result is done.
+    @exclusivity(unchecked) private var cachedContainer: AnyObject?
+    @exclusivity(unchecked) private var cachedKeyType: ObjectIdentifier?
 
     var codingPath: [any CodingKey] { [] }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
-    init(_ source: Source, names: [String]? = nil, for target: Any.Type, keyPlan: [Int] = []) {
+    init(_ source: RowSource, names: [String]? = nil, for target: Any.Type, keyPlan: [Int] = []) {
         self.source = source
         self.names = names ?? source.columnNames()
         self.target = target
@@ -59,10 +63,27 @@ final class RowDecoder<Source: RowSource>: Decoder, RowProvidingDecoder {
 
     func currentRow() -> Row { source.row(names: names) }
 
+    /// Drops the cached container (which refers back to this decoder).
+    func releaseContainer() {
+        cachedContainer = nil
+        cachedKeyType = nil
+    }
+
     // MARK: Decoder
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
-        KeyedDecodingContainer(KeyedColumns<Key, Source>(decoder: self))
+        // Every row asks for the same container; making one costs an allocation and a generic
+        // metadata lookup (a locked hash map) per row. `KeyedDecodingContainer` is one reference
+        // to its box, so the first one is kept as that reference and handed out again.
+        if cachedKeyType == ObjectIdentifier(Key.self), let cachedContainer {
+            return unsafeBitCast(cachedContainer, to: KeyedDecodingContainer<Key>.self)
+        }
+        let container = KeyedDecodingContainer(KeyedColumns<Key>(decoder: self))
+        if MemoryLayout<KeyedDecodingContainer<Key>>.size == MemoryLayout<AnyObject>.size {
+            cachedContainer = unsafeBitCast(container, to: AnyObject.self)
+            cachedKeyType = ObjectIdentifier(Key.self)
+        }
+        return container
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
@@ -241,8 +262,8 @@ extension ColumnType {
 }
 
 /// The keyed view of a row: one key per column name.
-private struct KeyedColumns<Key: CodingKey, Source: RowSource>: KeyedDecodingContainerProtocol {
-    let decoder: RowDecoder<Source>
+private struct KeyedColumns<Key: CodingKey>: KeyedDecodingContainerProtocol {
+    let decoder: RowDecoder
 
     var codingPath: [any CodingKey] { [] }
     var allKeys: [Key] { decoder.names.compactMap { Key(stringValue: $0) } }
@@ -342,8 +363,8 @@ private struct KeyedColumns<Key: CodingKey, Source: RowSource>: KeyedDecodingCon
 
 /// One column as a decoder, for types that decode from a single value (raw-value enums,
 /// optionals, property wrappers).
-private struct ColumnDecoder<Source: RowSource>: Decoder {
-    let decoder: RowDecoder<Source>
+private struct ColumnDecoder: Decoder {
+    let decoder: RowDecoder
     let column: Int
     let topLevel: Bool
 
@@ -364,8 +385,8 @@ private struct ColumnDecoder<Source: RowSource>: Decoder {
 }
 
 /// The single value of one column.
-private struct ColumnValue<Source: RowSource>: SingleValueDecodingContainer {
-    let decoder: RowDecoder<Source>
+private struct ColumnValue: SingleValueDecodingContainer {
+    let decoder: RowDecoder
     let column: Int
     let topLevel: Bool
 

@@ -1,0 +1,135 @@
+// The TPS workload of "100000 TPS over a billion rows", scaled to this machine: accounts with
+// 10M rows, transfers that read A, subtract from A and add to B, ids skewed toward a hot set,
+// 64 concurrent tasks, each transfer counted when its commit is acknowledged (durable()).
+import Foundation
+import Orion
+import RawSQLite
+
+enum TransferMode: String, CaseIterable {
+    case noQueue = "no queue, tx per transfer"
+    case queue = "queue, 3 statements per transfer"
+    case queueTx = "queue, tx (savepoint) per transfer"
+    case queueTxReads = "queue, tx per transfer + 3 point reads per transfer from other tasks"
+}
+
+/// A Pareto-like skew: most transfers touch a small hot set, some touch anything.
+func skewedID(_ accounts: Int64, _ rng: inout some RandomNumberGenerator) -> Int64 {
+    let u = Double.random(in: 0..<1, using: &rng)
+    return min(accounts, 1 + Int64(Double(accounts) * pow(u, 6)))
+}
+
+func transfer(_ store: SQLiteStore, _ mode: TransferMode, _ from: Int64, _ to: Int64) throws {
+    func body() throws {
+        let balance: Int = try store.one("select balance from accounts where id = ?", from) ?? 0
+        let amount = balance > 0 ? 1 : 0
+        try store.exec("update accounts set balance = balance - ? where id = ?", amount, from)
+        try store.exec("update accounts set balance = balance + ? where id = ?", amount, to)
+    }
+    switch mode {
+    case .queue: try body()
+    case .noQueue, .queueTx, .queueTxReads: try store.tx { try body() }
+    }
+}
+
+/// Runs 64 transfer tasks for `duration`; returns acknowledged transfers/s, reads/s, mean batch.
+func runTransfers(
+    path: String, accounts: Int64, mode: TransferMode, synchronous: SQLiteStore.Synchronous, duration: Duration
+) async throws -> (tps: Double, reads: Double, meanBatch: Double) {
+    let store = try SQLiteStore(
+        path: path, writeQueue: mode == .noQueue ? nil : WriteQueue(), synchronous: synchronous)
+    defer { try? store.close() }
+    let deadline = ContinuousClock.now + duration
+    let started = ContinuousClock.now
+    let (transfers, reads) = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
+        for task in 0..<64 {
+            group.addTask {
+                var rng = SystemRandomNumberGenerator()
+                var done = 0
+                _ = task
+                while ContinuousClock.now < deadline {
+                    let from = skewedID(accounts, &rng)
+                    var to = skewedID(accounts, &rng)
+                    if to == from { to = from % accounts + 1 }
+                    try transfer(store, mode, from, to)
+                    try await store.durable()
+                    done += 1
+                }
+                return (done, 0)
+            }
+        }
+        if mode == .queueTxReads {
+            for _ in 0..<64 {
+                group.addTask {
+                    var rng = SystemRandomNumberGenerator()
+                    var done = 0
+                    while ContinuousClock.now < deadline {
+                        for _ in 0..<3 {
+                            let _: Int? = try store.one("select balance from accounts where id = ?", skewedID(accounts, &rng))
+                        }
+                        done += 3
+                        await Task.yield()
+                    }
+                    return (0, done)
+                }
+            }
+        }
+        var totals = (0, 0)
+        for try await (t, r) in group {
+            totals.0 += t
+            totals.1 += r
+        }
+        return totals
+    }
+    let elapsed = ContinuousClock.now - started
+    let secs = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    return (Double(transfers) / secs, Double(reads) / secs, store.writeQueueMetrics.meanBatchSize)
+}
+
+func benchTransfers() async throws {
+    let arguments = CommandLine.arguments
+    let accounts = arguments.firstIndex(of: "--accounts").flatMap { Int64(arguments[$0 + 1]) } ?? 10_000_000
+    let runSeconds = arguments.firstIndex(of: "--seconds").flatMap { Int(arguments[$0 + 1]) } ?? 4
+    let path = work.appendingPathComponent("accounts.db").path
+    print("\n### Transfers: \(accounts) accounts, 64 tasks, \(runSeconds) s per run, each transfer acknowledged by durable()")
+    let fill = raw_open(path, 1)!
+    precondition(raw_fill_accounts(fill, accounts) == 0)
+    raw_close(fill)
+    let fsync = raw_fsync_seconds(work.appendingPathComponent("fsync.probe").path, 200)
+    print("measured fsync (write 1 byte + fsync, mean of 200): \(String(format: "%.3f", fsync * 1000)) ms")
+
+    var rng = SystemRandomNumberGenerator()
+    let pairs = 400_000
+    var from = [Int64](), to = [Int64]()
+    for _ in 0..<pairs {
+        let a = skewedID(accounts, &rng)
+        var b = skewedID(accounts, &rng)
+        if a == b { b = a % accounts + 1 }
+        from.append(a)
+        to.append(b)
+    }
+    print("| run | synchronous | transfers/s | × no queue | × raw C 1000/tx | mean batch |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    for synchronous in [SQLiteStore.Synchronous.normal, .full] {
+        let level: Int32 = synchronous == .full ? 2 : 1
+        func rawTPS(perTx: Int32, count: Int) -> Double {
+            let db = raw_open(path, level)!
+            defer { raw_close(db) }
+            var rc: Int32 = 0
+            let t = seconds { rc = raw_transfers(db, from, to, Int32(count), perTx) }
+            precondition(rc == 0)
+            return Double(count) / t
+        }
+        let name = synchronous == .full ? "full" : "normal"
+        let raw1 = rawTPS(perTx: 1, count: synchronous == .full ? 8_000 : 60_000)
+        let raw1000 = rawTPS(perTx: 1000, count: 300_000)
+        print("| raw C, 1 transfer per tx, 1 thread | \(name) | \(Int(raw1)) | | | |")
+        print("| raw C, 1000 per tx in savepoints, 1 thread | \(name) | \(Int(raw1000)) | | 1.00× | |")
+        var base = 0.0
+        for mode in TransferMode.allCases {
+            let r = try await runTransfers(path: path, accounts: accounts, mode: mode, synchronous: synchronous, duration: .seconds(runSeconds))
+            if mode == .noQueue { base = r.tps }
+            let reads = mode == .queueTxReads ? " (+\(Int(r.reads)) reads/s)" : ""
+            print("| Orion \(mode.rawValue) | \(name) | \(Int(r.tps))\(reads) | \(String(format: "%.2f", r.tps / base))× | \(String(format: "%.2f", r.tps / raw1000))× | \(mode == .noQueue ? "—" : String(format: "%.1f", r.meanBatch)) |")
+        }
+    }
+}

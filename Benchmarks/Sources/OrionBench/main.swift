@@ -1,0 +1,253 @@
+// Orion vs raw C vs GRDB.swift, on the same data, in one run, interleaved.
+//   swift run -c release OrionBench [reads|inserts|parallel|transfer|all] [--rounds N]
+import Foundation
+import GRDB
+import Orion
+import RawSQLite
+
+// MARK: Harness
+
+struct Item: Decodable, FetchableRecord, Sendable {
+    let id: Int64
+    let name: String
+    let qty: Int
+    let price: Double
+}
+
+/// An Item built the GRDB way that PERF-NOTES calls `init(row:)`.
+struct RowItem: FetchableRecord {
+    let id: Int64
+    let name: String
+    let qty: Int
+    let price: Double
+    init(row: GRDB.Row) {
+        id = row[0]
+        name = row[1]
+        qty = row[2]
+        price = row[3]
+    }
+}
+
+let arguments = CommandLine.arguments.dropFirst()
+let which = arguments.first { !$0.hasPrefix("--") && Int($0) == nil } ?? "all"
+let rounds = arguments.firstIndex(of: "--rounds").flatMap { Int(arguments[arguments.index(after: $0)]) } ?? 5
+
+let work = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("orion-bench-\(getpid())")
+try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(at: work) }
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = ContinuousClock.now
+    try body()
+    let d = ContinuousClock.now - start
+    return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+}
+
+func median(_ values: [Double]) -> Double {
+    let s = values.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+/// Runs every contender once per round, in rotating order, and prints medians and ratios.
+func compare(_ title: String, unit: String, perOp: Int, baseline: String, _ contenders: [(String, () throws -> Void)]) throws {
+    var samples: [String: [Double]] = [:]
+    for round in 0..<rounds {
+        for offset in contenders.indices {
+            let (name, body) = contenders[(offset + round) % contenders.count]
+            samples[name, default: []].append(try seconds(body) / Double(perOp))
+        }
+    }
+    let base = median(samples[baseline]!)
+    print("\n### \(title)")
+    print("| contender | \(unit) (median of \(rounds)) | × \(baseline) |")
+    print("| --- | ---: | ---: |")
+    for (name, _) in contenders {
+        let m = median(samples[name]!)
+        print("| \(name) | \(String(format: "%.3f", m * 1e6)) µs | \(String(format: "%.2f", m / base))× |")
+    }
+}
+
+// MARK: Data
+
+let itemCount = 10_000
+let readsPath = work.appendingPathComponent("reads.db").path
+
+func makeItems() throws {
+    let store = try SQLiteStore(path: readsPath)
+    try store.migrate("items", ["create table items (id integer primary key, name text not null, qty integer not null, price real not null)"])
+    try store.tx {
+        for i in 1...itemCount {
+            try store.exec("insert into items (id, name, qty, price) values (?, ?, ?, ?)", i, "item number \(i)", i % 97, Double(i) * 0.25)
+        }
+    }
+    try store.close()
+}
+
+var generator = SystemRandomNumberGenerator()
+let lookups = 100_000
+let ids: [Int64] = (0..<lookups).map { _ in Int64.random(in: 1...Int64(itemCount), using: &generator) }
+
+// MARK: Reads
+
+func benchReads() throws {
+    try makeItems()
+    let raw = raw_open(readsPath, 1)!
+    defer { raw_close(raw) }
+    let store = try SQLiteStore(path: readsPath)
+    let pool = try DatabasePool(path: readsPath)
+    let sql = "select id, name, qty, price from items where id = ?"
+    var sink = 0
+
+    try compare("Point read by primary key into a 4-column struct (autocommit per lookup)", unit: "per read", perOp: lookups, baseline: "raw C", [
+        ("raw C", { sink &+= Int(ids.withUnsafeBufferPointer { raw_point_reads(raw, $0.baseAddress, Int32(lookups)) }) }),
+        ("Orion one → Decodable", {
+            for id in ids {
+                let item: Item? = try store.one(sql, id)
+                sink &+= item!.qty
+            }
+        }),
+        ("GRDB pool.read + Codable fetchOne", {
+            for id in ids {
+                let item = try pool.read { db in try Item.fetchOne(db, sql: sql, arguments: [id]) }
+                sink &+= item!.qty
+            }
+        }),
+        ("GRDB pool.read + cached statement + init(row:)", {
+            for id in ids {
+                let item = try pool.read { db in try RowItem.fetchOne(db.cachedStatement(sql: sql), arguments: [id]) }
+                sink &+= item!.qty
+            }
+        }),
+    ])
+
+    let rows = 1000
+    let repeats = 200
+    let rangeSQL = "select id, name, qty, price from items where id >= ? and id < ? order by id"
+    var buffer = [raw_item](repeating: raw_item(), count: rows)
+    try compare("Query of 1,000 rows × 4 columns into structs", unit: "per row", perOp: rows * repeats, baseline: "raw C", [
+        ("raw C", { sink &+= Int(buffer.withUnsafeMutableBufferPointer { raw_range_reads(raw, 1000, Int32(rows), Int32(repeats), $0.baseAddress) }) }),
+        ("Orion query → [Decodable]", {
+            for _ in 0..<repeats {
+                let items: [Item] = try store.query(rangeSQL, 1000, 1000 + rows)
+                sink &+= items.count
+            }
+        }),
+        ("GRDB pool.read + Codable fetchAll", {
+            for _ in 0..<repeats {
+                let items = try pool.read { db in try Item.fetchAll(db, sql: rangeSQL, arguments: [1000, 1000 + rows]) }
+                sink &+= items.count
+            }
+        }),
+        ("GRDB pool.read + init(row:) fetchAll", {
+            for _ in 0..<repeats {
+                let items = try pool.read { db in try RowItem.fetchAll(db.cachedStatement(sql: rangeSQL), arguments: [1000, 1000 + rows]) }
+                sink &+= items.count
+            }
+        }),
+    ])
+    print("(checksum \(sink & 0xff))")
+}
+
+// MARK: Inserts
+
+func benchInserts() throws {
+    let count = 20_000
+    let schema = "create table log (id integer primary key, a integer not null, b text not null)"
+    var n = 0
+    func freshPath() throws -> String {
+        n += 1
+        let path = work.appendingPathComponent("inserts-\(n).db").path
+        let store = try SQLiteStore(path: path)
+        try store.exec(schema)
+        try store.close()
+        return path
+    }
+    try compare("Autocommit single-row insert (synchronous = normal)", unit: "per insert", perOp: count, baseline: "raw C", [
+        ("raw C", {
+            let raw = raw_open(try freshPath(), 1)!
+            defer { raw_close(raw) }
+            precondition(raw_inserts(raw, Int32(count)) == 0)
+        }),
+        ("Orion exec", {
+            let store = try SQLiteStore(path: try freshPath())
+            for i in 0..<count { try store.exec("insert into log (a, b) values (?, ?)", i, "some text payload") }
+            try store.close()
+        }),
+        ("GRDB writeWithoutTransaction + execute", {
+            let queue = try DatabaseQueue(path: try freshPath())
+            for i in 0..<count {
+                try queue.writeWithoutTransaction { db in try db.execute(sql: "insert into log (a, b) values (?, ?)", arguments: [i, "some text payload"]) }
+            }
+        }),
+    ])
+}
+
+// MARK: Parallel reads
+
+func benchParallel() throws {
+    if !FileManager.default.fileExists(atPath: readsPath) { try makeItems() }
+    let store = try SQLiteStore(path: readsPath)
+    let sql = "select id, name, qty, price from items where id = ?"
+    let perThread = 100_000
+    func run(threads: Int) -> Double {
+        let group = DispatchGroup()
+        let elapsed = seconds {
+            for t in 0..<threads {
+                group.enter()
+                Thread {
+                    for i in 0..<perThread {
+                        let item: Item? = try? store.one(sql, ids[(i + t * 7919) % ids.count])
+                        precondition(item != nil)
+                    }
+                    group.leave()
+                }.start()
+            }
+            group.wait()
+        }
+        return Double(threads * perThread) / elapsed
+    }
+    var one: [Double] = []
+    var two: [Double] = []
+    for _ in 0..<rounds {
+        one.append(run(threads: 1))
+        two.append(run(threads: 2))
+    }
+    print("\n### Point reads from 1 and 2 threads (interleaved runs)")
+    print("| threads | reads/s (median of \(rounds)) |")
+    print("| --- | ---: |")
+    print("| 1 | \(Int(median(one))) |")
+    print("| 2 | \(Int(median(two))) |")
+    let ratios = zip(one, two).map { $1 / $0 }
+    print("2 threads / 1 thread: median of per-round ratios \(String(format: "%.2f", median(ratios)))×")
+}
+
+print("Orion benchmarks — SQLite \(String(cString: raw_sqlite_version())), \(ProcessInfo.processInfo.activeProcessorCount) cores, rounds \(rounds)")
+switch which {
+case "reads": try benchReads()
+case "inserts": try benchInserts()
+case "parallel": try benchParallel()
+case "profile-point":
+    // Orion point reads alone, for perf/callgrind.
+    try makeItems()
+    let store = try SQLiteStore(path: readsPath)
+    var sink = 0
+    for id in ids.prefix(arguments.contains("--short") ? 20_000 : ids.count) {
+        let item: Item? = try store.one("select id, name, qty, price from items where id = ?", id)
+        sink &+= item!.qty
+    }
+    print(sink)
+case "profile-range":
+    try makeItems()
+    let store = try SQLiteStore(path: readsPath)
+    var sink = 0
+    for _ in 0..<(arguments.contains("--short") ? 20 : 200) {
+        let items: [Item] = try store.query("select id, name, qty, price from items where id >= ? and id < ? order by id", 1000, 2000)
+        sink &+= items.count
+    }
+    print(sink)
+case "transfer": try await benchTransfers()
+default:
+    try benchReads()
+    try benchInserts()
+    try benchParallel()
+}

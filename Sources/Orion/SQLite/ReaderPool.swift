@@ -1,80 +1,96 @@
+import Synchronization
+
 /// Reader connections for parallel reads: in WAL mode readers never block the writer or each other.
 ///
-/// A read checks a connection out, runs, and returns it; connections open lazily up to
-/// `capacity`, and a read that finds all of them busy waits for one (reads are short, and a
-/// connection is held only for one statement).
+/// A read takes a free slot without a shared lock: each thread starts looking at "its" slot
+/// (by a hash of its id) and claims the first free one with a compare-and-swap, so threads
+/// reading at once do not meet on a mutex. Connections open lazily, one per slot. A read that
+/// finds every slot busy waits on a condition variable until one is returned (reads are short,
+/// and a slot is held only for one statement).
 ///
-/// `@unchecked Sendable`: a connection is either in `idle`, which is only touched under `lock`,
-/// or checked out by exactly one thread until it comes back; `open` is only called by the
-/// thread that reserved a slot under the lock.
+/// `@unchecked Sendable`: a slot's connection is touched only by the thread that holds the slot
+/// (it won `busy` with a compare-and-swap and gives it back with a release store); `waiting`
+/// and the condition are used only under `lock`.
 final class ReaderPool: @unchecked Sendable {
+    private final class Slot: @unchecked Sendable {
+        let busy = Atomic<Bool>(false)
+        var connection: SQLiteConnection?
+    }
+
     let capacity: Int
+    private let slots: [Slot]
     private let lock = ConditionLock()
-    private var idle: [SQLiteConnection] = []
-    private var total = 0
-    private var closed = false
+    private let waiting = Atomic<Int>(0)
+    private let closed = Atomic<Bool>(false)
     private let open: () throws -> SQLiteConnection
 
     init(capacity: Int, open: @escaping () throws -> SQLiteConnection) {
         precondition(capacity >= 1, "the reader pool needs at least one connection")
         self.capacity = capacity
         self.open = open
+        slots = (0..<capacity).map { _ in Slot() }
     }
 
     /// Runs `body` on a reader connection, waiting for one when all are busy.
     func withConnection<R>(_ body: (SQLiteConnection) throws -> R) throws -> R {
-        let connection = try checkout()
-        defer { checkin(connection) }
-        return try body(connection)
+        let slot = try acquire()
+        defer { release(slot) }
+        if slot.connection == nil { slot.connection = try open() }
+        return try body(slot.connection!)
     }
 
-    private func checkout() throws -> SQLiteConnection {
-        let reserved: SQLiteConnection? = try lock.withLock {
-            while true {
-                if closed { throw StoreError(.closed, "the store is closed; open a new SQLiteStore") }
-                if let connection = idle.popLast() { return connection }
-                if total < capacity {
-                    total += 1
-                    return nil
-                }
+    @inline(__always)
+    private func claim(startingAt start: Int) -> Slot? {
+        for offset in 0..<slots.count {
+            let slot = slots[(start + offset) % slots.count]
+            if slot.busy.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent).exchanged {
+                return slot
+            }
+        }
+        return nil
+    }
+
+    private func acquire() throws -> Slot {
+        let mixed = (currentThreadID() >> 6) &* 0x9E37_79B9_7F4A_7C15
+        let start = Int(truncatingIfNeeded: mixed >> 40) % slots.count
+        while true {
+            if closed.load(ordering: .relaxed) { throw Self.closedError }
+            if let slot = claim(startingAt: start) { return slot }
+            let slot: Slot? = lock.withLock {
+                waiting.add(1, ordering: .sequentiallyConsistent)
+                defer { waiting.subtract(1, ordering: .sequentiallyConsistent) }
+                if let slot = claim(startingAt: start) { return slot }
+                if closed.load(ordering: .relaxed) { return nil }
                 lock.wait()
+                return nil
             }
-        }
-        if let reserved { return reserved }
-        do {
-            return try open()
-        } catch {
-            lock.withLock {
-                total -= 1
-                lock.signal()
-            }
-            throw error
+            if let slot { return slot }
         }
     }
 
-    private func checkin(_ connection: SQLiteConnection) {
-        lock.withLock {
-            if closed {
-                total -= 1
-                lock.broadcast()
-            } else {
-                idle.append(connection)
-                lock.signal()
-            }
+    private func release(_ slot: Slot) {
+        slot.busy.store(false, ordering: .sequentiallyConsistent)
+        if waiting.load(ordering: .sequentiallyConsistent) > 0 {
+            lock.withLock { lock.broadcast() }
         }
     }
 
-    /// Closes idle connections and waits for busy ones to come back and close.
+    /// Closes every connection, waiting for busy ones to come back first. Closing again does nothing.
     func close() {
-        let closing: [SQLiteConnection] = lock.withLock {
-            closed = true
-            let closing = idle
-            total -= idle.count
-            idle = []
-            lock.broadcast()
-            while total > 0 { lock.wait() }
-            return closing
+        guard !closed.exchange(true, ordering: .sequentiallyConsistent) else { return }
+        lock.withLock { lock.broadcast() }
+        for slot in slots {
+            // Claim each slot for good: when a read holds it, wait for the read to finish.
+            while !slot.busy.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent).exchanged {
+                lock.withLock {
+                    waiting.add(1, ordering: .sequentiallyConsistent)
+                    defer { waiting.subtract(1, ordering: .sequentiallyConsistent) }
+                    if slot.busy.load(ordering: .sequentiallyConsistent) { lock.wait() }
+                }
+            }
+            slot.connection = nil
         }
-        _ = closing  // released here, outside the lock: each deinit closes its handle
     }
+
+    private static let closedError = StoreError(.closed, "the store is closed; open a new SQLiteStore to use the database again")
 }

@@ -115,10 +115,11 @@ final class RowDecoder: Decoder, RowProvidingDecoder {
         return found
     }
 
-    func requiredColumn(_ key: some CodingKey, _ type: Any.Type) throws -> Int {
-        if let i = column(named: key.stringValue) { return i }
-        throw failure(
-            "no column '\(key.stringValue)' for \(type); the result has columns \(names.joined(separator: ", "))")
+    /// The column named `name`, or an error naming it, the type, and the columns there are.
+    /// Takes the key's string, not the key: a generic parameter here would run unspecialized.
+    func requiredColumn(_ name: String, _ type: Any.Type) throws -> Int {
+        if let i = column(named: name) { return i }
+        throw failure("no column '\(name)' for \(type); the result has columns \(names.joined(separator: ", "))")
     }
 
     private func requireOneColumn(_ type: Any.Type) throws {
@@ -276,16 +277,16 @@ private struct KeyedColumns<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool {
-        try decoder.bool(decoder.requiredColumn(key, type))
+        try decoder.bool(decoder.requiredColumn(key.stringValue, type))
     }
     func decode(_ type: String.Type, forKey key: Key) throws -> String {
-        try decoder.string(decoder.requiredColumn(key, type))
+        try decoder.string(decoder.requiredColumn(key.stringValue, type))
     }
     func decode(_ type: Double.Type, forKey key: Key) throws -> Double {
-        try decoder.double(decoder.requiredColumn(key, type))
+        try decoder.double(decoder.requiredColumn(key.stringValue, type))
     }
     func decode(_ type: Float.Type, forKey key: Key) throws -> Float {
-        Float(try decoder.double(decoder.requiredColumn(key, type)))
+        Float(try decoder.double(decoder.requiredColumn(key.stringValue, type)))
     }
     func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try int(type, key) }
     func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { try int(type, key) }
@@ -298,12 +299,12 @@ private struct KeyedColumns<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try int(type, key) }
     func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try int(type, key) }
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        try decoder.decodeColumn(type, at: decoder.requiredColumn(key, type))
+        try decoder.decodeColumn(type, at: decoder.requiredColumn(key.stringValue, type))
     }
 
     @inline(__always)
     private func int<I: FixedWidthInteger>(_ type: I.Type, _ key: Key) throws -> I {
-        try decoder.integer(decoder.requiredColumn(key, type), type)
+        try decoder.integer(decoder.requiredColumn(key.stringValue, type), type)
     }
 
     /// One lookup for an optional property: a missing column or NULL is `nil`.
@@ -357,7 +358,7 @@ private struct KeyedColumns<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func superDecoder() throws -> any Decoder { decoder }
 
     func superDecoder(forKey key: Key) throws -> any Decoder {
-        ColumnDecoder(decoder: decoder, column: try decoder.requiredColumn(key, Any.self), topLevel: false)
+        ColumnDecoder(decoder: decoder, column: try decoder.requiredColumn(key.stringValue, Any.self), topLevel: false)
     }
 }
 

@@ -13,4 +13,11 @@ static inline sqlite3_destructor_type orion_transient(void) {
     return SQLITE_TRANSIENT;
 }
 
+// sqlite3_config is variadic too. Turning memory statistics off removes a process-wide mutex
+// that every SQLite allocation takes; it only works before SQLite initializes (else it
+// returns SQLITE_MISUSE and changes nothing).
+static inline int orion_config_memstatus_off(void) {
+    return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 #endif

@@ -206,19 +206,39 @@ func benchParallel() throws {
         }
         return Double(threads * perThread) / elapsed
     }
-    var one: [Double] = []
-    var two: [Double] = []
+    /// The same reads in C: one connection per thread.
+    func runRaw(threads: Int) -> Double {
+        let group = DispatchGroup()
+        let elapsed = seconds {
+            for t in 0..<threads {
+                group.enter()
+                Thread {
+                    let db = raw_open(readsPath, 1)!
+                    let slice = Array(ids[(t * 7919 % 1000)...].prefix(perThread))
+                    _ = slice.withUnsafeBufferPointer { raw_point_reads(db, $0.baseAddress, Int32($0.count)) }
+                    raw_close(db)
+                    group.leave()
+                }.start()
+            }
+            group.wait()
+        }
+        return Double(threads * min(perThread, ids.count - 1000)) / elapsed
+    }
+    var one: [Double] = [], two: [Double] = [], rawOne: [Double] = [], rawTwo: [Double] = []
     for _ in 0..<rounds {
         one.append(run(threads: 1))
         two.append(run(threads: 2))
+        rawOne.append(runRaw(threads: 1))
+        rawTwo.append(runRaw(threads: 2))
     }
     print("\n### Point reads from 1 and 2 threads (interleaved runs)")
-    print("| threads | reads/s (median of \(rounds)) |")
-    print("| --- | ---: |")
-    print("| 1 | \(Int(median(one))) |")
-    print("| 2 | \(Int(median(two))) |")
+    print("| threads | Orion reads/s | raw C reads/s (a connection per thread) |")
+    print("| --- | ---: | ---: |")
+    print("| 1 | \(Int(median(one))) | \(Int(median(rawOne))) |")
+    print("| 2 | \(Int(median(two))) | \(Int(median(rawTwo))) |")
     let ratios = zip(one, two).map { $1 / $0 }
-    print("2 threads / 1 thread: median of per-round ratios \(String(format: "%.2f", median(ratios)))×")
+    let rawRatios = zip(rawOne, rawTwo).map { $1 / $0 }
+    print("2 threads / 1 thread, median of per-round ratios: Orion \(String(format: "%.2f", median(ratios)))×, raw C \(String(format: "%.2f", median(rawRatios)))×")
 }
 
 print("Orion benchmarks — SQLite \(String(cString: raw_sqlite_version())), \(ProcessInfo.processInfo.activeProcessorCount) cores, rounds \(rounds)")

@@ -45,6 +45,7 @@ final class SQLiteConnection {
                 .misuse,
                 "SQLite \(String(cString: sqlite3_libversion())) is too old: the store needs 3.35 or newer (install a newer libsqlite3)")
         }
+        _ = Self.processSetup
         handle = try Self.open(path: path)
         self.role = role
         self.timeLimit = timeLimit
@@ -56,6 +57,13 @@ final class SQLiteConnection {
         cache.removeAll()
         sqlite3_close_v2(handle)
     }
+
+    /// Once per process, before the first connection: SQLite's memory statistics off, so
+    /// threads reading in parallel do not meet on its global allocation mutex. Has no effect
+    /// (and does no harm) when the process initialized SQLite before.
+    private static let processSetup: Void = {
+        _ = orion_config_memstatus_off()
+    }()
 
     private static func open(path: String) throws -> OpaquePointer {
         var db: OpaquePointer?

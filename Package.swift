@@ -6,7 +6,13 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Orion", targets: ["Orion"]),
+        .library(name: "OrionObservability", targets: ["OrionObservability"]),
         .executable(name: "demo", targets: ["Demo"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
     ],
     targets: [
         .systemLibrary(
@@ -15,10 +21,30 @@ let package = Package(
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
         ),
         .target(name: "Orion", dependencies: ["CSQLite"]),
+        // Bridges query events to swift-log, swift-metrics and swift-distributed-tracing; the
+        // core stays free of dependencies.
+        .target(
+            name: "OrionObservability",
+            dependencies: [
+                "Orion",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ]
+        ),
         .executableTarget(name: "Demo", dependencies: ["Orion"]),
         // A helper process the tests start (locks across processes, concurrent boots, crashes).
         .executableTarget(name: "OrionTestChild", dependencies: ["Orion"]),
         .testTarget(name: "OrionTests", dependencies: ["Orion", "OrionTestChild"]),
+        .testTarget(
+            name: "OrionObservabilityTests",
+            dependencies: [
+                "OrionObservability",
+                .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

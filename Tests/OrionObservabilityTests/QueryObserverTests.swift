@@ -1,0 +1,80 @@
+import Foundation
+import InMemoryLogging
+import InMemoryTracing
+import Logging
+import MetricsTestKit
+import Orion
+import OrionObservability
+import Testing
+import Tracing
+
+@Suite("QueryObserver: swift-log, swift-metrics and swift-distributed-tracing")
+struct QueryObserverTests {
+    let logs = InMemoryLogHandler()
+    let metrics = TestMetrics()
+    let tracer = InMemoryTracer()
+    let store: InstrumentedStore
+
+    init() throws {
+        let base = try SQLiteStore(path: ":memory:")
+        try base.migrate("accounts", ["create table users (id integer primary key, name text not null)"])
+        let logs = logs
+        let observer = QueryObserver(
+            logger: Logger(label: "db", factory: { _ in logs }), logLevel: .info,
+            metricsFactory: metrics, tracer: tracer, system: .sqlite)
+        store = InstrumentedStore(base.scoped(to: "accounts"), sample: 1, onQuery: observer.record)
+    }
+
+    @Test("each query is logged with its SQL, counts and duration, never its values")
+    func logging() throws {
+        try store.exec("insert into users (name) values (?)", "secret-name")
+        let entry = try #require(logs.entries.first)
+        #expect(entry.level == .info)
+        #expect(entry.metadata["sql"] == "insert into users (name) values (?)")
+        #expect(entry.metadata["params"] == "1")
+        #expect(entry.metadata["rows"] == "1")
+        #expect(entry.metadata["kind"] == "write")
+        #expect(entry.metadata["feature"] == "accounts")
+        #expect(entry.metadata["duration_us"] != nil)
+        #expect(!"\(logs.entries)".contains("secret-name"))
+    }
+
+    @Test("a failing query logs at warning with its error code")
+    func failureLog() {
+        #expect(throws: StoreError.self) { try store.exec("insert into nowhere values (1)") }
+        #expect(logs.entries.last?.level == .warning)
+        #expect(logs.entries.last?.metadata["error"] == "sql")
+    }
+
+    @Test("a timer per kind and a counter of errors")
+    func metricsRecorded() throws {
+        let _: [String] = try store.query("select name from users")
+        let _: [String] = try store.query("select name from users")
+        try store.exec("insert into users (name) values ('a')")
+        _ = try? store.exec("insert into nowhere values (1)")
+        let reads = try metrics.expectTimer("orion_query_duration", [("kind", "read")])
+        let writes = try metrics.expectTimer("orion_query_duration", [("kind", "write")])
+        #expect(reads.values.count == 2)
+        #expect(writes.values.count == 2)
+        #expect(metrics.counterTotal(label: "orion_query_errors", dimensions: [("kind", "write"), ("code", "sql")]) == 1)
+    }
+
+    @Test("a client span per query with OpenTelemetry's database attributes")
+    func spans() throws {
+        let _: [String] = try store.query("select name from users where id = ?", 1)
+        _ = try? store.exec("delete from nowhere")
+        let spans = tracer.finishedSpans
+        #expect(spans.count == 2)
+        let read = try #require(spans.first)
+        #expect(read.operationName == "SELECT sqlite")
+        #expect(read.kind == .client)
+        #expect(read.attributes["db.system.name"]?.toSpanAttribute() == "sqlite")
+        #expect(read.attributes["db.query.text"]?.toSpanAttribute() == "select name from users where id = ?")
+        #expect(read.attributes["db.operation.name"]?.toSpanAttribute() == "SELECT")
+        #expect(read.attributes["db.response.returned_rows"]?.toSpanAttribute() == 0)
+        #expect(read.endInstant.nanosecondsSinceEpoch >= read.startInstant.nanosecondsSinceEpoch)
+        let failed = try #require(spans.last)
+        #expect(failed.status?.code == .error)
+        #expect(failed.attributes["error.type"]?.toSpanAttribute() == "sql")
+    }
+}

@@ -193,6 +193,15 @@ struct ValueTests {
         #expect(error?.message.contains("id") == true)
     }
 
+    @Test("an optional property needs its column too: a misspelt column is an error, not nil")
+    func missingOptionalColumn() throws {
+        struct Note: Decodable { let id: Int; let body: String? }
+        let error = expectStoreError(.decoding) { let _: Note? = try store.one("select 1 as id, 'x' as bdy") }
+        #expect(error?.message.contains("'body'") == true)
+        let note: Note? = try store.one("select 1 as id, null as body")
+        #expect(note?.body == nil)
+    }
+
     @Test("NULL into a non-optional property names the column and the Swift type")
     func nullIntoNonOptional() throws {
         let error = expectStoreError(.decoding) { let _: Needs? = try store.one("select 1 as id, null as title") }

@@ -120,6 +120,29 @@ func benchReads() throws {
         }),
     ])
 
+    let instrumented = InstrumentedStore(store, sample: 1, onQuery: { _ in })
+    let scoped = store.scoped(to: "items")
+    try compare("Point read: instrumentation (sample 1, no-op handler) and a scoped store", unit: "per read", perOp: lookups, baseline: "Orion one → Decodable", [
+        ("Orion one → Decodable", {
+            for id in ids {
+                let item: Item? = try store.one(sql, id)
+                sink &+= item!.qty
+            }
+        }),
+        ("InstrumentedStore(sample: 1) one", {
+            for id in ids {
+                let item: Item? = try instrumented.one(sql, id)
+                sink &+= item!.qty
+            }
+        }),
+        ("scoped(to: \"items\") one", {
+            for id in ids {
+                let item: Item? = try scoped.one(sql, id)
+                sink &+= item!.qty
+            }
+        }),
+    ])
+
     let rows = 1000
     let repeats = 200
     let rangeSQL = "select id, name, qty, price from items where id >= ? and id < ? order by id"

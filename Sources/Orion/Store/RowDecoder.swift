@@ -307,24 +307,25 @@ private struct KeyedColumns<Key: CodingKey>: KeyedDecodingContainerProtocol {
         try decoder.integer(decoder.requiredColumn(key.stringValue, type), type)
     }
 
-    /// One lookup for an optional property: a missing column or NULL is `nil`.
+    /// One lookup for an optional property: NULL is `nil`; a missing column is an error, as for
+    /// any property (a misspelt column must not read as "no value").
     @inline(__always)
-    private func present(_ key: Key) -> Int? {
-        guard let i = decoder.column(named: key.stringValue), !decoder.isNull(i) else { return nil }
-        return i
+    private func present(_ key: Key, _ type: Any.Type) throws -> Int? {
+        let i = try decoder.requiredColumn(key.stringValue, type)
+        return decoder.isNull(i) ? nil : i
     }
 
     func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? {
-        try present(key).map { try decoder.bool($0) }
+        try present(key, Bool?.self).map { try decoder.bool($0) }
     }
     func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? {
-        try present(key).map { try decoder.string($0) }
+        try present(key, String?.self).map { try decoder.string($0) }
     }
     func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? {
-        try present(key).map { try decoder.double($0) }
+        try present(key, Double?.self).map { try decoder.double($0) }
     }
     func decodeIfPresent(_ type: Float.Type, forKey key: Key) throws -> Float? {
-        try present(key).map { Float(try decoder.double($0)) }
+        try present(key, Float?.self).map { Float(try decoder.double($0)) }
     }
     func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? { try optionalInt(type, key) }
     func decodeIfPresent(_ type: Int8.Type, forKey key: Key) throws -> Int8? { try optionalInt(type, key) }
@@ -337,12 +338,12 @@ private struct KeyedColumns<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decodeIfPresent(_ type: UInt32.Type, forKey key: Key) throws -> UInt32? { try optionalInt(type, key) }
     func decodeIfPresent(_ type: UInt64.Type, forKey key: Key) throws -> UInt64? { try optionalInt(type, key) }
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
-        try present(key).map { try decoder.decodeColumn(type, at: $0) }
+        try present(key, T?.self).map { try decoder.decodeColumn(type, at: $0) }
     }
 
     @inline(__always)
     private func optionalInt<I: FixedWidthInteger>(_ type: I.Type, _ key: Key) throws -> I? {
-        try present(key).map { try decoder.integer($0, type) }
+        try present(key, I?.self).map { try decoder.integer($0, type) }
     }
 
     func nestedContainer<NestedKey: CodingKey>(

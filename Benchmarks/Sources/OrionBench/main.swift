@@ -272,7 +272,9 @@ case "parallel": try benchParallel()
 case "profile-point":
     // Orion point reads alone, for perf/callgrind.
     try makeItems()
-    let store = try SQLiteStore(path: readsPath)
+    let root = try SQLiteStore(path: readsPath)
+    // --scoped: the same reads through the fence (compare instruction counts with callgrind).
+    let store: any Store = arguments.contains("--scoped") ? root.scoped(to: "items") : root
     var sink = 0
     for id in ids.prefix(arguments.contains("--short") ? 20_000 : ids.count) {
         let item: Item? = try store.one("select id, name, qty, price from items where id = ?", id)

@@ -38,6 +38,12 @@ do {
         }
         try store.migrate(feature, entries)
         say("migrated")
+    case "exit-with-batch":
+        // Writes into a batch that would stay open for a minute, then exits normally.
+        let store = try SQLiteStore(path: path, writeQueue: WriteQueue(maxBatch: 1000, maxDelay: .seconds(60)))
+        for i in 0..<5 { try store.exec("insert into todos (title) values (?)", "at exit \(i)") }
+        say("written")
+        exit(0)
     case "crash":
         // Writes numbered rows until killed. Prints "acked N" once row N (and all before it) is
         // durable as the store promises: after flush() (queue) or after exec returns (no queue).

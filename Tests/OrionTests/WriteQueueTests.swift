@@ -234,6 +234,19 @@ struct WriteQueueTests {
         #expect(try committedCount() == 1)
     }
 
+    @Test("a process that exits normally commits its open batch")
+    func exitCommits() throws {
+        _ = try todoStore(dir)
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: builtExecutable("OrionTestChild"))
+        child.arguments = ["exit-with-batch", dir.path()]
+        child.standardOutput = FileHandle.nullDevice
+        try child.run()
+        child.waitUntilExit()
+        #expect(child.terminationStatus == 0)
+        #expect(try committedCount() == 5)
+    }
+
     @Test("migrate commits the pending batch first, then each entry on its own")
     func migrateFlushes() throws {
         let store = try todoStore(dir, writeQueue: holdOpen)

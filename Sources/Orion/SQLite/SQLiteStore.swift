@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Dispatch
 import Synchronization
 
@@ -92,11 +99,22 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                 path: path, role: .reader, synchronous: synchronous,
                 statementCacheSize: statementCacheSize, timeLimit: statementTimeLimit)
         }
+        if writeQueue != nil { ShutdownFlush.register(self) }
     }
 
     deinit {
         // The last reference is gone: commit what the write queue still holds.
         if let writer, writer.batchOpen { try? commitBatch(writer) }
+        if writeQueue != nil { ShutdownFlush.unregister(self) }
+    }
+
+    /// At process exit (`exit()`, returning from `main`): commit the open batch if the writer
+    /// is free within a second. A `tx` body still running on another thread keeps its batch
+    /// uncommitted (whole, never in part) rather than hanging the exit.
+    func commitAtExit() {
+        guard writerLock.lock(attempts: 1000) else { return }
+        defer { writerLock.unlock() }
+        if let writer, writer.batchOpen, writer.depth == 0 { try? commitBatch(writer) }
     }
 
     // MARK: Store
@@ -575,4 +593,33 @@ private struct QueueState {
     var stopped: StoreError?
     var flushWanted = false
     var metrics = WriteQueueMetrics()
+}
+
+/// Stores with a write queue, flushed when the process exits normally. SIGTERM handling belongs to
+/// the app: call `close()` (or `flush()`) from it.
+enum ShutdownFlush {
+    private final class WeakStore: @unchecked Sendable {
+        // `@unchecked Sendable`: written once at creation; the reference is weak and only read.
+        weak var store: SQLiteStore?
+        init(_ store: SQLiteStore) { self.store = store }
+    }
+
+    private static let stores = Mutex<[ObjectIdentifier: WeakStore]>([:])
+    private static let installed = Atomic<Bool>(false)
+
+    static func register(_ store: SQLiteStore) {
+        stores.withLock { $0[ObjectIdentifier(store)] = WeakStore(store) }
+        if !installed.exchange(true, ordering: .relaxed) {
+            atexit { ShutdownFlush.flushAll() }
+        }
+    }
+
+    static func unregister(_ store: SQLiteStore) {
+        stores.withLock { $0[ObjectIdentifier(store)] = nil }
+    }
+
+    static func flushAll() {
+        let live = stores.withLock { $0.values.compactMap(\.store) }
+        for store in live { store.commitAtExit() }
+    }
 }

@@ -50,6 +50,18 @@ final class OwnedLock: @unchecked Sendable {
         owner.store(0, ordering: .relaxed)
         pthread_mutex_unlock(mutex)
     }
+
+    /// Takes the lock if it is free within `attempts` tries a millisecond apart.
+    func lock(attempts: Int) -> Bool {
+        for attempt in 0..<attempts {
+            if pthread_mutex_trylock(mutex) == 0 {
+                owner.store(currentThreadID(), ordering: .relaxed)
+                return true
+            }
+            if attempt + 1 < attempts { usleep(1000) }
+        }
+        return false
+    }
 }
 
 /// A mutex with a condition variable, for the reader pool's waiting.

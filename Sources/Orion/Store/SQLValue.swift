@@ -30,12 +30,16 @@ public enum SQLValue: Sendable, Hashable {
     @inlinable
     public static func list(_ params: [(any SQLBindable)?]) -> [SQLValue] {
         if params.isEmpty { return [] }
-        var values: [SQLValue] = []
-        values.reserveCapacity(params.count)
-        for param in params {
-            values.append(param?.sqlValue ?? .null)
+        // Read each parameter in place: iterating the array copies every existential through
+        // the runtime's value witnesses, which cost more than the binding itself.
+        return params.withUnsafeBufferPointer { buffer in
+            [SQLValue](unsafeUninitializedCapacity: buffer.count) { values, count in
+                for i in 0..<buffer.count {
+                    (values.baseAddress! + i).initialize(to: buffer[i]?.sqlValue ?? .null)
+                }
+                count = buffer.count
+            }
         }
-        return values
     }
 }
 

@@ -15,6 +15,7 @@ import Tracing
 ///   `params` (the count), `rows`, `duration_us`, `kind`, `feature` and `error`. Never a value.
 /// - Metrics: a timer `orion_query_duration` with a `kind` dimension (read, write), and a counter
 ///   `orion_query_errors` with `kind` and `code`.
+/// - Write queue: ``recordBatch(_:)`` logs and measures each batch, and logs a lost batch as an error.
 /// - Tracing: a client span per event, timed as the call was, following OpenTelemetry's database
 ///   conventions: `db.system.name`, `db.query.text` (parameterized), `db.operation.name`,
 ///   `db.response.returned_rows`, and `error.type` on failure.
@@ -121,6 +122,36 @@ public struct QueryObserver: Sendable {
         let end = DefaultTracerClock.Timestamp(
             nanosecondsSinceEpoch: startNanos + UInt64(max(0, Self.nanoseconds(event.duration))))
         span.end(at: end)
+    }
+
+    /// Records one batch of the write queue; pass it as `WriteQueue(onBatch:)`.
+    ///
+    /// A committed batch records its size (`orion_batch_size`) and commit time
+    /// (`orion_batch_commit`) and logs at `logLevel`; a lost batch logs at `.error` with the
+    /// cause and how many acknowledged writes it lost, and counts `orion_batches_lost`.
+    @Sendable
+    public func recordBatch(_ event: BatchEvent) {
+        if let metricsFactory {
+            if event.failure == nil {
+                Recorder(label: "orion_batch_size", factory: metricsFactory).record(event.size)
+                Timer(label: "orion_batch_commit", factory: metricsFactory)
+                    .recordNanoseconds(Self.nanoseconds(event.commitDuration))
+            } else {
+                Counter(label: "orion_batches_lost", factory: metricsFactory).increment()
+            }
+        }
+        guard let logger else { return }
+        var metadata: Logger.Metadata = [
+            "size": "\(event.size)",
+            "commit_us": "\(Self.microseconds(event.commitDuration))",
+            "waiters": "\(event.waiters)",
+        ]
+        if let failure = event.failure {
+            metadata["error"] = "\(failure.message)"
+            logger.error("write queue batch lost", metadata: metadata)
+        } else {
+            logger.log(level: logLevel, "write queue batch committed", metadata: metadata)
+        }
     }
 
     /// The statement's first keyword, upper-cased (`SELECT`, `INSERT`, `WITH` …).

@@ -77,4 +77,24 @@ struct QueryObserverTests {
         #expect(failed.status?.code == .error)
         #expect(failed.attributes["error.type"]?.toSpanAttribute() == "sql")
     }
+
+    @Test("write-queue batches are measured, and a lost batch is logged as an error")
+    func batches() throws {
+        let logs = logs
+        let observer = QueryObserver(
+            logger: Logger(label: "db", factory: { _ in logs }), logLevel: .info,
+            metricsFactory: metrics, tracer: nil)
+        let queued = try SQLiteStore(
+            path: ":memory:", writeQueue: WriteQueue(maxBatch: 1000, maxDelay: .seconds(60), onBatch: observer.recordBatch))
+        try queued.exec("create table u (v integer unique)")
+        try queued.exec("insert into u values (1)")
+        try queued.flush()
+        try queued.exec("insert into u values (2)")
+        #expect(throws: StoreError.self) { try queued.exec("insert or rollback into u values (1)") }
+        #expect(try metrics.expectRecorder("orion_batch_size").values == [2])
+        #expect(metrics.counterTotal(label: "orion_batches_lost") == 1)
+        let lost = try #require(logs.entries.last)
+        #expect(lost.level == .error)
+        #expect(lost.metadata["size"] == "1")
+    }
 }

@@ -85,6 +85,44 @@ func runTransfers(
     return (Double(transfers) / secs, Double(reads) / secs, store.writeQueueMetrics.meanBatchSize)
 }
 
+/// The same transfers from 64 real threads instead of tasks: each blocks in the store and then
+/// waits for `durable()` on a semaphore, as a thread-per-request server would.
+func runTransfersOnThreads(
+    path: String, accounts: Int64, synchronous: SQLiteStore.Synchronous, duration: Duration
+) throws -> (tps: Double, meanBatch: Double) {
+    let store = try SQLiteStore(path: path, writeQueue: WriteQueue(), synchronous: synchronous)
+    defer { try? store.close() }
+    let deadline = ContinuousClock.now + duration
+    let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: 64)
+    counts.initialize(repeating: 0)
+    defer { counts.deallocate() }
+    nonisolated(unsafe) let shared = counts
+    let group = DispatchGroup()
+    let elapsed = seconds {
+        for t in 0..<64 {
+            group.enter()
+            let thread = Thread {
+                var rng = SystemRandomNumberGenerator()
+                let acknowledged = DispatchSemaphore(value: 0)
+                while ContinuousClock.now < deadline {
+                    let from = skewedID(accounts, &rng)
+                    var to = skewedID(accounts, &rng)
+                    if to == from { to = from % accounts + 1 }
+                    try? transfer(store, .queueTx, from, to)
+                    Task { try? await store.durable(); acknowledged.signal() }
+                    acknowledged.wait()
+                    shared[t] += 1
+                }
+                group.leave()
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+        group.wait()
+    }
+    return (Double(counts.reduce(0, +)) / elapsed, store.writeQueueMetrics.meanBatchSize)
+}
+
 func benchTransfers() async throws {
     let arguments = CommandLine.arguments
     let accounts = arguments.firstIndex(of: "--accounts").flatMap { Int64(arguments[$0 + 1]) } ?? 10_000_000
@@ -131,5 +169,7 @@ func benchTransfers() async throws {
             let reads = mode == .queueTxReads ? " (+\(Int(r.reads)) reads/s)" : ""
             print("| Orion \(mode.rawValue) | \(name) | \(Int(r.tps))\(reads) | \(String(format: "%.2f", r.tps / base))× | \(String(format: "%.2f", r.tps / raw1000))× | \(mode == .noQueue ? "—" : String(format: "%.1f", r.meanBatch)) |")
         }
+        let t = try runTransfersOnThreads(path: path, accounts: accounts, synchronous: synchronous, duration: .seconds(runSeconds))
+        print("| Orion queue, tx per transfer, 64 real threads instead of tasks | \(name) | \(Int(t.tps)) | \(String(format: "%.2f", t.tps / base))× | \(String(format: "%.2f", t.tps / raw1000))× | \(String(format: "%.1f", t.meanBatch)) |")
     }
 }

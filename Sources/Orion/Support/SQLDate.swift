@@ -40,7 +40,7 @@ enum SQLDate {
     }
 
     /// Parses `YYYY-MM-DD`, optionally followed by ` ` or `T`, `HH:MM`, `:SS`, a fraction, and
-    /// `Z` or a `±HH:MM` offset. Without an offset the text is UTC, as SQLite's `datetime()` writes.
+    /// `Z` or a `±HH`, `±HHMM` or `±HH:MM` offset. Without an offset the text is UTC, as SQLite's `datetime()` writes.
     static func parse(_ text: some Collection<UInt8>) -> Date? {
         var p = Array(text)[...]
         func number(_ width: Int) -> Int64? {
@@ -85,9 +85,13 @@ enum SQLDate {
                 // UTC
             } else if let sign = p.first, sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
                 p.removeFirst()
-                guard let oh = number(2) else { return nil }
-                _ = take(UInt8(ascii: ":"))
-                guard let om = number(2), oh < 24, om < 60 else { return nil }
+                // ±HH, ±HHMM or ±HH:MM (PostgreSQL prints +00).
+                guard let oh = number(2), oh < 24 else { return nil }
+                var om: Int64 = 0
+                if take(UInt8(ascii: ":")) || !p.isEmpty {
+                    guard let minutes = number(2), minutes < 60 else { return nil }
+                    om = minutes
+                }
                 let offset = (oh * 60 + om) * 60_000
                 ms += sign == UInt8(ascii: "+") ? -offset : offset
             }

@@ -89,3 +89,62 @@ struct ConcurrencyTests {
         #expect(try Todos.all(store).map(\.title) == ["from the child", "parent"])
     }
 }
+
+@Suite("Pool and cache limits")
+struct LimitTests {
+    let dir = TempDir()
+
+    @Test("more reading threads than reader connections wait their turn and all succeed")
+    func poolExhaustion() throws {
+        let store = try SQLiteStore(path: dir.path(), readers: 1)
+        try store.migrate("todos", Todos.migrations)
+        for i in 0..<10 { try Todos.insert(store, "t\(i)") }
+        try onThreads(6) { _ in
+            for _ in 0..<200 {
+                let n: Int? = try store.one("select count(*) from todos")
+                #expect(n == 10)
+            }
+        }
+    }
+
+    @Test("a small statement cache evicts the least recently used statement and keeps working")
+    func cacheEviction() throws {
+        let store = try SQLiteStore(path: ":memory:", statementCacheSize: 3)
+        for round in 0..<3 {
+            for i in 0..<10 {
+                let v: Int? = try store.one("select \(i) + ? -- a statement long enough to be cached by address", round)
+                #expect(v == i + round)
+            }
+        }
+        #expect(try store.writerCacheCount() <= 3)
+    }
+
+    @Test("close waits for reads in flight, and reads after it fail cleanly")
+    func closeDuringReads() throws {
+        let store = try todoStore(dir)
+        for i in 0..<50 { try Todos.insert(store, "t\(i)") }
+        let failures = ErrorBox()
+        let group = DispatchGroup()
+        for _ in 0..<4 {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                for _ in 0..<500 {
+                    do {
+                        let _: [Todo] = try Todos.all(store)
+                    } catch let error as StoreError where error.code == .closed {
+                        return
+                    } catch {
+                        failures.add(error)
+                        return
+                    }
+                }
+            }.start()
+        }
+        usleep(2000)
+        try store.close()
+        group.wait()
+        #expect(failures.first == nil)
+        expectStoreError(.closed) { let _: [Todo] = try Todos.all(store) }
+    }
+}

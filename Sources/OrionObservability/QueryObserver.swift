@@ -24,8 +24,11 @@ public struct QueryObserver: Sendable {
     public struct System: Sendable, Hashable {
         /// The `db.system.name` value.
         public let name: String
+        /// SQLite.
         public static let sqlite = System(name: "sqlite")
+        /// PostgreSQL.
         public static let postgresql = System(name: "postgresql")
+        /// Another system, by its OpenTelemetry name.
         public init(name: String) { self.name = name }
     }
 

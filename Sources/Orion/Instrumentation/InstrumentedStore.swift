@@ -44,24 +44,29 @@ public struct InstrumentedStore: Store {
         threshold = sample >= 1 ? .max : UInt64(sample * Double(UInt64.max))
     }
 
+    /// Runs `query` on the base store and reports it.
     public func query<T: Decodable>(_ sql: String, _ params: [SQLValue]) throws -> [T] {
         try measure(sql, params.count, .read, { $0.count }) { try base.query(sql, params) }
     }
 
+    /// Runs `one` on the base store and reports it.
     public func one<T: Decodable>(_ sql: String, _ params: [SQLValue]) throws -> T? {
         try measure(sql, params.count, .read, { $0 == nil ? 0 : 1 }) { try base.one(sql, params) as T? }
     }
 
+    /// Runs `exec` on the base store and reports it.
     @discardableResult
     public func exec(_ sql: String, _ params: [SQLValue]) throws -> ExecResult {
         try measure(sql, params.count, .write, { $0.changes }) { try base.exec(sql, params) }
     }
 
+    /// Passes through: the body's calls through this store are reported one by one.
     @discardableResult
     public func tx<T>(_ body: () throws -> T) throws -> T {
         try base.tx(body)
     }
 
+    /// Passes through, unreported.
     public func migrate(_ feature: String, _ migrations: [String]) throws {
         try base.migrate(feature, migrations)
     }

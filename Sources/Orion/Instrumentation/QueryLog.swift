@@ -30,9 +30,11 @@ public final class QueryLog: Sendable {
         public var rows: Int
         /// Calls that failed.
         public var errors: Int
-        /// Median, 95th and 99th percentile over the most recent `window` calls.
+        /// The median over the most recent `window` calls.
         public var p50: Duration
+        /// The 95th percentile over the most recent `window` calls.
         public var p95: Duration
+        /// The 99th percentile over the most recent `window` calls.
         public var p99: Duration
 
         /// The mean duration.

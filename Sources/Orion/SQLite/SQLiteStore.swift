@@ -119,19 +119,26 @@ public final class SQLiteStore: Store, @unchecked Sendable {
 
     // MARK: Store
 
+    /// Runs one read statement on a reader connection (on the writer inside `tx` or while a
+    /// batch is open) and decodes every row. See ``Store/query(_:_:)-(String,[SQLValue])``.
     public func query<T: Decodable>(_ sql: String, _ params: [SQLValue]) throws -> [T] {
         try query(sql, params, access: .root)
     }
 
+    /// Runs one read statement and decodes its first row. See ``Store/one(_:_:)-(String,[SQLValue])``.
     public func one<T: Decodable>(_ sql: String, _ params: [SQLValue]) throws -> T? {
         try one(sql, params, access: .root)
     }
 
+    /// Runs one statement on the writer: autocommit, inside the open `tx`, or as a unit of
+    /// the write queue's batch. See ``Store/exec(_:_:)-(String,[SQLValue])``.
     @discardableResult
     public func exec(_ sql: String, _ params: [SQLValue]) throws -> ExecResult {
         try exec(sql, params, access: .root)
     }
 
+    /// Runs `body` in `BEGIN IMMEDIATE … COMMIT` (a savepoint when nested, or a savepoint of
+    /// the batch with the write queue on); a throwing body rolls back exactly its level.
     @discardableResult
     public func tx<T>(_ body: () throws -> T) throws -> T {
         try withWriter { writer in
@@ -150,6 +157,8 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         }
     }
 
+    /// Applies the feature's new entries, each in its own transaction, under the fence; see
+    /// <doc:MigrationsAndTheFence>. Commits the write queue's open batch first.
     public func migrate(_ feature: String, _ migrations: [String]) throws {
         try Migrator.validate(feature: feature)
         try withWriter { writer in

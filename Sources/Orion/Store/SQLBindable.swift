@@ -15,48 +15,63 @@ public protocol SQLBindable {
 }
 
 extension Int: SQLBindable {
+    /// The value to bind.
     @inlinable public var sqlValue: SQLValue { .integer(Int64(self)) }
 }
 extension Int8: SQLBindable {
+    /// The value to bind.
     @inlinable public var sqlValue: SQLValue { .integer(Int64(self)) }
 }
 extension Int16: SQLBindable {
+    /// The value to bind.
     @inlinable public var sqlValue: SQLValue { .integer(Int64(self)) }
 }
 extension Int32: SQLBindable {
+    /// The value to bind.
     @inlinable public var sqlValue: SQLValue { .integer(Int64(self)) }
 }
 extension Int64: SQLBindable {
+    /// The value to bind.
     @inlinable public var sqlValue: SQLValue { .integer(self) }
 }
 extension UInt8: SQLBindable {
+    /// The value to bind.
     @inlinable public var sqlValue: SQLValue { .integer(Int64(self)) }
 }
 extension UInt16: SQLBindable {
+    /// The value to bind.
     @inlinable public var sqlValue: SQLValue { .integer(Int64(self)) }
 }
 extension UInt32: SQLBindable {
+    /// The value to bind.
     @inlinable public var sqlValue: SQLValue { .integer(Int64(self)) }
 }
 extension Double: SQLBindable {
+    /// The value to bind.
     @inlinable public var sqlValue: SQLValue { .real(self) }
 }
 extension Float: SQLBindable {
+    /// The value to bind.
     @inlinable public var sqlValue: SQLValue { .real(Double(self)) }
 }
 extension Bool: SQLBindable {
+    /// The value to bind.
     @inlinable public var sqlValue: SQLValue { .integer(self ? 1 : 0) }
 }
 extension String: SQLBindable {
+    /// The value to bind.
     @inlinable public var sqlValue: SQLValue { .text(self) }
 }
 extension Substring: SQLBindable {
+    /// The value to bind.
     @inlinable public var sqlValue: SQLValue { .text(String(self)) }
 }
 extension Array: SQLBindable where Element == UInt8 {
+    /// The value to bind.
     @inlinable public var sqlValue: SQLValue { .blob(self) }
 }
 extension Data: SQLBindable {
+    /// The value to bind.
     @inlinable public var sqlValue: SQLValue { .blob([UInt8](self)) }
 }
 extension Date: SQLBindable {
@@ -68,5 +83,6 @@ extension UUID: SQLBindable {
     public var sqlValue: SQLValue { .text(uuidString.lowercased()) }
 }
 extension Optional: SQLBindable where Wrapped: SQLBindable {
+    /// The value to bind.
     @inlinable public var sqlValue: SQLValue { self?.sqlValue ?? .null }
 }

@@ -54,6 +54,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible, CustomDebugS
         /// The database reported an I/O failure or a full disk.
         public static let io = Code(.io)
 
+        /// The code's name, as used in events and metrics (`constraint`, `fence`, …).
         public var description: String {
             switch kind {
             case .sql: "sql"

@@ -55,7 +55,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
 
     private let writerLock = OwnedLock()
     private var writer: Writer?
-    private let readers: ReaderPool?
+    private let readerPool: ReaderPool?
     private let closed = Atomic<Bool>(false)
     /// Threads inside or waiting for the writer; the zero-delay flush waits for none.
     private let writerActivity = Atomic<Int>(0)
@@ -77,9 +77,9 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     ///   or SQLite is older than 3.35.
     public init(
         path: String, writeQueue: WriteQueue? = nil, synchronous: Synchronous = .normal,
-        readers readerCount: Int = 4, statementCacheSize: Int = 128, statementTimeLimit: Duration? = nil
+        readers: Int = 4, statementCacheSize: Int = 128, statementTimeLimit: Duration? = nil
     ) throws {
-        precondition(readerCount >= 1, "SQLiteStore(readers:) must be at least 1, got \(readerCount)")
+        precondition(readers >= 1, "SQLiteStore(readers:) must be at least 1, got \(readers)")
         precondition(statementCacheSize >= 1, "SQLiteStore(statementCacheSize:) must be at least 1, got \(statementCacheSize)")
         if let statementTimeLimit {
             precondition(statementTimeLimit > .zero, "SQLiteStore(statementTimeLimit:) must be positive, got \(statementTimeLimit)")
@@ -94,7 +94,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         writer = Writer(connection: try SQLiteConnection(
             path: path, role: memory ? .memory : .writer, synchronous: synchronous,
             statementCacheSize: statementCacheSize, timeLimit: statementTimeLimit))
-        readers = memory ? nil : ReaderPool(capacity: readerCount) {
+        readerPool = memory ? nil : ReaderPool(capacity: readers) {
             try SQLiteConnection(
                 path: path, role: .reader, synchronous: synchronous,
                 statementCacheSize: statementCacheSize, timeLimit: statementTimeLimit)
@@ -272,7 +272,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         closed.store(true, ordering: .sequentiallyConsistent)
         writer = nil
         writerLock.unlock()
-        readers?.close()
+        readerPool?.close()
         let waiters = queue.withLock { state in
             defer { state.waiters = [] }
             return state.waiters
@@ -311,11 +311,11 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         _ run: (SQLiteConnection, SQLiteStatement) throws -> R
     ) throws -> R {
         try checkOpen()
-        guard let readers, !writerLock.isHeldByCurrentThread, !batchIsOpen.load(ordering: .acquiring) else {
+        guard let readerPool, !writerLock.isHeldByCurrentThread, !batchIsOpen.load(ordering: .acquiring) else {
             return try onWriter(sql, params, access: access, run)
         }
         do {
-            return try readers.withConnection { connection in
+            return try readerPool.withConnection { connection in
                 try connection.withStatement(sql, params, access: access) { statement in
                     guard statement.isReadOnly else { throw NeedsWriter() }
                     return try run(connection, statement)

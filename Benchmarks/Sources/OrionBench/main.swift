@@ -281,6 +281,13 @@ case "profile-point":
         sink &+= item!.qty
     }
     print(sink)
+case "profile-raw":
+    // The raw C point reads alone, for callgrind beside profile-point.
+    try makeItems()
+    let raw = raw_open(readsPath, 1)!
+    let n = arguments.contains("--short") ? 20_000 : ids.count
+    print(ids.withUnsafeBufferPointer { raw_point_reads(raw, $0.baseAddress, Int32(n)) })
+    raw_close(raw)
 case "profile-range":
     try makeItems()
     let store = try SQLiteStore(path: readsPath)

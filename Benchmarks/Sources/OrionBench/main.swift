@@ -95,6 +95,8 @@ func benchReads() throws {
     defer { raw_close(raw) }
     let store = try SQLiteStore(path: readsPath)
     let pool = try DatabasePool(path: readsPath)
+    // GRDB's lightest per-lookup path: a serial queue, no transaction, a cached statement.
+    let queue = try DatabaseQueue(path: readsPath)
     let sql = "select id, name, qty, price from items where id = ?"
     var sink = 0
 
@@ -115,6 +117,12 @@ func benchReads() throws {
         ("GRDB pool.read + cached statement + init(row:)", {
             for id in ids {
                 let item = try pool.read { db in try RowItem.fetchOne(db.cachedStatement(sql: sql), arguments: [id]) }
+                sink &+= item!.qty
+            }
+        }),
+        ("GRDB queue.inDatabase + cached statement + Codable", {
+            for id in ids {
+                let item = try queue.inDatabase { db in try Item.fetchOne(db.cachedStatement(sql: sql), arguments: [id]) }
                 sink &+= item!.qty
             }
         }),
@@ -158,6 +166,12 @@ func benchReads() throws {
         ("GRDB pool.read + Codable fetchAll", {
             for _ in 0..<repeats {
                 let items = try pool.read { db in try Item.fetchAll(db, sql: rangeSQL, arguments: [1000, 1000 + rows]) }
+                sink &+= items.count
+            }
+        }),
+        ("GRDB queue.inDatabase + cached statement + Codable fetchAll", {
+            for _ in 0..<repeats {
+                let items = try queue.inDatabase { db in try Item.fetchAll(db.cachedStatement(sql: rangeSQL), arguments: [1000, 1000 + rows]) }
                 sink &+= items.count
             }
         }),
@@ -288,6 +302,16 @@ case "profile-raw":
     let n = arguments.contains("--short") ? 20_000 : ids.count
     print(ids.withUnsafeBufferPointer { raw_point_reads(raw, $0.baseAddress, Int32(n)) })
     raw_close(raw)
+case "profile-grdb":
+    // GRDB's Codable point reads alone, for perf.
+    try makeItems()
+    let pool = try DatabasePool(path: readsPath)
+    var sink = 0
+    for id in ids.prefix(20_000) {
+        let item = try pool.read { db in try Item.fetchOne(db, sql: "select id, name, qty, price from items where id = ?", arguments: [id]) }
+        sink &+= item!.qty
+    }
+    print(sink)
 case "profile-range":
     try makeItems()
     let store = try SQLiteStore(path: readsPath)

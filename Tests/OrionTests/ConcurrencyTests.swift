@@ -31,19 +31,10 @@ struct ConcurrencyTests {
     func readersDoNotWait() throws {
         let store = try todoStore(dir)
         try Todos.insert(store, "committed")
-        let inside = DispatchSemaphore(value: 0)
-        let release = DispatchSemaphore(value: 0)
-        let writer = Thread {
-            try? store.tx {
-                try Todos.insert(store, "pending")
-                inside.signal()
-                release.wait()
-            }
-        }
-        writer.start()
-        inside.wait()
+        let held = HeldTransaction(store) { try Todos.insert(store, "pending") }
         let count: Int? = try store.one("select count(*) from todos")
-        release.signal()
+        held.release()
+        held.finish()
         #expect(count == 1)
     }
 
@@ -51,19 +42,9 @@ struct ConcurrencyTests {
     func twoStores() throws {
         let first = try todoStore(dir)
         let second = try SQLiteStore(path: dir.path())
-        let inside = DispatchSemaphore(value: 0)
-        let done = DispatchSemaphore(value: 0)
-        Thread {
-            try? first.tx {
-                try Todos.insert(first, "first")
-                inside.signal()
-                usleep(300_000)
-            }
-            done.signal()
-        }.start()
-        inside.wait()
+        let held = HeldTransaction(first, after: .milliseconds(300)) { try Todos.insert(first, "first") }
         try second.tx { try Todos.insert(second, "second") }
-        done.wait()
+        held.finish()
         #expect(try Todos.all(second).map(\.title) == ["first", "second"])
     }
 

@@ -38,6 +38,36 @@ func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) throws -> Void) t
     if let first = errors.first { throw first }
 }
 
+/// A `tx` held open on another thread: `body` runs inside it, then the transaction waits for
+/// `release()` (or `after`, when given) before it commits.
+final class HeldTransaction: @unchecked Sendable {
+    // `@unchecked Sendable`: only semaphores, which are thread-safe.
+    private let inside = DispatchSemaphore(value: 0)
+    private let released = DispatchSemaphore(value: 0)
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ store: some Store, after: Duration? = nil, _ body: @escaping @Sendable () throws -> Void) {
+        Thread { [inside, released, done] in
+            try? store.tx {
+                try body()
+                inside.signal()
+                if let after {
+                    usleep(UInt32(after.components.seconds * 1_000_000 + after.components.attoseconds / 1_000_000_000_000))
+                } else {
+                    released.wait()
+                }
+            }
+            done.signal()
+        }.start()
+        inside.wait()
+    }
+
+    func release() { released.signal() }
+
+    /// Waits until the transaction has committed (or rolled back).
+    func finish() { done.wait() }
+}
+
 final class ErrorBox: @unchecked Sendable {
     private let lock = NSLock()
     private var errors: [any Error] = []

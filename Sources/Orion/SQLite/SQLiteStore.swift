@@ -564,6 +564,9 @@ public final class SQLiteStore: Store, @unchecked Sendable {
 
     // MARK: State
 
+    /// Whether reads are routed to the writer because a batch is open (for tests).
+    var batchIsOpenForTests: Bool { batchIsOpen.load(ordering: .acquiring) }
+
     /// Statements cached on the writer connection (for tests and diagnostics).
     func writerCacheCount() throws -> Int {
         try withWriter { $0.connection.cachedStatementCount }

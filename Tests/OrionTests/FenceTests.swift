@@ -191,6 +191,14 @@ struct ScopedStoreTests {
         #expect(try store.one("select count(*) from todos") == 1)
     }
 
+    @Test("foreign-key enforcement also passes for a table no feature owns")
+    func foreignKeyFromUnownedTable() throws {
+        try store.exec("create table audit (id integer primary key, user_id integer references users(id))")
+        try todos.exec("insert into audit (user_id) values (?)", 1)
+        expectStoreError(.constraint) { try todos.exec("insert into audit (user_id) values (?)", 42) }
+        expectStoreError(.fence) { let _: [String] = try todos.query("select u.name from audit a join users u on u.id = a.user_id") }
+    }
+
     @Test("a statement cached for one scope is never reused by another without its check")
     func cacheCrossing() throws {
         let sql = "select count(*) from users"

@@ -206,12 +206,18 @@ enum Fence {
     ) -> Bool {
         let name = table.lowercased()
         let col = column?.lowercased()
+        // The other end of the key is one the feature may write: its own table, or one no
+        // feature owns.
+        func writable(_ table: String) -> Bool {
+            let owner = registry.owner(of: table)
+            return owner == nil || owner == feature
+        }
         for fk in registry.foreignKeys {
-            if action == SQLITE_READ, fk.parent == name, registry.owner(of: fk.child) == feature,
+            if action == SQLITE_READ, fk.parent == name, writable(fk.child),
                let col, fk.parentColumns.contains(col) {
                 return true
             }
-            guard fk.child == name, registry.owner(of: fk.parent) == feature else { continue }
+            guard fk.child == name, writable(fk.parent) else { continue }
             switch action {
             case SQLITE_READ:
                 if let col, fk.childColumns.contains(col) { return true }

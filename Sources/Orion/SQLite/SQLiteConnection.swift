@@ -162,13 +162,11 @@ final class SQLiteConnection {
     func rows<T: Decodable>(_ statement: SQLiteStatement, as type: T.Type) throws -> [T] {
         guard try step(statement) else { return [] }
         let decoder = statement.decoder(for: T.self)
-        // ContiguousArray: this code runs unspecialized (T is the caller's type), and Array's
-        // append here looked up `Array<T>`'s metadata on every row.
-        var rows = ContiguousArray<T>()
+        var rows: [T] = []
         repeat {
             rows.append(try decoder.decodeRow(T.self))
         } while try step(statement)
-        return Array(rows)
+        return rows
     }
 
     /// The first row of `statement` decoded as `T`; `nil` for no row or a one-column NULL.

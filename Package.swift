@@ -32,10 +32,12 @@ let package = Package(
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
+        // The contract every adapter passes; the test targets run it against each adapter.
+        .target(name: "StoreConformance", dependencies: ["Orion"]),
         .executableTarget(name: "Demo", dependencies: ["Orion"]),
         // A helper process the tests start (locks across processes, concurrent boots, crashes).
         .executableTarget(name: "OrionTestChild", dependencies: ["Orion"]),
-        .testTarget(name: "OrionTests", dependencies: ["Orion", "OrionTestChild"]),
+        .testTarget(name: "OrionTests", dependencies: ["Orion", "OrionTestChild", "StoreConformance"]),
         .testTarget(
             name: "OrionObservabilityTests",
             dependencies: [

@@ -295,6 +295,22 @@ case "profile-point":
         sink &+= item!.qty
     }
     print(sink)
+case "profile-parallel":
+    // Orion point reads from 2 threads, for perf.
+    try makeItems()
+    let store = try SQLiteStore(path: readsPath)
+    let group = DispatchGroup()
+    for t in 0..<2 {
+        group.enter()
+        Thread {
+            for i in 0..<200_000 {
+                let item: Item? = try? store.one("select id, name, qty, price from items where id = ?", ids[(i + t * 7919) % ids.count])
+                precondition(item != nil)
+            }
+            group.leave()
+        }.start()
+    }
+    group.wait()
 case "profile-raw":
     // The raw C point reads alone, for callgrind beside profile-point.
     try makeItems()

@@ -1,0 +1,62 @@
+import Foundation
+import Orion
+import StoreConformance
+import Testing
+
+/// The adapters this package ships, each a fresh database per check.
+enum Adapters {
+    /// One folder for the run's databases, removed when the test process exits.
+    static let folder: URL = {
+        let dir = FileManager.default.temporaryDirectory
+            .appendingPathComponent("orion-conformance-\(getpid())", isDirectory: true)
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(at: Adapters.folder) }
+        return dir
+    }()
+
+    static func fileStore() throws -> SQLiteStore {
+        try SQLiteStore(path: folder.appendingPathComponent("\(UUID().uuidString).db").path)
+    }
+
+    static let all: [Adapter] = [
+        Adapter(name: "SQLiteStore (file)", dialect: .sqlite, make: { try fileStore() }, scope: { store, feature in
+            (store as! SQLiteStore).scoped(to: feature)
+        }),
+        Adapter(name: "SQLiteStore (:memory:)", dialect: .sqlite, make: { try SQLiteStore(path: ":memory:") }, scope: { store, feature in
+            (store as! SQLiteStore).scoped(to: feature)
+        }),
+        Adapter(name: "SQLiteStore (file, write queue)", dialect: .sqlite, make: { try SQLiteStore(path: fileStore().path, writeQueue: WriteQueue()) }, scope: { store, feature in
+            (store as! SQLiteStore).scoped(to: feature)
+        }),
+        Adapter(name: "InstrumentedStore over SQLiteStore", dialect: .sqlite, make: {
+            InstrumentedStore(try fileStore(), sample: 1, onQuery: { _ in })
+        }, scope: { store, feature in
+            let base = (store as! InstrumentedStore).base as! SQLiteStore
+            return InstrumentedStore(base.scoped(to: feature), sample: 1, onQuery: { _ in })
+        }),
+    ]
+}
+
+@Suite("Conformance: the Store contract on every adapter")
+struct ConformanceTests {
+    @Test("values round-trip", arguments: Adapters.all)
+    func values(adapter: Adapter) throws { try Conformance.values(adapter) }
+
+    @Test("rows and scalars decode", arguments: Adapters.all)
+    func decoding(adapter: Adapter) throws { try Conformance.decoding(adapter) }
+
+    @Test("writes report honest results and errors are clear", arguments: Adapters.all)
+    func writes(adapter: Adapter) throws { try Conformance.writesAndErrors(adapter) }
+
+    @Test("transactions commit and roll back exactly their level", arguments: Adapters.all)
+    func transactions(adapter: Adapter) throws { try Conformance.transactions(adapter) }
+
+    @Test("migrations are append-only and run once", arguments: Adapters.all)
+    func migrations(adapter: Adapter) throws { try Conformance.migrations(adapter) }
+
+    @Test("the fence holds", arguments: Adapters.all)
+    func fence(adapter: Adapter) throws { try Conformance.fence(adapter) }
+
+    @Test("threads", arguments: Adapters.all)
+    func threads(adapter: Adapter) throws { try Conformance.threads(adapter) }
+}

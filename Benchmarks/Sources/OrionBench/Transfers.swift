@@ -12,6 +12,20 @@ enum TransferMode: String, CaseIterable {
     case queueTxReads = "queue, tx per transfer + 3 point reads per transfer from other tasks"
 }
 
+/// SplitMix64: a fast generator for the workload's ids, so that drawing them costs no system
+/// call (`SystemRandomNumberGenerator` asks the kernel every time, which raw C does not pay).
+struct FastRandom: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
 /// A Pareto-like skew: most transfers touch a small hot set, some touch anything.
 func skewedID(_ accounts: Int64, _ rng: inout some RandomNumberGenerator) -> Int64 {
     let u = Double.random(in: 0..<1, using: &rng)
@@ -43,9 +57,8 @@ func runTransfers(
     let (transfers, reads) = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
         for task in 0..<64 {
             group.addTask {
-                var rng = SystemRandomNumberGenerator()
+                var rng = FastRandom(seed: UInt64(task) &* 7919 &+ 1)
                 var done = 0
-                _ = task
                 while ContinuousClock.now < deadline {
                     let from = skewedID(accounts, &rng)
                     var to = skewedID(accounts, &rng)
@@ -58,9 +71,9 @@ func runTransfers(
             }
         }
         if mode == .queueTxReads {
-            for _ in 0..<64 {
+            for reader in 0..<64 {
                 group.addTask {
-                    var rng = SystemRandomNumberGenerator()
+                    var rng = FastRandom(seed: UInt64(reader) &* 104_729 &+ 3)
                     var done = 0
                     while ContinuousClock.now < deadline {
                         for _ in 0..<3 {
@@ -102,7 +115,7 @@ func runTransfersOnThreads(
         for t in 0..<64 {
             group.enter()
             let thread = Thread {
-                var rng = SystemRandomNumberGenerator()
+                var rng = FastRandom(seed: UInt64(t) &* 7919 &+ 1)
                 let acknowledged = DispatchSemaphore(value: 0)
                 while ContinuousClock.now < deadline {
                     let from = skewedID(accounts, &rng)

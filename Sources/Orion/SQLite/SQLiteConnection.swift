@@ -110,10 +110,10 @@ final class SQLiteConnection {
         // Statements nest (the registry is read in the middle of a feature statement's step):
         // the outer statement's access and time limit come back when the inner one is done.
         let outerAccess = self.access
-        let outerDeadline = deadline
+        let outerDeadline = timeLimit == nil ? nil : deadline
         defer {
             self.access = outerAccess
-            deadline = outerDeadline
+            if timeLimit != nil { deadline = outerDeadline }
         }
         let statement = try checkout(sql, access: access)
         defer { checkin(statement) }

@@ -266,3 +266,55 @@ struct WriteQueueTests {
         }
     }
 }
+
+@Suite("The write queue with scopes, nesting and interruptions")
+struct WriteQueueEdgeTests {
+    let dir = TempDir()
+
+    @Test("the fence holds inside a batch, and a refused statement does not harm the batch")
+    func fenceInBatch() throws {
+        let store = try twoFeatures(dir, writeQueue: holdOpen)
+        let todos = store.scoped(to: "todos")
+        try todos.exec("insert into todos (title) values ('a')")
+        expectStoreError(.fence) { try todos.exec("delete from users") }
+        try todos.exec("insert into todos (title) values ('b')")
+        try store.flush()
+        #expect(try store.one("select count(*) from todos") == 2)
+        #expect(try store.one("select count(*) from users") == 2)
+    }
+
+    @Test("nested tx inside a batch roll back only their own level")
+    func nestedInBatch() throws {
+        let store = try todoStore(dir, writeQueue: holdOpen)
+        try Todos.insert(store, "before")
+        try store.tx {
+            try Todos.insert(store, "outer")
+            #expect(throws: Boom.self) {
+                try store.tx {
+                    try Todos.insert(store, "inner")
+                    throw Boom()
+                }
+            }
+        }
+        try store.flush()
+        #expect(try Todos.all(store).map(\.title) == ["before", "outer"])
+    }
+
+    @Test("a write stopped by the time limit inside tx ends that tx whole, and nothing leaks out")
+    func interruptedWriteInTx() throws {
+        let store = try SQLiteStore(path: dir.path("limited.db"), statementTimeLimit: .milliseconds(50))
+        try store.migrate("todos", Todos.migrations)
+        try store.exec("create table big (n integer)")
+        #expect(throws: StoreError.self) {
+            try store.tx {
+                try Todos.insert(store, "in tx")
+                _ = try? store.exec("insert into big with recursive c(n) as (select 1 union all select n + 1 from c) select n from c")
+                try Todos.insert(store, "after the interruption")
+            }
+        }
+        #expect(try Todos.all(store).isEmpty)
+        #expect(try store.one("select count(*) from big") == 0)
+        try Todos.insert(store, "fine")
+        #expect(try Todos.all(store).map(\.title) == ["fine"])
+    }
+}

@@ -558,7 +558,14 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             return state.waiters
         }
         for (_, continuation) in waiters { continuation.resume(throwing: stopped) }
-        writeQueue?.onBatch?(BatchEvent(size: lost, commitDuration: .zero, waiters: waiters.count, failure: stopped))
+        let event = BatchEvent(size: lost, commitDuration: .zero, waiters: waiters.count, failure: stopped)
+        if let onBatch = writeQueue?.onBatch {
+            onBatch(event)
+        } else {
+            // Acknowledged writes were lost: with nobody listening, say so where operators look.
+            let line = Array("orion: \(path): \(stopped.message)\n".utf8)
+            _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        }
         return stopped
     }
 

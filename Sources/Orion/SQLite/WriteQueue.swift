@@ -18,6 +18,7 @@ public struct WriteQueue: Sendable {
     /// How long a batch stays open to gather writes; zero commits as soon as the writer is free.
     public var maxDelay: Duration
     /// Called after every batch commits or is lost, outside the store's locks; keep it short.
+    /// Without it, a lost batch is reported on standard error.
     public var onBatch: (@Sendable (BatchEvent) -> Void)?
 
     /// The default `maxBatch`: large enough that 64 concurrent writers share a commit, small

@@ -352,11 +352,6 @@ final class SQLiteConnection {
         return current
     }
 
-    /// Drops every cached statement (before close, or to let a schema change settle).
-    func clearCache() {
-        cache.removeAll()
-    }
-
     var cachedStatementCount: Int { cache.count }
 
     // MARK: Errors

@@ -97,10 +97,6 @@ final class ConditionLock: @unchecked Sendable {
         pthread_cond_wait(condition, mutex)
     }
 
-    func signal() {
-        pthread_cond_signal(condition)
-    }
-
     func broadcast() {
         pthread_cond_broadcast(condition)
     }

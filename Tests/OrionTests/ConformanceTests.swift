@@ -14,22 +14,24 @@ enum Adapters {
         return dir
     }()
 
-    static func fileStore() throws -> SQLiteStore {
-        try SQLiteStore(path: folder.appendingPathComponent("\(UUID().uuidString).db").path)
+    /// A fresh database file's path in the run's folder.
+    static func freshPath() -> String {
+        folder.appendingPathComponent("\(UUID().uuidString).db").path
+    }
+
+    /// `scoped(to:)` of a `SQLiteStore` under test.
+    static let sqliteScope: @Sendable (any Store, String) -> any Store = { store, feature in
+        (store as! SQLiteStore).scoped(to: feature)
     }
 
     static let all: [Adapter] = [
-        Adapter(name: "SQLiteStore (file)", dialect: .sqlite, make: { try fileStore() }, scope: { store, feature in
-            (store as! SQLiteStore).scoped(to: feature)
-        }),
-        Adapter(name: "SQLiteStore (:memory:)", dialect: .sqlite, make: { try SQLiteStore(path: ":memory:") }, scope: { store, feature in
-            (store as! SQLiteStore).scoped(to: feature)
-        }),
-        Adapter(name: "SQLiteStore (file, write queue)", dialect: .sqlite, make: { try SQLiteStore(path: fileStore().path, writeQueue: WriteQueue()) }, scope: { store, feature in
-            (store as! SQLiteStore).scoped(to: feature)
-        }),
+        Adapter(name: "SQLiteStore (file)", dialect: .sqlite, make: { try SQLiteStore(path: freshPath()) }, scope: sqliteScope),
+        Adapter(name: "SQLiteStore (:memory:)", dialect: .sqlite, make: { try SQLiteStore(path: ":memory:") }, scope: sqliteScope),
+        Adapter(
+            name: "SQLiteStore (file, write queue)", dialect: .sqlite,
+            make: { try SQLiteStore(path: freshPath(), writeQueue: WriteQueue()) }, scope: sqliteScope),
         Adapter(name: "InstrumentedStore over SQLiteStore", dialect: .sqlite, make: {
-            InstrumentedStore(try fileStore(), sample: 1, onQuery: { _ in })
+            InstrumentedStore(try SQLiteStore(path: freshPath()), sample: 1, onQuery: { _ in })
         }, scope: { store, feature in
             let base = (store as! InstrumentedStore).base as! SQLiteStore
             return InstrumentedStore(base.scoped(to: feature), sample: 1, onQuery: { _ in })

@@ -85,10 +85,10 @@ enum Fence {
     /// Returns the reason to deny `action`, or `nil` to allow it.
     ///
     /// - Parameters:
-    ///   - args: SQLite's four strings: the object, its detail (column, table or value), the
-    ///     database name, and the trigger or view responsible.
+    ///   - a1: SQLite's first string: the object (table, index, pragma …).
+    ///   - a2: Its detail: the column, the table of an index or trigger, or a pragma's value.
     static func check(
-        _ action: Int32, _ a1: String?, _ a2: String?, _ trigger: String?,
+        _ action: Int32, _ a1: String?, _ a2: String?,
         access: Access, registry: Registry
     ) -> StoreError? {
         if case .internal = access { return nil }

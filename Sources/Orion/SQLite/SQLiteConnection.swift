@@ -391,7 +391,6 @@ final class SQLiteConnection {
             return SQLITE_DENY
         }
         let a2 = p2.map { String(cString: $0) }
-        let trigger = p4.map { String(cString: $0) }
         if touchedTables != nil {
             switch action {
             case SQLITE_INSERT, SQLITE_UPDATE, SQLITE_DELETE, SQLITE_DROP_TABLE:
@@ -402,7 +401,7 @@ final class SQLiteConnection {
                 break
             }
         }
-        if let reason = Fence.check(action, a1, a2, trigger, access: access, registry: registry) {
+        if let reason = Fence.check(action, a1, a2, access: access, registry: registry) {
             if denial == nil { denial = reason }
             return SQLITE_DENY
         }

@@ -279,7 +279,6 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         }
         let error = StoreError(.closed, "the store was closed before the write was committed")
         for (_, continuation) in waiters { continuation.resume(throwing: error) }
-        _ = closing
         if let failure { throw failure }
     }
 

@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "Orion", targets: ["Orion"]),
         .library(name: "OrionObservability", targets: ["OrionObservability"]),
+        .library(name: "OrionPostgres", targets: ["OrionPostgres"]),
         .executable(name: "demo", targets: ["Demo"]),
     ],
     dependencies: [
@@ -21,6 +22,13 @@ let package = Package(
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
         ),
         .target(name: "Orion", dependencies: ["CSQLite"]),
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
+        ),
+        // PostgresStore: a module of its own, so SQLite users never link libpq.
+        .target(name: "OrionPostgres", dependencies: ["Orion", "CLibPQ"]),
         // Bridges query events to swift-log, swift-metrics and swift-distributed-tracing; the
         // core stays free of dependencies.
         .target(
@@ -38,6 +46,7 @@ let package = Package(
         // A helper process the tests start (locks across processes, concurrent boots, crashes).
         .executableTarget(name: "OrionTestChild", dependencies: ["Orion"]),
         .testTarget(name: "OrionTests", dependencies: ["Orion", "OrionTestChild", "StoreConformance"]),
+        .testTarget(name: "OrionPostgresTests", dependencies: ["OrionPostgres", "StoreConformance"]),
         .testTarget(
             name: "OrionObservabilityTests",
             dependencies: [

@@ -13,17 +13,29 @@ public struct Dialect: Sendable {
     public var boolType: String
     /// The type of a timestamp column that holds a `Date`.
     public var dateType: String
+    /// The type of a column that holds any `Int64`.
+    public var int64Type: String
+    /// The type of a column that holds any `Double` exactly.
+    public var doubleType: String
 
     /// SQLite's dialect.
     public static let sqlite = Dialect(
-        autoKey: "integer primary key", blobType: "blob", boolType: "integer", dateType: "text")
+        autoKey: "integer primary key", blobType: "blob", boolType: "integer", dateType: "text",
+        int64Type: "integer", doubleType: "real")
+
+    /// PostgreSQL's dialect: `integer` and `real` are 32-bit there.
+    public static let postgres = Dialect(
+        autoKey: "bigserial primary key", blobType: "bytea", boolType: "boolean", dateType: "timestamptz",
+        int64Type: "bigint", doubleType: "double precision")
 
     /// Creates a dialect.
-    public init(autoKey: String, blobType: String, boolType: String, dateType: String) {
+    public init(autoKey: String, blobType: String, boolType: String, dateType: String, int64Type: String, doubleType: String) {
         self.autoKey = autoKey
         self.blobType = blobType
         self.boolType = boolType
         self.dateType = dateType
+        self.int64Type = int64Type
+        self.doubleType = doubleType
     }
 }
 
@@ -64,7 +76,7 @@ public enum Conformance {
     }
 
     static func notes(_ dialect: Dialect) -> [String] {
-        ["create table notes (id \(dialect.autoKey), title text not null, done \(dialect.boolType) not null default 0, weight real)"]
+        ["create table notes (id \(dialect.autoKey), title text not null, done \(dialect.boolType) not null default false, weight \(dialect.doubleType))"]
     }
 
     /// Values of every storage class and the Swift types on top of them round-trip.
@@ -72,7 +84,7 @@ public enum Conformance {
         let store = try adapter.make()
         let d = adapter.dialect
         try store.migrate("vals", [
-            "create table vals (id \(d.autoKey), i integer, r real, t text, b \(d.blobType), f \(d.boolType), at \(d.dateType))",
+            "create table vals (id \(d.autoKey), i \(d.int64Type), r \(d.doubleType), t text, b \(d.blobType), f \(d.boolType), at \(d.dateType))",
         ])
         let at = Date(timeIntervalSince1970: 1_700_000_000.25)
         let id = try store.exec(
@@ -206,7 +218,7 @@ public enum Conformance {
         let store = try adapter.make()
         let d = adapter.dialect
         try store.migrate("accounts", ["create table users (id \(d.autoKey), name text not null)"])
-        try store.migrate("todos", ["create table todos (id \(d.autoKey), title text not null, user_id integer references users(id))"])
+        try store.migrate("todos", ["create table todos (id \(d.autoKey), title text not null, user_id \(d.int64Type) references users(id))"])
         let accounts = scope(store, "accounts")
         let todos = scope(store, "todos")
         let user = try accounts.exec("insert into users (name) values (?)", "ada").lastId
@@ -221,7 +233,7 @@ public enum Conformance {
             }
         }
         #expect(throws: StoreError.self) { try store.migrate("todos", [
-            "create table todos (id \(d.autoKey), title text not null, user_id integer references users(id))",
+            "create table todos (id \(d.autoKey), title text not null, user_id \(d.int64Type) references users(id))",
             "alter table users add column email text",
         ]) }
         #expect(try accounts.one("select count(*) from users") == 1)

@@ -97,7 +97,7 @@ public struct InstrumentedStore: Store {
 }
 
 /// A store that knows the feature it is scoped to (for ``QueryEvent/feature``).
-protocol FeatureScoped {
+package protocol FeatureScoped {
     var scopeFeature: String { get }
 }
 

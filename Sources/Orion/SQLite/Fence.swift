@@ -72,7 +72,7 @@ struct Registry: Sendable {
 ///
 /// Called from SQLite's authorizer (`sqlite3_set_authorizer`) while a statement compiles, so it
 /// sees what SQLite itself resolved (tables behind views and triggers included), never SQL text.
-enum Fence {
+package enum Fence {
     /// Pragmas the store sets on every connection; feature SQL may read them, not set them.
     static let storePragmas: Set<String> = [
         "journal_mode", "synchronous", "foreign_keys", "busy_timeout", "locking_mode", "query_only",
@@ -80,7 +80,7 @@ enum Fence {
         "legacy_alter_table", "recursive_triggers", "temp_store_directory", "data_store_directory",
     ]
 
-    static let reservedPrefix = "_orion_"
+    package static let reservedPrefix = "_orion_"
 
     /// Returns the reason to deny `action`, or `nil` to allow it.
     ///
@@ -94,9 +94,7 @@ enum Fence {
         if case .internal = access { return nil }
         switch action {
         case SQLITE_TRANSACTION, SQLITE_SAVEPOINT:
-            return StoreError(
-                .transactionControl,
-                "transaction control belongs to the store: wrap the work in tx { … } instead of writing BEGIN, COMMIT, ROLLBACK, SAVEPOINT or RELEASE")
+            return transactionControlRefusal
         case SQLITE_ATTACH, SQLITE_DETACH:
             return StoreError(.fence, "ATTACH and DETACH are refused to feature SQL: an attached database would step around the fence")
         case SQLITE_PRAGMA:
@@ -113,19 +111,53 @@ enum Fence {
         case .internal, .root:
             return nil
         case .scoped(let scope):
-            if isDDL(action) {
-                return StoreError(
-                    .fence,
-                    "feature '\(scope.feature)' ran a schema change through its scoped store; schema changes go through migrate(\"\(scope.feature)\", …)")
-            }
+            if isDDL(action) { return schemaChangeRefusal(feature: scope.feature) }
             return checkTables(action, a1, a2, feature: scope.feature, registry: registry) {
-                "feature '\(scope.feature)' cannot \($0) table '\($1)': it belongs to feature '\($2)'; call the owner's functions on its scoped store"
+                scopedRefusal(feature: scope.feature, verb: $0, table: $1, owner: $2).message
             }
         case .migration(let feature, let index):
             return checkMigration(action, a1, a2, feature: feature, registry: registry) {
-                "migration \(feature)[\(index)] cannot \($0) table '\($1)': it belongs to feature '\($2)'"
+                migrationRefusal(feature: feature, index: index, verb: $0, table: $1, owner: $2).message
             }
         }
+    }
+
+    // The fence's errors, in the words every adapter uses.
+
+    /// Feature SQL wrote BEGIN, COMMIT, ROLLBACK, SAVEPOINT or RELEASE.
+    package static let transactionControlRefusal = StoreError(
+        .transactionControl,
+        "transaction control belongs to the store: wrap the work in tx { … } instead of writing BEGIN, COMMIT, ROLLBACK, SAVEPOINT or RELEASE")
+
+    /// A scoped store ran DDL.
+    package static func schemaChangeRefusal(feature: String) -> StoreError {
+        StoreError(
+            .fence,
+            "feature '\(feature)' ran a schema change through its scoped store; schema changes go through migrate(\"\(feature)\", …)")
+    }
+
+    /// A scoped store touched a table another feature owns.
+    package static func scopedRefusal(feature: String, verb: String, table: String, owner: String) -> StoreError {
+        StoreError(
+            .fence,
+            "feature '\(feature)' cannot \(verb) table '\(table)': it belongs to feature '\(owner)'; call the owner's functions on its scoped store")
+    }
+
+    /// A migration entry touched a table another feature owns.
+    package static func migrationRefusal(feature: String, index: Int, verb: String, table: String, owner: String) -> StoreError {
+        StoreError(.fence, "migration \(feature)[\(index)] cannot \(verb) table '\(table)': it belongs to feature '\(owner)'")
+    }
+
+    /// Feature SQL tried to change a table of the store's own bookkeeping.
+    package static func reservedRefusal(table: String) -> StoreError {
+        StoreError(.fence, "tables named \(reservedPrefix)* belong to the store; feature SQL cannot change '\(table)'")
+    }
+
+    /// A scoped store was asked to migrate another feature.
+    package static func foreignMigrateRefusal(scope: String, feature: String) -> StoreError {
+        StoreError(
+            .fence,
+            "the store scoped to feature '\(scope)' cannot migrate feature '\(feature)'; migrate it through its own scoped store or the root store")
     }
 
     /// `_orion_*` tables are the store's: no feature SQL writes them or changes their schema.
@@ -142,7 +174,7 @@ enum Fence {
             target = nil
         }
         guard let target, target.lowercased().hasPrefix(reservedPrefix) else { return nil }
-        return StoreError(.fence, "tables named \(reservedPrefix)* belong to the store; feature SQL cannot change '\(target)'")
+        return reservedRefusal(table: target)
     }
 
     static func isDDL(_ action: Int32) -> Bool {

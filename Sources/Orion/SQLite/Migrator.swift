@@ -15,12 +15,12 @@
 ///     feature text not null                            -- the feature whose migration created it
 /// )
 /// ```
-enum Migrator {
+package enum Migrator {
     static let maxFeatureLength = 64
 
     /// What is wrong with a feature name, or `nil` when it is fine: 1 to 64 characters, starting
     /// with a letter, then letters, digits, `_`, `-` or `.`.
-    static func problem(withFeature feature: String) -> String? {
+    package static func problem(withFeature feature: String) -> String? {
         guard let first = feature.unicodeScalars.first else { return "the feature name is empty" }
         guard feature.unicodeScalars.count <= maxFeatureLength else {
             return "the feature name is longer than \(maxFeatureLength) characters"
@@ -33,7 +33,7 @@ enum Migrator {
         return nil
     }
 
-    static func validate(feature: String) throws {
+    package static func validate(feature: String) throws {
         if let problem = problem(withFeature: feature) { throw StoreError(.migration, problem) }
     }
 
@@ -72,7 +72,7 @@ enum Migrator {
         }
     }
 
-    private static func checkUnchanged(feature: String, index: Int, recorded: String, fingerprints: [String]) throws {
+    package static func checkUnchanged(feature: String, index: Int, recorded: String, fingerprints: [String]) throws {
         guard index < fingerprints.count else {
             throw StoreError(
                 .migration,
@@ -165,9 +165,7 @@ enum Migrator {
         if error.code == .fence || error.code == .transactionControl || error.message.hasPrefix("migration ") {
             return error.with(sql: entry)
         }
-        return StoreError(
-            .migration, "migration \(feature)[\(index)] failed and was rolled back: \(error.message)",
-            sql: entry, sqliteCode: error.sqliteCode)
+        return .migrationFailed(feature: feature, index: index, reason: error.message, entry: entry, sqliteCode: error.sqliteCode)
     }
 
     private static func schema(_ connection: SQLiteConnection) throws -> Set<SchemaObject> {

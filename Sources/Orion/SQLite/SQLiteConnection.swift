@@ -118,10 +118,7 @@ final class SQLiteConnection {
         let statement = try checkout(sql, access: access)
         defer { checkin(statement) }
         guard params.count == statement.parameterCount else {
-            throw StoreError(
-                .parameterCount,
-                "the statement has \(statement.parameterCount) '?' parameter\(statement.parameterCount == 1 ? "" : "s") but \(params.count) value\(params.count == 1 ? " was" : "s were") given",
-                sql: sql)
+            throw StoreError.parameterCountMismatch(expected: statement.parameterCount, given: params.count, sql: sql)
         }
         if !params.isEmpty {
             let rc = statement.bind(params)
@@ -308,14 +305,11 @@ final class SQLiteConnection {
         }
         guard rc == SQLITE_OK else { throw error(rc, sql: sql) }
         guard let raw else {
-            throw StoreError(.sql, "the SQL holds no statement", sql: sql)
+            throw StoreError.noStatement(sql: sql)
         }
         let statement = SQLiteStatement(handle: raw, sql: sql, inserts: sawInsert)
         if SQLText.hasStatement(in: sql.utf8.dropFirst(tailOffset)) {
-            throw StoreError(
-                .multipleStatements,
-                "query, one and exec take exactly one statement; split the SQL into separate calls (a migration entry may hold several)",
-                sql: sql)
+            throw StoreError.multipleStatements(sql: sql)
         }
         for index in stride(from: 1, through: statement.parameterCount, by: 1) {
             if let name = sqlite3_bind_parameter_name(raw, Int32(index)) {

@@ -163,7 +163,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         try Migrator.validate(feature: feature)
         try withWriter { writer in
             guard writer.depth == 0 else {
-                throw StoreError(.misuse, "migrate(\"\(feature)\", …) cannot run inside tx: migrations commit on their own; call it at boot")
+                throw StoreError.migrateInsideTransaction(feature: feature)
             }
             if writer.batchOpen { try commitBatch(writer) }
             try Migrator.migrate(feature: feature, entries: migrations, on: writer.connection)

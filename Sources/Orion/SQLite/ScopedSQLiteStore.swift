@@ -25,9 +25,7 @@ struct ScopedSQLiteStore: Store {
 
     func migrate(_ feature: String, _ migrations: [String]) throws {
         guard feature == scope.feature else {
-            throw StoreError(
-                .fence,
-                "the store scoped to feature '\(scope.feature)' cannot migrate feature '\(feature)'; migrate it through its own scoped store or the root store")
+            throw Fence.foreignMigrateRefusal(scope: scope.feature, feature: feature)
         }
         try store.migrate(feature, migrations)
     }

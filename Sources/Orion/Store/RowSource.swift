@@ -12,13 +12,16 @@ enum ColumnType: Sendable {
 enum RowSource {
     /// A stepping SQLite statement: values are read straight from `sqlite3_column_*`.
     case statement(OpaquePointer)
-    /// A row of values (``Row/decode(_:)``, results of other adapters).
+    /// A row of values (``Row/decode(_:)``).
     case values(names: [String], values: [SQLValue])
+    /// The current row of a whole result another adapter fetched (``ResultTable``).
+    case table(ResultTable)
 
     var columnCount: Int {
         switch self {
         case .statement(let handle): Int(sqlite3_column_count(handle))
         case .values(_, let values): values.count
+        case .table(let table): table.columnCount
         }
     }
 
@@ -29,6 +32,18 @@ enum RowSource {
             (0..<Int(sqlite3_column_count(handle))).map { String(cString: sqlite3_column_name(handle, Int32($0))) }
         case .values(let names, _):
             names
+        case .table(let table):
+            table.names
+        }
+    }
+
+    /// The value of column `i` for the cases that hold values.
+    @inline(__always)
+    private func held(_ i: Int) -> SQLValue {
+        switch self {
+        case .statement: .null
+        case .values(_, let values): values[i]
+        case .table(let table): table.values[table.start + i]
         }
     }
 
@@ -43,8 +58,8 @@ enum RowSource {
             case SQLITE_BLOB: .blob
             default: .null
             }
-        case .values(_, let values):
-            switch values[i] {
+        case .values, .table:
+            switch held(i) {
             case .null: .null
             case .integer: .integer
             case .real: .real
@@ -58,8 +73,8 @@ enum RowSource {
     func int64(at i: Int) -> Int64 {
         switch self {
         case .statement(let handle): return sqlite3_column_int64(handle, Int32(i))
-        case .values(_, let values):
-            if case .integer(let v) = values[i] { return v }
+        case .values, .table:
+            if case .integer(let v) = held(i) { return v }
             return 0
         }
     }
@@ -68,8 +83,8 @@ enum RowSource {
     func double(at i: Int) -> Double {
         switch self {
         case .statement(let handle): return sqlite3_column_double(handle, Int32(i))
-        case .values(_, let values):
-            switch values[i] {
+        case .values, .table:
+            switch held(i) {
             case .real(let v): return v
             case .integer(let v): return Double(v)
             default: return 0
@@ -84,8 +99,8 @@ enum RowSource {
             guard let text = sqlite3_column_text(handle, Int32(i)) else { return "" }
             let count = Int(sqlite3_column_bytes(handle, Int32(i)))
             return String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self)
-        case .values(_, let values):
-            if case .text(let v) = values[i] { return v }
+        case .values, .table:
+            if case .text(let v) = held(i) { return v }
             return ""
         }
     }
@@ -96,8 +111,8 @@ enum RowSource {
             guard let blob = sqlite3_column_blob(handle, Int32(i)) else { return [] }
             let count = Int(sqlite3_column_bytes(handle, Int32(i)))
             return Array(UnsafeRawBufferPointer(start: blob, count: count))
-        case .values(_, let values):
-            switch values[i] {
+        case .values, .table:
+            switch held(i) {
             case .blob(let v): return v
             case .text(let v): return Array(v.utf8)
             default: return []
@@ -112,7 +127,7 @@ enum RowSource {
             let text = sqlite3_column_text(handle, Int32(i))
             let count = Int(sqlite3_column_bytes(handle, Int32(i)))
             return try body(UnsafeBufferPointer(start: text, count: text == nil ? 0 : count))
-        case .values:
+        case .values, .table:
             var text = string(at: i)
             return try text.withUTF8(body)
         }
@@ -129,10 +144,64 @@ enum RowSource {
     }
 
     func row(names: [String]) -> Row {
-        if case .values(_, let values) = self { return Row(columns: names, values: values) }
+        switch self {
+        case .values(_, let values): return Row(columns: names, values: values)
+        case .table(let table): return Row(columns: names, values: Array(table.values[table.start..<table.start + table.columnCount]))
+        case .statement: break
+        }
         var values: [SQLValue] = []
         values.reserveCapacity(columnCount)
         for i in 0..<columnCount { values.append(value(at: i)) }
         return Row(columns: names, values: values)
+    }
+}
+
+/// A whole result of an adapter outside this module (PostgreSQL's), row after row in one array,
+/// with a cursor: one decoder reads every row in place, as it reads a stepping SQLite statement.
+///
+/// Not `Sendable`: it lives for one call on one thread.
+package final class ResultTable {
+    /// The column names, in result order.
+    package let names: [String]
+    package let columnCount: Int
+    /// Every row's values, row after row.
+    package let values: [SQLValue]
+    /// The number of rows.
+    package let rowCount: Int
+    /// Where the current row starts in ``values``.
+    var start = 0
+
+    package init(names: [String], values: [SQLValue]) {
+        self.names = names
+        columnCount = names.count
+        self.values = values
+        rowCount = names.isEmpty ? 0 : values.count / names.count
+    }
+
+    /// Decodes every row into `T`, with the rules of ``Store/query(_:_:)-(String,[SQLValue])``.
+    package func decodeAll<T: Decodable>(as type: T.Type) throws -> [T] {
+        guard rowCount > 0 else { return [] }
+        let decoder = RowDecoder(.table(self), names: names, for: T.self)
+        defer { decoder.releaseContainer() }
+        var rows: [T] = []
+        rows.reserveCapacity(rowCount)
+        for row in 0..<rowCount {
+            start = row * columnCount
+            rows.append(try decoder.decodeRow(T.self))
+        }
+        return rows
+    }
+
+    /// Decodes the first row into `T`; `nil` for no row or a one-column NULL, as ``Store/one(_:_:)-(String,[SQLValue])``.
+    package func decodeFirst<T: Decodable>(as type: T.Type) throws -> T? {
+        guard rowCount > 0 else { return nil }
+        let decoder = RowDecoder(.table(self), names: names, for: T.self)
+        defer { decoder.releaseContainer() }
+        start = 0
+        do {
+            return try decoder.decodeRow(T.self)
+        } catch where decoder.metNullScalar {
+            return nil
+        }
     }
 }

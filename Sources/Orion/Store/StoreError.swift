@@ -121,7 +121,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible, CustomDebugS
     }
 
     /// The same error for another statement (used where a wrapper knows the SQL and the cause does not).
-    func with(sql: String?) -> StoreError {
+    package func with(sql: String?) -> StoreError {
         StoreError(code, message, sql: sql, sqliteCode: sqliteCode, sqlState: sqlState, detail: detail)
     }
 }

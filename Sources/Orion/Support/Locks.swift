@@ -9,7 +9,7 @@ import Synchronization
 
 /// The calling thread's identity, as a number.
 @inline(__always)
-func currentThreadID() -> UInt {
+package func currentThreadID() -> UInt {
     #if canImport(Darwin)
     UInt(bitPattern: pthread_self())
     #else
@@ -68,11 +68,11 @@ final class OwnedLock: @unchecked Sendable {
 ///
 /// `@unchecked Sendable`: the pthread objects are only used through these methods, and state
 /// guarded by it is only touched inside `withLock`.
-final class ConditionLock: @unchecked Sendable {
+package final class ConditionLock: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
 
-    init() {
+    package init() {
         mutex = .allocate(capacity: 1)
         condition = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
@@ -86,18 +86,29 @@ final class ConditionLock: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    func withLock<R>(_ body: () throws -> R) rethrows -> R {
+    package func withLock<R>(_ body: () throws -> R) rethrows -> R {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()
     }
 
     /// Waits for a signal; call only inside `withLock`.
-    func wait() {
+    package func wait() {
         pthread_cond_wait(condition, mutex)
     }
 
-    func broadcast() {
+    /// Waits for a signal until `deadline` (a `CLOCK_REALTIME` time, as `pthread_cond_timedwait`
+    /// takes it); returns false when the deadline passed. Call only inside `withLock`.
+    package func wait(until deadline: timespec) -> Bool {
+        var deadline = deadline
+        return pthread_cond_timedwait(condition, mutex, &deadline) != ETIMEDOUT
+    }
+
+    package func signal() {
+        pthread_cond_signal(condition)
+    }
+
+    package func broadcast() {
         pthread_cond_broadcast(condition)
     }
 }

@@ -1,6 +1,6 @@
 /// SHA-256 (FIPS 180-4), for fingerprinting migration entries. Small and dependency-free; the
 /// entries it hashes are a few kilobytes at most, once per boot.
-enum SHA256 {
+package enum SHA256 {
     private static let k: [UInt32] = [
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
         0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -13,7 +13,7 @@ enum SHA256 {
     ]
 
     /// The digest of `text`'s UTF-8 bytes, as 64 lowercase hex digits.
-    static func hex(_ text: String) -> String {
+    package static func hex(_ text: String) -> String {
         var message = Array(text.utf8)
         let bitLength = UInt64(message.count) * 8
         message.append(0x80)

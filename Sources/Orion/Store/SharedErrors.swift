@@ -1,0 +1,36 @@
+/// Errors every adapter raises in the same words, so feature code and logs read the same
+/// whichever database is underneath.
+extension StoreError {
+    /// The number of values differs from the number of `?` in the statement.
+    package static func parameterCountMismatch(expected: Int, given: Int, sql: String) -> StoreError {
+        StoreError(
+            .parameterCount,
+            "the statement has \(expected) '?' parameter\(expected == 1 ? "" : "s") but \(given) value\(given == 1 ? " was" : "s were") given",
+            sql: sql)
+    }
+
+    /// `query`, `one` or `exec` got more than one statement.
+    package static func multipleStatements(sql: String) -> StoreError {
+        StoreError(
+            .multipleStatements,
+            "query, one and exec take exactly one statement; split the SQL into separate calls (a migration entry may hold several)",
+            sql: sql)
+    }
+
+    /// `query`, `one` or `exec` got only whitespace and comments.
+    package static func noStatement(sql: String) -> StoreError {
+        StoreError(.sql, "the SQL holds no statement", sql: sql)
+    }
+
+    /// `migrate` was called inside a `tx` body.
+    package static func migrateInsideTransaction(feature: String) -> StoreError {
+        StoreError(.misuse, "migrate(\"\(feature)\", …) cannot run inside tx: migrations commit on their own; call it at boot")
+    }
+
+    /// An entry of `migrate` failed for a reason other than the fence.
+    package static func migrationFailed(feature: String, index: Int, reason: String, entry: String, sqliteCode: Int32? = nil, sqlState: String? = nil, detail: String? = nil) -> StoreError {
+        StoreError(
+            .migration, "migration \(feature)[\(index)] failed and was rolled back: \(reason)",
+            sql: entry, sqliteCode: sqliteCode, sqlState: sqlState, detail: detail)
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import Orion
+
+/// A fixed-size pool of connections, opened as they are first needed.
+///
+/// `@unchecked Sendable`: every field is read and written only under `lock`.
+final class ConnectionPool: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var idle: [PostgresConnection] = []
+    /// Connections that exist or are being opened.
+    private var count = 0
+    private var closed = false
+    private var waiting = 0
+    let size: Int
+    let timeout: Duration
+    private let open: () throws -> PostgresConnection
+
+    init(size: Int, timeout: Duration, first: PostgresConnection, open: @escaping () throws -> PostgresConnection) {
+        self.size = size
+        self.timeout = timeout
+        self.open = open
+        idle = [first]
+        count = 1
+    }
+
+    static let closedError = StoreError(.closed, "the store is closed; open a new PostgresStore to use the database again")
+
+    /// A connection for the caller alone, until ``release(_:)``. Opens one when none is idle and
+    /// the pool has room; otherwise waits up to ``timeout`` for one to come back.
+    func acquire() throws -> PostgresConnection {
+        enum Next { case use(PostgresConnection), open }
+        let next: Next = try lock.withLock {
+            var deadline: timespec?
+            while true {
+                if closed { throw Self.closedError }
+                if let connection = idle.popLast() { return .use(connection) }
+                if count < size {
+                    count += 1
+                    return .open
+                }
+                if deadline == nil { deadline = Self.deadline(after: timeout) }
+                waiting += 1
+                let signalled = lock.wait(until: deadline!)
+                waiting -= 1
+                if !signalled, idle.isEmpty, count >= size, !closed {
+                    throw StoreError(
+                        .busy,
+                        "all \(size) connections of the PostgresStore pool stayed busy for \(timeout); raise poolSize, keep tx bodies short, or look for a tx that never returns")
+                }
+            }
+        }
+        switch next {
+        case .use(let connection):
+            return connection
+        case .open:
+            do {
+                return try open()
+            } catch {
+                lock.withLock {
+                    count -= 1
+                    lock.signal()
+                }
+                throw error
+            }
+        }
+    }
+
+    /// Gives a connection back; a broken one is closed and its place freed for a new one.
+    func release(_ connection: PostgresConnection) {
+        lock.withLock {
+            if connection.isBroken || closed {
+                count -= 1
+            } else {
+                idle.append(connection)
+            }
+            if waiting > 0 { lock.signal() }
+        }
+    }
+
+    /// Closes idle connections now and the others as they come back; later calls throw.
+    func close() {
+        let dropped: [PostgresConnection] = lock.withLock {
+            closed = true
+            let dropped = idle
+            idle = []
+            count -= dropped.count
+            lock.broadcast()
+            return dropped
+        }
+        _ = dropped
+    }
+
+    var isClosed: Bool { lock.withLock { closed } }
+
+    private static func deadline(after duration: Duration) -> timespec {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let (seconds, attoseconds) = duration.components
+        var sec = now.tv_sec + Int(seconds)
+        var nsec = now.tv_nsec + Int(attoseconds / 1_000_000_000)
+        if nsec >= 1_000_000_000 {
+            sec += 1
+            nsec -= 1_000_000_000
+        }
+        return timespec(tv_sec: sec, tv_nsec: nsec)
+    }
+}

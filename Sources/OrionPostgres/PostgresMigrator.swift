@@ -1,0 +1,189 @@
+import Orion
+
+/// Feature-owned migrations on PostgreSQL, with the fence made of roles and privileges.
+///
+/// The bookkeeping is SQLite's, in PostgreSQL types:
+/// ```sql
+/// create table _orion_migrations (
+///     feature text not null, idx integer not null, sha256 text not null,
+///     applied_at timestamptz not null, primary key (feature, idx))
+/// create table _orion_tables (
+///     name text primary key, type text not null, feature text not null)
+/// ```
+/// Both are owned by the store's login; feature roles have no privilege on them.
+///
+/// One `migrate` call holds a session advisory lock for its whole run, so concurrent boots
+/// (threads, processes, machines) apply each entry once. Each entry runs in its own
+/// transaction as the feature's role: what it creates, the role owns; touching a table
+/// another role owns fails in PostgreSQL itself, and DDL is transactional, so a failing entry
+/// leaves nothing behind.
+enum PostgresMigrator {
+    /// The advisory lock key of migrations in a database ("orion" in ASCII).
+    static let lockKey: Int64 = 0x6f_72_69_6f_6e
+
+    static func migrate(feature: String, entries: [String], store: PostgresStore) throws {
+        try Migrator.validate(feature: feature)
+        if store.isInTransaction { throw StoreError.migrateInsideTransaction(feature: feature) }
+        try store.withConnection { connection, _ in
+            try connection.use(role: .login)
+            try connection.simpleQuery("select pg_advisory_lock(\(lockKey))")
+            defer { _ = try? connection.simpleQuery("select pg_advisory_unlock(\(lockKey))") }
+            try ensureBookkeeping(connection)
+            let role = PostgresStore.roleName(of: feature)
+            try ensureRole(role, connection)
+            let fingerprints = entries.map(SHA256.hex)
+            let applied = try connection.simpleRows(
+                "select idx, sha256 from _orion_migrations where feature = \(PostgresStore.quoteLiteral(feature)) order by idx")
+            var done = Set<Int>()
+            for row in applied {
+                guard let index = row[0].flatMap({ Int($0) }), let recorded = row[1] else { continue }
+                try Migrator.checkUnchanged(feature: feature, index: index, recorded: recorded, fingerprints: fingerprints)
+                done.insert(index)
+            }
+            for index in entries.indices where !done.contains(index) {
+                try apply(
+                    feature: feature, role: role, index: index, entry: entries[index],
+                    fingerprint: fingerprints[index], connection: connection, store: store)
+            }
+        }
+    }
+
+    private static func ensureBookkeeping(_ connection: PostgresConnection) throws {
+        try connection.simpleQuery("""
+            create table if not exists _orion_migrations (
+                feature text not null,
+                idx integer not null,
+                sha256 text not null,
+                applied_at timestamptz not null default now(),
+                primary key (feature, idx)
+            );
+            create table if not exists _orion_tables (
+                name text primary key,
+                type text not null,
+                feature text not null
+            )
+            """)
+    }
+
+    /// Creates the feature's role if it is missing, lets the login act as it, and lets it
+    /// create tables in the current schema.
+    private static func ensureRole(_ role: String, _ connection: PostgresConnection) throws {
+        let literal = PostgresStore.quoteLiteral(role)
+        let identifier = PostgresStore.quoteIdentifier(role)
+        // Roles belong to the whole cluster: another database may create the same one at the
+        // same moment; its "already exists" (or a concurrent catalog update) means it is there.
+        for attempt in 1...3 {
+            do {
+                if try connection.simpleQuery("select 1 from pg_roles where rolname = \(literal)") == nil {
+                    try connection.simpleQuery("create role \(identifier) nologin")
+                }
+                break
+            } catch let error as StoreError where attempt < 3 && ["42710", "23505", "XX000"].contains(error.sqlState ?? "") {
+                continue
+            } catch let error as StoreError where error.sqlState == "42501" {
+                throw StoreError(
+                    .migration,
+                    "migrate needs to create the role \(role) for the feature's tables, and the store's login may not create roles: grant it CREATEROLE, or create the role (NOLOGIN) and grant it to the login",
+                    sqlState: error.sqlState)
+            }
+        }
+        let canAct = try connection.simpleQuery(
+            "select pg_has_role(current_user, \(literal), 'MEMBER') or (select rolsuper from pg_roles where rolname = current_user)")
+        if canAct != "t" {
+            try connection.simpleQuery("grant \(identifier) to current_user")
+        }
+        try connection.simpleQuery(
+            "do $orion$ begin execute format('grant usage, create on schema %I to %I', current_schema(), \(literal)); end $orion$")
+    }
+
+    private static func ownedRelations(_ role: String, _ connection: PostgresConnection) throws -> [String: String] {
+        let rows = try connection.simpleRows("""
+            select c.relname, c.relkind from pg_class c join pg_roles r on r.oid = c.relowner
+            where r.rolname = \(PostgresStore.quoteLiteral(role)) and c.relnamespace = current_schema()::regnamespace
+              and c.relkind in ('r', 'p', 'v', 'm', 'f')
+            """)
+        var owned: [String: String] = [:]
+        for row in rows {
+            guard let name = row[0], let kind = row[1] else { continue }
+            owned[name] = (kind == "v" || kind == "m") ? "view" : "table"
+        }
+        return owned
+    }
+
+    private static func apply(
+        feature: String, role: String, index: Int, entry: String, fingerprint: String,
+        connection: PostgresConnection, store: PostgresStore
+    ) throws {
+        let statements: [PostgresStatementText]
+        do {
+            statements = try PostgresSQL.statements(in: entry)
+            for statement in statements {
+                switch StatementKind(statement.words) {
+                case .transactionControl:
+                    throw Fence.transactionControlRefusal
+                case .sessionControl(let reason):
+                    throw StoreError(.fence, "migration \(feature)[\(index)]: \(reason); an entry runs as its feature's role and cannot change it")
+                case .schemaChange, .other:
+                    break
+                }
+            }
+        } catch let error as StoreError {
+            throw error.code == .sql ? StoreError.migrationFailed(feature: feature, index: index, reason: error.message, entry: entry) : error.with(sql: entry)
+        }
+        let identifier = PostgresStore.quoteIdentifier(role)
+        var words: [String] = []
+        try connection.simpleQuery("begin")
+        connection.role = .unknown
+        do {
+            let before = try ownedRelations(role, connection)
+            try connection.simpleQuery("set local role \(identifier)")
+            // One statement at a time, as written, so a refusal names what the failing one did.
+            for statement in statements {
+                words = statement.words
+                try connection.simpleQuery(statement.original)
+            }
+            words = ["select"]
+            let after = try ownedRelations(role, connection)
+            let added = after.filter { before[$0.key] == nil }
+            for (name, type) in added.sorted(by: { $0.key < $1.key }) {
+                let relation = PostgresStore.quoteIdentifier(name)
+                if type == "table" {
+                    // Other features may point foreign keys at this table, as on SQLite.
+                    try connection.simpleQuery("grant references on table \(relation) to public")
+                } else {
+                    // A view is checked when it is read, as its owner: read it now, as the
+                    // feature, so a view over another feature's table fails here.
+                    try connection.simpleQuery("select * from \(relation) limit 0")
+                }
+            }
+            try connection.simpleQuery("reset role")
+            var bookkeeping = ""
+            for (name, type) in added {
+                bookkeeping += """
+                    insert into _orion_tables (name, type, feature) values (\(PostgresStore.quoteLiteral(name)), \(PostgresStore.quoteLiteral(type)), \(PostgresStore.quoteLiteral(feature)))
+                    on conflict (name) do update set type = excluded.type, feature = excluded.feature;
+
+                    """
+            }
+            for name in before.keys where after[name] == nil {
+                bookkeeping += "delete from _orion_tables where name = \(PostgresStore.quoteLiteral(name));\n"
+            }
+            bookkeeping += "insert into _orion_migrations (feature, idx, sha256) values (\(PostgresStore.quoteLiteral(feature)), \(index), \(PostgresStore.quoteLiteral(fingerprint)))"
+            try connection.simpleQuery(bookkeeping)
+            try connection.simpleQuery("commit")
+        } catch let error as StoreError {
+            _ = try? connection.simpleQuery("rollback")
+            connection.role = .unknown
+            if error.sqlState == "42501" {
+                throw store.fenceError(
+                    error.with(sql: entry), feature: feature, migration: index, words: words,
+                    connection: connection, canQuery: !connection.isBroken)
+            }
+            if error.code == .connection { throw error.with(sql: entry) }
+            throw StoreError.migrationFailed(
+                feature: feature, index: index, reason: error.message, entry: entry,
+                sqlState: error.sqlState, detail: error.detail)
+        }
+        connection.role = .login
+    }
+}

@@ -1,0 +1,269 @@
+import Orion
+
+/// One statement of feature SQL as PostgreSQL will receive it.
+struct PostgresStatementText: Sendable {
+    /// The statement with each `?` turned into `$1 … $n` and each `??` into a literal `?`.
+    var text: String
+    /// The number of `?` parameters.
+    var parameterCount: Int
+    /// The first three words outside quotes and comments, lowercased (`["create", "unique", "index"]`).
+    var words: [String]
+    /// The statement as written, placeholders untouched (migration entries run as written).
+    var original: String
+}
+
+/// Reads SQL the way PostgreSQL's lexer does, as far as the store needs: where statements end,
+/// where `?` placeholders are, and what each statement starts with.
+///
+/// Quoted text is skipped whole: string literals (`'…'` with `''`, and `E'…'` with backslash
+/// escapes), quoted identifiers (`"…"`), dollar-quoted bodies (`$$…$$`, `$tag$…$tag$`), and
+/// comments (`-- …` and nested `/* … */`). The store sets `standard_conforming_strings = on`
+/// on every connection, so a backslash is an escape only in `E'…'`.
+///
+/// jsonb's operators `?`, `?|` and `?&` are written `??`, `??|` and `??&`: a doubled `?` is a
+/// literal question mark, never a parameter (`where tags ?? ?` asks whether `tags` has the key
+/// bound to the one parameter). The function forms `jsonb_exists(…)`, `jsonb_exists_any(…)` and
+/// `jsonb_exists_all(…)` need no escaping.
+enum PostgresSQL {
+    /// Splits `sql` into its statements (empty ones dropped), rewriting placeholders.
+    ///
+    /// - Throws: ``StoreError`` for `$1`-style parameters (write `?`) and for unterminated
+    ///   quotes or comments.
+    static func statements(in sql: String) throws -> [PostgresStatementText] {
+        let bytes = Array(sql.utf8)
+        var statements: [PostgresStatementText] = []
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + 8)
+        var parameters = 0
+        var words: [String] = []
+        var hasContent = false
+        var i = 0
+        var start = 0
+        let n = bytes.count
+
+        func finishStatement() {
+            if hasContent {
+                statements.append(PostgresStatementText(
+                    text: String(decoding: out, as: UTF8.self), parameterCount: parameters, words: words,
+                    original: String(decoding: bytes[start..<i], as: UTF8.self)))
+            }
+            start = i + 1
+            out.removeAll(keepingCapacity: true)
+            parameters = 0
+            words = []
+            hasContent = false
+        }
+        func unterminated(_ what: String) -> StoreError {
+            StoreError(.sql, "the SQL has an unterminated \(what)", sql: sql)
+        }
+
+        while i < n {
+            let c = bytes[i]
+            switch c {
+            case UInt8(ascii: "'"):
+                // E'…' (or e'…') allows backslash escapes; the E is already copied as a word.
+                let escapes = i > 0 && (bytes[i - 1] | 0x20) == UInt8(ascii: "e")
+                    && (i < 2 || !isIdentifierByte(bytes[i - 2]))
+                var j = i + 1
+                var closed = false
+                while j < n {
+                    if escapes && bytes[j] == UInt8(ascii: "\\") { j += 2; continue }
+                    if bytes[j] == UInt8(ascii: "'") {
+                        if j + 1 < n && bytes[j + 1] == UInt8(ascii: "'") { j += 2; continue }
+                        closed = true
+                        break
+                    }
+                    j += 1
+                }
+                guard closed else { throw unterminated("string literal") }
+                out.append(contentsOf: bytes[i...j])
+                hasContent = true
+                i = j + 1
+            case UInt8(ascii: "\""):
+                var j = i + 1
+                var closed = false
+                while j < n {
+                    if bytes[j] == UInt8(ascii: "\"") {
+                        if j + 1 < n && bytes[j + 1] == UInt8(ascii: "\"") { j += 2; continue }
+                        closed = true
+                        break
+                    }
+                    j += 1
+                }
+                guard closed else { throw unterminated("quoted identifier") }
+                out.append(contentsOf: bytes[i...j])
+                hasContent = true
+                i = j + 1
+            case UInt8(ascii: "-") where i + 1 < n && bytes[i + 1] == UInt8(ascii: "-"):
+                var j = i
+                while j < n && bytes[j] != UInt8(ascii: "\n") { j += 1 }
+                out.append(contentsOf: bytes[i..<j])
+                i = j
+            case UInt8(ascii: "/") where i + 1 < n && bytes[i + 1] == UInt8(ascii: "*"):
+                var depth = 0
+                var j = i
+                repeat {
+                    if j + 1 < n && bytes[j] == UInt8(ascii: "/") && bytes[j + 1] == UInt8(ascii: "*") {
+                        depth += 1
+                        j += 2
+                    } else if j + 1 < n && bytes[j] == UInt8(ascii: "*") && bytes[j + 1] == UInt8(ascii: "/") {
+                        depth -= 1
+                        j += 2
+                    } else if j < n {
+                        j += 1
+                    } else {
+                        throw unterminated("comment")
+                    }
+                } while depth > 0
+                out.append(contentsOf: bytes[i..<j])
+                i = j
+            case UInt8(ascii: "$") where i == 0 || !isIdentifierByte(bytes[i - 1]):
+                if i + 1 < n, isDigit(bytes[i + 1]) {
+                    var j = i + 1
+                    while j < n && isDigit(bytes[j]) { j += 1 }
+                    throw StoreError(
+                        .unsupportedParameter,
+                        "parameter \(String(decoding: bytes[i..<j], as: UTF8.self)) is not supported: write a positional '?' and pass values in order (the store numbers them for PostgreSQL)",
+                        sql: sql)
+                }
+                // A dollar-quote opener: $$ or $tag$ with tag an identifier.
+                var j = i + 1
+                if j < n, isIdentifierStart(bytes[j]) {
+                    j += 1
+                    while j < n && isIdentifierByte(bytes[j]) && bytes[j] != UInt8(ascii: "$") { j += 1 }
+                }
+                guard j < n, bytes[j] == UInt8(ascii: "$") else {
+                    out.append(c)
+                    i += 1
+                    continue
+                }
+                let tag = bytes[i...j]
+                var k = j + 1
+                var end: Int?
+                while k + tag.count <= n {
+                    if bytes[k] == UInt8(ascii: "$") && bytes[k..<(k + tag.count)].elementsEqual(tag) {
+                        end = k + tag.count
+                        break
+                    }
+                    k += 1
+                }
+                guard let end else { throw unterminated("dollar-quoted string \(String(decoding: tag, as: UTF8.self))") }
+                out.append(contentsOf: bytes[i..<end])
+                hasContent = true
+                i = end
+            case UInt8(ascii: "?"):
+                hasContent = true
+                if i + 1 < n && bytes[i + 1] == UInt8(ascii: "?") {
+                    out.append(c)
+                    i += 2
+                } else {
+                    parameters += 1
+                    out.append(UInt8(ascii: "$"))
+                    out.append(contentsOf: String(parameters).utf8)
+                    i += 1
+                }
+            case UInt8(ascii: ";"):
+                finishStatement()
+                i += 1
+            default:
+                if isIdentifierStart(c) && (i == 0 || !isIdentifierByte(bytes[i - 1])) {
+                    var j = i + 1
+                    while j < n && isIdentifierByte(bytes[j]) { j += 1 }
+                    if words.count < 3 {
+                        words.append(String(decoding: bytes[i..<j].map { $0 | (isUpperASCII($0) ? 0x20 : 0) }, as: UTF8.self))
+                    }
+                    out.append(contentsOf: bytes[i..<j])
+                    hasContent = true
+                    i = j
+                } else {
+                    if !isSpace(c) { hasContent = true }
+                    out.append(c)
+                    i += 1
+                }
+            }
+        }
+        finishStatement()
+        return statements
+    }
+
+    /// The one statement of a `query`, `one` or `exec` call.
+    static func single(_ sql: String) throws -> PostgresStatementText {
+        let found = try statements(in: sql)
+        guard found.count == 1 else {
+            throw found.isEmpty ? StoreError.noStatement(sql: sql) : StoreError.multipleStatements(sql: sql)
+        }
+        return found[0]
+    }
+
+    private static func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
+    private static func isUpperASCII(_ c: UInt8) -> Bool { c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z") }
+    private static func isSpace(_ c: UInt8) -> Bool {
+        c == UInt8(ascii: " ") || c == UInt8(ascii: "\n") || c == UInt8(ascii: "\t") || c == UInt8(ascii: "\r") || c == 0x0C
+    }
+    private static func isIdentifierStart(_ c: UInt8) -> Bool {
+        (c | 0x20) >= UInt8(ascii: "a") && (c | 0x20) <= UInt8(ascii: "z") || c == UInt8(ascii: "_") || c >= 0x80
+    }
+    private static func isIdentifierByte(_ c: UInt8) -> Bool {
+        isIdentifierStart(c) || isDigit(c) || c == UInt8(ascii: "$")
+    }
+}
+
+/// What a statement's first words say it does, for the rules that hold before PostgreSQL runs it.
+enum StatementKind {
+    case transactionControl
+    /// Changes the session the pool hands to the next caller (roles, settings, prepared statements).
+    case sessionControl(String)
+    case schemaChange
+    case other
+
+    init(_ words: [String]) {
+        let first = words.first ?? ""
+        let second = words.count > 1 ? words[1] : ""
+        switch first {
+        case "begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release":
+            self = .transactionControl
+        case "prepare" where second == "transaction":
+            self = .transactionControl
+        case "set":
+            // SET LOCAL lasts until the transaction ends: allowed, except for what the store owns.
+            let setting = second == "local" ? (words.count > 2 ? words[2] : "") : second
+            if second != "local" {
+                self = .sessionControl("a session-wide SET outlives this call on a pooled connection; use SET LOCAL inside tx { }")
+            } else if StatementKind.storeSettings.contains(setting) {
+                self = .sessionControl("SET LOCAL \(setting) changes what the store sets on every connection")
+            } else {
+                self = .other
+            }
+        case "reset", "discard", "deallocate":
+            self = .sessionControl("\(first.uppercased()) changes the session the store keeps on each pooled connection")
+        case "create", "alter", "drop", "grant", "revoke", "comment", "reassign", "security", "import", "reindex", "cluster":
+            self = .schemaChange
+        default:
+            self = .other
+        }
+    }
+
+    /// Settings the store sets on each connection, and roles, which carry the fence.
+    static let storeSettings: Set<String> = [
+        "role", "session", "time", "timezone", "datestyle", "intervalstyle", "statement_timeout", "bytea_output",
+        "client_encoding", "standard_conforming_strings", "search_path", "extra_float_digits",
+    ]
+
+    /// The verb of a fence error for a statement starting with `words`.
+    static func verb(_ words: [String]) -> String {
+        let second = words.count > 1 ? words[1] : ""
+        switch words.first ?? "" {
+        case "select", "with", "values", "table": return "read"
+        case "insert": return "insert into"
+        case "update": return "update"
+        case "delete": return "delete from"
+        case "merge": return "merge into"
+        case "truncate": return "truncate"
+        case "alter": return "alter"
+        case "drop": return "drop"
+        case "create" where second == "index" || second == "unique": return "index"
+        case "create" where second == "trigger" || second == "constraint": return "put a trigger on"
+        default: return "use"
+        }
+    }
+}

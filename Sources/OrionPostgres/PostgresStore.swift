@@ -1,0 +1,398 @@
+import Foundation
+import Orion
+import Synchronization
+
+/// The store over PostgreSQL: the same five methods as ``Orion/SQLiteStore``, synchronous,
+/// over libpq with a pool of connections.
+///
+/// ```swift
+/// let store = try PostgresStore(url: "postgresql://app@127.0.0.1:5432/app")
+/// try Todos.migrate(store)                       // the same migrations as on SQLite
+/// let todos = store.scoped(to: "todos")          // the same fence
+/// let open: [Todo] = try todos.query("select * from todos where done = ?", false)
+/// ```
+///
+/// Each call borrows a connection from the pool for one round trip (two for an `INSERT` that
+/// adds rows: see ``exec(_:_:)``) and gives it back; `tx` keeps one connection for its body,
+/// pinned to the calling thread. A call blocks its thread while PostgreSQL answers; when every
+/// connection is busy it waits up to `poolTimeout` and then throws ``StoreError/Code/busy``.
+///
+/// Parameters are `?`, as on SQLite; the store numbers them `$1 … $n` outside literals,
+/// quoted identifiers, dollar-quoted bodies and comments. jsonb's `?`, `?|` and `?&` operators
+/// are written `??`, `??|` and `??&`.
+public final class PostgresStore: Store, Sendable {
+    /// The number of connections the pool opens at most.
+    public let poolSize: Int
+    let pool: ConnectionPool
+    /// Connections pinned by a running `tx`, by thread.
+    private let pins = Mutex<[UInt: Pin]>([:])
+    private let pinCount = Atomic<Int>(0)
+    /// Parsed feature SQL by its text.
+    private let parsed = Mutex<[String: Parsed]>([:])
+    /// Table name → owning feature, as last read from `_orion_tables` (for fence messages).
+    let owners = Mutex<[String: String]>([:])
+
+    /// A connection held by a `tx` body, with its savepoint depth. Touched only by its thread.
+    final class Pin: @unchecked Sendable {
+        let connection: PostgresConnection
+        var depth = 0
+        init(connection: PostgresConnection) { self.connection = connection }
+    }
+
+    struct Parsed: Sendable {
+        let statement: PostgresStatementText
+        let kind: StatementKind
+    }
+
+    /// On whose behalf a statement runs.
+    enum Access {
+        /// The composition root: the store's login role.
+        case root
+        /// A feature's scoped store: the feature's role.
+        case scoped(feature: String, role: String)
+
+        var role: PostgresConnection.RoleState {
+            switch self {
+            case .root: .login
+            case .scoped(_, let role): .feature(role)
+            }
+        }
+    }
+
+    /// Opens a pool over the database at `url` and checks that it answers.
+    ///
+    /// - Parameters:
+    ///   - url: A libpq connection URI (`postgresql://user:password@host:5432/db?sslmode=…`) or
+    ///     `key=value` string.
+    ///   - poolSize: The most connections open at once (default 8). Calls beyond it wait.
+    ///   - poolTimeout: How long a call waits for a free connection before it throws
+    ///     ``StoreError/Code/busy`` (default 10 s).
+    ///   - statementTimeLimit: PostgreSQL's `statement_timeout` for every statement of the
+    ///     store; a statement running longer is cancelled and throws
+    ///     ``StoreError/Code/interrupted``. `nil` (the default) sets none.
+    ///   - statementCacheSize: Prepared statements kept per connection (default 256).
+    /// - Throws: ``StoreError`` with ``StoreError/Code/connection`` when the server cannot be
+    ///   reached or refuses the login (the message has libpq's reason; a password in the URL
+    ///   is not repeated).
+    public init(
+        url: String, poolSize: Int = 8, poolTimeout: Duration = .seconds(10),
+        statementTimeLimit: Duration? = nil, statementCacheSize: Int = 256
+    ) throws {
+        precondition(poolSize >= 1, "PostgresStore needs a pool of at least one connection")
+        precondition(statementCacheSize >= 1, "PostgresStore needs a statement cache of at least one statement")
+        if let limit = statementTimeLimit {
+            precondition(limit > .zero, "statementTimeLimit must be positive; pass nil for no limit")
+        }
+        self.poolSize = poolSize
+        let open = { try PostgresConnection(url: url, statementTimeLimit: statementTimeLimit, statementCapacity: statementCacheSize) }
+        pool = ConnectionPool(size: poolSize, timeout: poolTimeout, first: try open(), open: open)
+    }
+
+    /// Closes the pool: idle connections now, busy ones when their call returns. Later calls
+    /// throw ``StoreError/Code/closed``.
+    public func close() {
+        pool.close()
+    }
+
+    // MARK: The five methods
+
+    public func query<T: Decodable>(_ sql: String, _ params: [SQLValue]) throws -> [T] {
+        try query(sql, params, access: .root)
+    }
+
+    public func one<T: Decodable>(_ sql: String, _ params: [SQLValue]) throws -> T? {
+        try one(sql, params, access: .root)
+    }
+
+    /// Runs one statement and reports what it did.
+    ///
+    /// `changes` is the row count PostgreSQL reports for `INSERT`, `UPDATE`, `DELETE` and
+    /// `MERGE` (0 for other statements). `lastId` is, after an `INSERT` that added rows, the
+    /// value a sequence (`serial`, `bigserial`, identity) gave during it, read with `lastval()`
+    /// in a second round trip; 0 when no sequence gave one (ids written by hand) and for every
+    /// other statement, which take no extra round trip. When several sequences give values
+    /// (a trigger inserting elsewhere), it is the last one. An upsert that took its `DO UPDATE`
+    /// path reports the value its default drew for the row it did not insert: use
+    /// `one("insert … returning id")` when you need an upsert's id.
+    @discardableResult
+    public func exec(_ sql: String, _ params: [SQLValue]) throws -> ExecResult {
+        try exec(sql, params, access: .root)
+    }
+
+    /// Runs `body` in a transaction on one connection, pinned to this thread.
+    ///
+    /// `BEGIN … COMMIT`; a nested `tx` is a `SAVEPOINT` that a throwing body rolls back alone.
+    /// Every call of the store from this thread inside the body uses the same connection and
+    /// sees the transaction's rows. On PostgreSQL a failed statement aborts the whole
+    /// transaction: to carry on after a statement that may fail, put it in a nested `tx`.
+    @discardableResult
+    public func tx<T>(_ body: () throws -> T) throws -> T {
+        let thread = currentThreadID()
+        if let pin = pinned(thread) {
+            pin.depth += 1
+            let name = "orion_tx_\(pin.depth)"
+            defer { pin.depth -= 1 }
+            try pin.connection.simpleQuery("savepoint \(name)")
+            let result: T
+            do {
+                result = try body()
+            } catch {
+                _ = try? pin.connection.simpleQuery("rollback to savepoint \(name)")
+                pin.connection.role = .unknown
+                throw error
+            }
+            try pin.connection.simpleQuery("release savepoint \(name)")
+            return result
+        }
+        let connection = try pool.acquire()
+        defer { pool.release(connection) }
+        try connection.simpleQuery("begin")
+        let pin = Pin(connection: connection)
+        pins.withLock { $0[thread] = pin }
+        pinCount.add(1, ordering: .relaxed)
+        defer {
+            pins.withLock { $0[thread] = nil }
+            pinCount.subtract(1, ordering: .relaxed)
+        }
+        let result: T
+        do {
+            result = try body()
+        } catch {
+            _ = try? connection.simpleQuery("rollback")
+            connection.role = .unknown
+            throw error
+        }
+        do {
+            try connection.simpleQuery("commit")
+        } catch {
+            connection.role = .unknown
+            throw error
+        }
+        return result
+    }
+
+    public func migrate(_ feature: String, _ migrations: [String]) throws {
+        try PostgresMigrator.migrate(feature: feature, entries: migrations, store: self)
+    }
+
+    /// A store fenced to `feature`: each statement runs as the feature's role, which owns the
+    /// feature's tables and has no privilege on another feature's.
+    ///
+    /// The fence is PostgreSQL's own privilege system. `migrate` creates a role per feature
+    /// (`orion_<feature>`, `NOLOGIN`), and runs the feature's entries as that role, so the
+    /// feature's tables are owned by it; a scoped store sets that role (`SET ROLE`) on the
+    /// connection before its statements. Reading or writing another feature's table fails in
+    /// PostgreSQL with "permission denied", which the store reports as ``StoreError/Code/fence``
+    /// naming the table and its owner, as on SQLite. Foreign keys across features keep working:
+    /// PostgreSQL checks them as the tables' owners, and `migrate` grants `REFERENCES` on every
+    /// feature table to all roles. The scoped store runs no DDL and cannot change roles or
+    /// session settings.
+    ///
+    /// - Parameter feature: The feature's name, as given to `migrate`.
+    public func scoped(to feature: String) -> any Store {
+        if let problem = Migrator.problem(withFeature: feature) {
+            preconditionFailure("scoped(to:): \(problem)")
+        }
+        return ScopedPostgresStore(store: self, feature: feature, role: Self.roleName(of: feature))
+    }
+
+    // MARK: Running statements
+
+    func query<T: Decodable>(_ sql: String, _ params: [SQLValue], access: Access) throws -> [T] {
+        try run(sql, access: access) { connection, statement in
+            try connection.query(statement, sql: sql, params).decodeAll(as: T.self)
+        }
+    }
+
+    func one<T: Decodable>(_ sql: String, _ params: [SQLValue], access: Access) throws -> T? {
+        try run(sql, access: access) { connection, statement in
+            try connection.query(statement, sql: sql, params).decodeFirst(as: T.self)
+        }
+    }
+
+    func exec(_ sql: String, _ params: [SQLValue], access: Access) throws -> ExecResult {
+        try run(sql, access: access) { connection, statement in
+            try connection.exec(statement, sql: sql, params)
+        }
+    }
+
+    private func pinned(_ thread: UInt) -> Pin? {
+        guard pinCount.load(ordering: .relaxed) > 0 else { return nil }
+        return pins.withLock { $0[thread] }
+    }
+
+    /// Whether the calling thread is inside a `tx` body of this store.
+    var isInTransaction: Bool { pinned(currentThreadID()) != nil }
+
+    /// Runs `body` on the calling thread's pinned connection, or on one borrowed from the pool.
+    func withConnection<R>(_ body: (PostgresConnection, _ pinned: Bool) throws -> R) throws -> R {
+        if let pin = pinned(currentThreadID()) {
+            if pool.isClosed { throw ConnectionPool.closedError }
+            return try body(pin.connection, true)
+        }
+        let connection = try pool.acquire()
+        defer { pool.release(connection) }
+        return try body(connection, false)
+    }
+
+    private func parse(_ sql: String) throws -> Parsed {
+        if let found = parsed.withLock({ $0[sql] }) { return found }
+        let statement = try PostgresSQL.single(sql)
+        let found = Parsed(statement: statement, kind: StatementKind(statement.words))
+        parsed.withLock {
+            if $0.count >= 2048 { $0.removeAll(keepingCapacity: true) }
+            $0[sql] = found
+        }
+        return found
+    }
+
+    private func run<R>(
+        _ sql: String, access: Access, _ body: (PostgresConnection, PostgresStatementText) throws -> R
+    ) throws -> R {
+        let parsed = try parse(sql)
+        switch parsed.kind {
+        case .transactionControl:
+            throw Fence.transactionControlRefusal.with(sql: sql)
+        case .sessionControl(let reason):
+            throw StoreError(.misuse, reason + "; the store manages roles and session settings of its pooled connections", sql: sql)
+        case .schemaChange:
+            if case .scoped(let feature, _) = access { throw Fence.schemaChangeRefusal(feature: feature).with(sql: sql) }
+        case .other:
+            break
+        }
+        return try withConnection { connection, pinned in
+            try use(access, on: connection)
+            do {
+                return try body(connection, parsed.statement)
+            } catch let error as StoreError where error.sqlState == "0A000" && !pinned {
+                // "cached plan must not change result type": a table changed under a prepared
+                // `select *`. Outside a transaction, prepare it again once.
+                connection.forget(sql)
+                return try body(connection, parsed.statement)
+            } catch let error as StoreError where error.sqlState == "42501" {
+                guard case .scoped(let feature, _) = access else { throw error }
+                throw fenceError(error, feature: feature, migration: nil, words: parsed.statement.words, connection: connection, canQuery: !pinned)
+            }
+        }
+    }
+
+    private func use(_ access: Access, on connection: PostgresConnection) throws {
+        do {
+            try connection.use(role: access.role)
+        } catch let error as StoreError where error.sqlState == "22023" || error.sqlState == "42704" {
+            guard case .scoped(let feature, let role) = access else { throw error }
+            throw StoreError(
+                .fence,
+                "feature '\(feature)' has no role yet (\(role)): run migrate(\"\(feature)\", …) before using its scoped store",
+                sqlState: error.sqlState)
+        }
+    }
+
+    // MARK: The fence's errors
+
+    /// The role of a feature: `orion_<feature>`, or for names too long for PostgreSQL's 63
+    /// bytes, a prefix of it with a hash of the whole name.
+    static func roleName(of feature: String) -> String {
+        let name = "orion_" + feature
+        guard name.utf8.count > 63 else { return name }
+        return "orion_" + feature.prefix(40) + "_" + SHA256.hex(feature).prefix(16)
+    }
+
+    static func quoteIdentifier(_ name: String) -> String {
+        "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    static func quoteLiteral(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
+    }
+
+    /// The relation a "permission denied" or "must be owner" message names.
+    static func refusedRelation(in message: String) -> String? {
+        let kinds = ["table ", "view ", "materialized view ", "sequence ", "relation ", "index ", "foreign table "]
+        for prefix in ["permission denied for ", "must be owner of "] where message.hasPrefix(prefix) {
+            let rest = message.dropFirst(prefix.count)
+            for kind in kinds where rest.hasPrefix(kind) {
+                let name = rest.dropFirst(kind.count)
+                return name.isEmpty ? nil : String(name)
+            }
+        }
+        return nil
+    }
+
+    /// The feature that owns `table`, from `_orion_tables` when the connection can query now,
+    /// else from what was read last.
+    func owner(of table: String, connection: PostgresConnection, canQuery: Bool) -> String? {
+        if canQuery {
+            connection.role = .unknown
+            if (try? connection.use(role: .login)) != nil,
+               let rows = try? connection.simpleRows("select name, feature from _orion_tables") {
+                let map = Dictionary(rows.compactMap { row in row[0].flatMap { n in row[1].map { (n, $0) } } }, uniquingKeysWith: { a, _ in a })
+                owners.withLock { $0 = map }
+            }
+        }
+        return owners.withLock { $0[table] ?? $0[table.lowercased()] }
+    }
+
+    /// PostgreSQL's refusal of a privilege (SQLSTATE 42501) as the fence's error.
+    func fenceError(
+        _ error: StoreError, feature: String, migration index: Int?, words: [String],
+        connection: PostgresConnection, canQuery: Bool
+    ) -> StoreError {
+        let sql = error.sql
+        guard let table = Self.refusedRelation(in: error.message) else {
+            let who = index.map { "migration \(feature)[\($0)]" } ?? "feature '\(feature)'"
+            return StoreError(
+                .fence, "\(who) was refused by PostgreSQL's privileges (\(error.message)); a feature reaches only its own tables",
+                sql: sql, sqlState: error.sqlState, detail: error.detail)
+        }
+        if table.lowercased().hasPrefix(Fence.reservedPrefix) {
+            return StoreError(.fence, Fence.reservedRefusal(table: table).message, sql: sql, sqlState: error.sqlState)
+        }
+        let verb = StatementKind.verb(words)
+        if let owner = owner(of: table, connection: connection, canQuery: canQuery), owner != feature {
+            let refusal = index.map { Fence.migrationRefusal(feature: feature, index: $0, verb: verb, table: table, owner: owner) }
+                ?? Fence.scopedRefusal(feature: feature, verb: verb, table: table, owner: owner)
+            return StoreError(.fence, refusal.message, sql: sql, sqlState: error.sqlState)
+        }
+        let who = index.map { "migration \(feature)[\($0)]" } ?? "feature '\(feature)'"
+        return StoreError(
+            .fence,
+            "\(who) cannot \(verb) table '\(table)': no feature's migration created it, and on PostgreSQL a feature reaches only its own tables; create the table in a migration, or grant the role \(Self.roleName(of: feature)) access to it",
+            sql: sql, sqlState: error.sqlState)
+    }
+}
+
+/// A feature's view of a ``PostgresStore``: the same pool, each statement run as the feature's role.
+struct ScopedPostgresStore: Store, FeatureScoped {
+    let store: PostgresStore
+    let feature: String
+    let role: String
+
+    var scopeFeature: String { feature }
+    private var access: PostgresStore.Access { .scoped(feature: feature, role: role) }
+
+    func query<T: Decodable>(_ sql: String, _ params: [SQLValue]) throws -> [T] {
+        try store.query(sql, params, access: access)
+    }
+
+    func one<T: Decodable>(_ sql: String, _ params: [SQLValue]) throws -> T? {
+        try store.one(sql, params, access: access)
+    }
+
+    @discardableResult
+    func exec(_ sql: String, _ params: [SQLValue]) throws -> ExecResult {
+        try store.exec(sql, params, access: access)
+    }
+
+    @discardableResult
+    func tx<T>(_ body: () throws -> T) throws -> T {
+        try store.tx(body)
+    }
+
+    func migrate(_ feature: String, _ migrations: [String]) throws {
+        guard feature == self.feature else {
+            throw Fence.foreignMigrateRefusal(scope: self.feature, feature: feature)
+        }
+        try store.migrate(feature, migrations)
+    }
+}

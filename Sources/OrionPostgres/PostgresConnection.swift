@@ -46,8 +46,8 @@ final class PostgresConnection: @unchecked Sendable {
         self.handle = handle
         self.statementCapacity = statementCapacity
         guard PQstatus(handle) == CONNECTION_OK else {
+            // Every stored property is set, so deinit runs and closes the handle.
             let message = Self.trimmed(PQerrorMessage(handle))
-            PQfinish(handle)
             throw StoreError(.connection, "cannot connect to PostgreSQL at \(Self.redacted(url)): \(message)")
         }
         PQsetNoticeProcessor(handle, { _, _ in }, nil)
@@ -62,14 +62,9 @@ final class PostgresConnection: @unchecked Sendable {
             let ms = max(1, limit.components.seconds * 1000 + limit.components.attoseconds / 1_000_000_000_000_000)
             setup = "set statement_timeout = \(ms); " + setup
         }
-        do {
-            guardValue = try simpleQuery(setup).flatMap { Int64($0) } ?? 0
-            // English messages let fence errors name the table; only a superuser may set this.
-            _ = try? simpleQuery("set lc_messages = 'C'")
-        } catch {
-            PQfinish(handle)
-            throw error
-        }
+        guardValue = try simpleQuery(setup).flatMap { Int64($0) } ?? 0
+        // English messages let fence errors name the table; only a superuser may set this.
+        _ = try? simpleQuery("set lc_messages = 'C'")
     }
 
     deinit {

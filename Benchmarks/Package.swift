@@ -12,11 +12,14 @@ let package = Package(
     ],
     targets: [
         .target(name: "RawSQLite", linkerSettings: [.linkedLibrary("sqlite3")]),
+        .target(name: "RawPQ", cSettings: [.unsafeFlags(["-I/usr/include/postgresql"])], linkerSettings: [.linkedLibrary("pq")]),
         .executableTarget(
             name: "OrionBench",
             dependencies: [
                 "RawSQLite",
+                "RawPQ",
                 .product(name: "Orion", package: "orion-swift"),
+                .product(name: "OrionPostgres", package: "orion-swift"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

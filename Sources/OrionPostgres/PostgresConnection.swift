@@ -5,21 +5,22 @@ import Orion
 /// One libpq connection with its prepared statements and the session state the store tracks.
 ///
 /// `@unchecked Sendable`: a connection is used by one thread at a time. The pool hands it over
-/// under its lock, and `tx` pins it to one thread until the body returns.
+/// under its lock, and `tx` pins it to one thread until the body returns. For the same reason
+/// its state needs no dynamic exclusivity checks (`@exclusivity(unchecked)`).
 final class PostgresConnection: @unchecked Sendable {
     private let handle: OpaquePointer
-    /// Prepared statements by the SQL text the caller wrote.
-    private var statements: [String: Prepared] = [:]
+    /// Statements by the SQL text the caller wrote.
+    @exclusivity(unchecked) private var statements: [String: Entry] = [:]
     private let statementCapacity: Int
-    private var clock: UInt64 = 0
-    private var nextStatementNumber = 0
+    @exclusivity(unchecked) private var clock: UInt64 = 0
+    @exclusivity(unchecked) private var nextStatementNumber = 0
     /// The role statements run as: `nil` is the login; `.some(role)` a feature's role.
     /// `unknown` after a rollback, which undoes a `SET ROLE` made inside the transaction.
-    var role: RoleState = .login
+    @exclusivity(unchecked) var role: RoleState = .login
     /// The value the `lastId` guard sequence gave last (see ``exec(_:_:words:)``).
-    private var guardValue: Int64 = 0
+    @exclusivity(unchecked) private var guardValue: Int64 = 0
     /// Set when the server went away; the pool drops the connection instead of reusing it.
-    private(set) var isBroken = false
+    @exclusivity(unchecked) private(set) var isBroken = false
 
     enum RoleState: Equatable {
         case login
@@ -27,13 +28,23 @@ final class PostgresConnection: @unchecked Sendable {
         case unknown
     }
 
-    private final class Prepared {
-        let name: String
-        let parameterCount: Int
-        var lastUsed: UInt64 = 0
-        init(name: String, parameterCount: Int) {
-            self.name = name
-            self.parameterCount = parameterCount
+    /// A statement of feature SQL on this connection: parsed once, prepared on its first run,
+    /// with the table its results are read into (and that table's decoder).
+    final class Entry {
+        let statement: PostgresStatementText
+        let kind: StatementKind
+        /// The prepared statement's name, once PostgreSQL has it.
+        @exclusivity(unchecked) fileprivate(set) var name: String?
+        @exclusivity(unchecked) fileprivate var table: ResultTable?
+        @exclusivity(unchecked) fileprivate var lastUsed: UInt64 = 0
+
+        init(statement: PostgresStatementText) {
+            self.statement = statement
+            kind = StatementKind(statement.words)
+        }
+
+        deinit {
+            table?.releaseDecoder()
         }
     }
 
@@ -121,11 +132,34 @@ final class PostgresConnection: @unchecked Sendable {
 
     // MARK: Feature statements
 
-    /// Runs one feature statement and returns its rows.
-    func query(_ statement: PostgresStatementText, sql: String, _ params: [SQLValue]) throws -> ResultTable {
-        let result = try execute(statement, sql: sql, params)
+    /// The statement for `sql`: from the cache, or parsed (not yet prepared) and cached.
+    func entry(for sql: String) throws -> Entry {
+        clock &+= 1
+        if let entry = statements[sql] {
+            entry.lastUsed = clock
+            return entry
+        }
+        let entry = Entry(statement: try PostgresSQL.single(sql))
+        entry.lastUsed = clock
+        if statements.count >= statementCapacity, let oldest = statements.min(by: { $0.value.lastUsed < $1.value.lastUsed }) {
+            statements[oldest.key] = nil
+            if let name = oldest.value.name { _ = try? simpleQuery("deallocate \(name)") }
+        }
+        statements[sql] = entry
+        return entry
+    }
+
+    /// Forgets a prepared statement whose result shape changed under it (a table altered since).
+    func forget(_ sql: String) {
+        guard let entry = statements.removeValue(forKey: sql), let name = entry.name else { return }
+        _ = try? simpleQuery("deallocate \(name)")
+    }
+
+    /// Runs one feature statement and returns its rows (valid until the entry runs again).
+    func query(_ entry: Entry, sql: String, _ params: [SQLValue]) throws -> ResultTable {
+        let result = try execute(entry, sql: sql, params)
         defer { PQclear(result) }
-        return Self.table(result)
+        return read(result, into: entry)
     }
 
     /// Runs one feature statement for its effect: affected rows and, after an insert, the value
@@ -135,8 +169,8 @@ final class PostgresConnection: @unchecked Sendable {
     /// `lastval()` right after an insert that added rows. If `lastval()` still equals the guard's
     /// own last value, no sequence gave a value during the insert and `lastId` is 0; otherwise
     /// it is that value, and the guard draws a new one for next time.
-    func exec(_ statement: PostgresStatementText, sql: String, _ params: [SQLValue]) throws -> ExecResult {
-        let result = try execute(statement, sql: sql, params)
+    func exec(_ entry: Entry, sql: String, _ params: [SQLValue]) throws -> ExecResult {
+        let result = try execute(entry, sql: sql, params)
         let tag = String(cString: PQcmdStatus(result))
         let counted = tag.hasPrefix("INSERT ") || tag.hasPrefix("UPDATE ") || tag.hasPrefix("DELETE ") || tag.hasPrefix("MERGE ")
         let changes = counted ? Int(String(cString: PQcmdTuples(result))) ?? 0 : 0
@@ -151,16 +185,25 @@ final class PostgresConnection: @unchecked Sendable {
         return ExecResult(changes: changes, lastId: last == guardValue ? 0 : last)
     }
 
-    /// Prepares (once per connection) and runs `statement`.
-    private func execute(_ statement: PostgresStatementText, sql: String, _ params: [SQLValue]) throws -> OpaquePointer {
+    /// Prepares `entry` on its first run, then runs it.
+    private func execute(_ entry: Entry, sql: String, _ params: [SQLValue]) throws -> OpaquePointer {
+        let statement = entry.statement
         guard params.count == statement.parameterCount else {
             throw StoreError.parameterCountMismatch(expected: statement.parameterCount, given: params.count, sql: sql)
         }
-        let prepared = try prepare(statement, sql: sql)
-        clock &+= 1
-        prepared.lastUsed = clock
+        let name: String
+        if let prepared = entry.name {
+            name = prepared
+        } else {
+            nextStatementNumber += 1
+            name = "orion_\(nextStatementNumber)"
+            let result = PQprepare(handle, name, statement.text, 0, nil)
+            defer { PQclear(result) }
+            try check(result, sql: sql)
+            entry.name = name
+        }
         let result = try withParameters(params, sql: sql) { values, lengths, formats in
-            PQexecPrepared(handle, prepared.name, Int32(params.count), values, lengths, formats, 0)
+            PQexecPrepared(handle, name, Int32(params.count), values, lengths, formats, 0)
         }
         do {
             try check(result, sql: sql)
@@ -171,26 +214,12 @@ final class PostgresConnection: @unchecked Sendable {
         return result!
     }
 
-    private func prepare(_ statement: PostgresStatementText, sql: String) throws -> Prepared {
-        if let prepared = statements[sql] { return prepared }
-        if statements.count >= statementCapacity, let oldest = statements.min(by: { $0.value.lastUsed < $1.value.lastUsed }) {
-            statements[oldest.key] = nil
-            _ = try? simpleQuery("deallocate \(oldest.value.name)")
-        }
-        nextStatementNumber += 1
-        let prepared = Prepared(name: "orion_\(nextStatementNumber)", parameterCount: statement.parameterCount)
-        let result = PQprepare(handle, prepared.name, statement.text, 0, nil)
-        defer { PQclear(result) }
-        try check(result, sql: sql)
-        statements[sql] = prepared
-        return prepared
-    }
-
-    /// Forgets a prepared statement whose result shape changed under it (a table altered since).
-    func forget(_ sql: String) {
-        guard let prepared = statements.removeValue(forKey: sql) else { return }
-        _ = try? simpleQuery("deallocate \(prepared.name)")
-    }
+    // Parameter buffers, reused by every call on this connection.
+    @exclusivity(unchecked) private var parameterBytes: [UInt8] = []
+    @exclusivity(unchecked) private var parameterOffsets: [Int] = []
+    @exclusivity(unchecked) private var parameterLengths: [Int32] = []
+    @exclusivity(unchecked) private var parameterFormats: [Int32] = []
+    @exclusivity(unchecked) private var parameterPointers: [UnsafePointer<CChar>?] = []
 
     /// Parameters in libpq's form: text for numbers and strings (PostgreSQL infers each type from
     /// where the `$n` stands, so `1` fits a boolean column and a bigint alike), binary for bytes.
@@ -199,24 +228,26 @@ final class PostgresConnection: @unchecked Sendable {
         _ body: (UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> R
     ) throws -> R {
         if params.isEmpty { return body(nil, nil, nil) }
-        var storage: [UInt8] = []
-        var offsets: [Int] = []
-        var lengths: [Int32] = []
-        var formats: [Int32] = []
-        offsets.reserveCapacity(params.count)
+        parameterBytes.removeAll(keepingCapacity: true)
+        parameterOffsets.removeAll(keepingCapacity: true)
+        parameterLengths.removeAll(keepingCapacity: true)
+        parameterFormats.removeAll(keepingCapacity: true)
+        var binary = false
         for (index, value) in params.enumerated() {
+            var length: Int32 = 0
+            var format: Int32 = 0
             switch value {
             case .null:
-                offsets.append(-1)
-                lengths.append(0)
-                formats.append(0)
+                parameterOffsets.append(-1)
+                parameterLengths.append(0)
+                parameterFormats.append(0)
                 continue
             case .integer(let v):
-                offsets.append(storage.count)
-                storage.append(contentsOf: String(v).utf8)
+                parameterOffsets.append(parameterBytes.count)
+                Self.appendDecimal(v, to: &parameterBytes)
             case .real(let v):
-                offsets.append(storage.count)
-                storage.append(contentsOf: Self.text(of: v).utf8)
+                parameterOffsets.append(parameterBytes.count)
+                parameterBytes.append(contentsOf: Self.text(of: v).utf8)
             case .text(let v):
                 if v.utf8.contains(0) {
                     throw StoreError(
@@ -224,24 +255,41 @@ final class PostgresConnection: @unchecked Sendable {
                         "parameter \(index + 1) is text with a NUL character, which PostgreSQL's text cannot hold; bind it as bytes ([UInt8] or Data) into a bytea column",
                         sql: sql)
                 }
-                offsets.append(storage.count)
-                storage.append(contentsOf: v.utf8)
+                parameterOffsets.append(parameterBytes.count)
+                parameterBytes.append(contentsOf: v.utf8)
             case .blob(let v):
-                offsets.append(storage.count)
-                storage.append(contentsOf: v)
-                lengths.append(Int32(v.count))
-                formats.append(1)
-                storage.append(0)
-                continue
+                parameterOffsets.append(parameterBytes.count)
+                parameterBytes.append(contentsOf: v)
+                length = Int32(v.count)
+                format = 1
+                binary = true
             }
-            lengths.append(0)
-            formats.append(0)
-            storage.append(0)
+            parameterBytes.append(0)
+            parameterLengths.append(length)
+            parameterFormats.append(format)
         }
-        return storage.withUnsafeBufferPointer { buffer in
+        return parameterBytes.withUnsafeBufferPointer { buffer in
             let base = UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
-            let pointers: [UnsafePointer<CChar>?] = offsets.map { $0 < 0 ? nil : base + $0 }
-            return body(pointers, lengths, formats)
+            parameterPointers.removeAll(keepingCapacity: true)
+            for offset in parameterOffsets { parameterPointers.append(offset < 0 ? nil : base + offset) }
+            // Text parameters need neither lengths nor formats: libpq reads them to their NUL.
+            return binary ? body(parameterPointers, parameterLengths, parameterFormats) : body(parameterPointers, nil, nil)
+        }
+    }
+
+    /// Appends `value` in decimal digits.
+    private static func appendDecimal(_ value: Int64, to bytes: inout [UInt8]) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { raw in
+            repeat {
+                raw[count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            for k in stride(from: count - 1, through: 0, by: -1) { bytes.append(raw[k]) }
         }
     }
 
@@ -254,56 +302,49 @@ final class PostgresConnection: @unchecked Sendable {
 
     // MARK: Results
 
-    private static let boolOID: Oid = 16
-    private static let byteaOID: Oid = 17
-    private static let integerOIDs: Set<Oid> = [20, 21, 23, 26, 28]
-    private static let floatOIDs: Set<Oid> = [700, 701]
-    private static let numericOID: Oid = 1700
-
-    /// A result's rows as SQL values, by column type: integers (and `oid`) as `.integer`, floats
-    /// as `.real`, numeric as `.integer` when whole and in range else `.real`, boolean as
-    /// `.integer` 0/1, bytea as `.blob`, everything else (text, timestamps, uuid, json, …) as
-    /// `.text` in PostgreSQL's output format.
-    private static func table(_ result: OpaquePointer) -> ResultTable {
+    /// A result's rows as SQL values, by column type, into the entry's table: integers (and
+    /// `oid`) as `.integer`, floats as `.real`, numeric as `.integer` when whole and in range
+    /// else `.real`, boolean as `.integer` 0/1, bytea as `.blob`, everything else (text,
+    /// timestamps, uuid, json, …) as `.text` in PostgreSQL's output format.
+    private func read(_ result: OpaquePointer, into entry: Entry) -> ResultTable {
         let rows = Int(PQntuples(result))
         let columns = Int(PQnfields(result))
-        var names: [String] = []
-        var kinds: [Oid] = []
-        names.reserveCapacity(columns)
-        for c in 0..<columns {
-            names.append(String(cString: PQfname(result, Int32(c))))
-            kinds.append(PQftype(result, Int32(c)))
+        let table: ResultTable
+        if let existing = entry.table, existing.columnCount == columns {
+            table = existing
+        } else {
+            entry.table?.releaseDecoder()
+            table = ResultTable(names: (0..<columns).map { String(cString: PQfname(result, Int32($0))) })
+            entry.table = table
         }
-        var values: [SQLValue] = []
-        values.reserveCapacity(rows * columns)
-        for r in 0..<Int32(rows) {
-            for c in 0..<columns {
-                let column = Int32(c)
-                if PQgetisnull(result, r, column) != 0 {
-                    values.append(.null)
-                    continue
+        table.load(rows: rows) { values in
+            for r in 0..<Int32(rows) {
+                for c in 0..<Int32(columns) {
+                    if PQgetisnull(result, r, c) != 0 {
+                        values.append(.null)
+                    } else {
+                        values.append(Self.value(PQgetvalue(result, r, c)!, count: Int(PQgetlength(result, r, c)), type: PQftype(result, c)))
+                    }
                 }
-                let text = PQgetvalue(result, r, column)!
-                let count = Int(PQgetlength(result, r, column))
-                values.append(value(text, count: count, type: kinds[c]))
             }
         }
-        return ResultTable(names: names, values: values)
+        return table
     }
 
     private static func value(_ text: UnsafeMutablePointer<CChar>, count: Int, type: Oid) -> SQLValue {
         let bytes = UnsafeRawBufferPointer(start: text, count: count).bindMemory(to: UInt8.self)
+        // Type OIDs from PostgreSQL's pg_type.dat, fixed since forever.
         switch type {
-        case boolOID:
+        case 16:  // bool
             return .integer(bytes.first == UInt8(ascii: "t") ? 1 : 0)
-        case _ where integerOIDs.contains(type):
+        case 20, 21, 23, 26, 28:  // int8, int2, int4, oid, xid
             return .integer(integer(bytes) ?? 0)
-        case _ where floatOIDs.contains(type):
+        case 700, 701:  // float4, float8
             return .real(strtod(text, nil))
-        case numericOID:
+        case 1700:  // numeric
             if let whole = integer(bytes) { return .integer(whole) }
             return .real(strtod(text, nil))
-        case byteaOID:
+        case 17:  // bytea
             return .blob(hexBytes(bytes))
         default:
             return .text(String(decoding: bytes, as: UTF8.self))

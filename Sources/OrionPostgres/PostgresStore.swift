@@ -27,21 +27,14 @@ public final class PostgresStore: Store, Sendable {
     /// Connections pinned by a running `tx`, by thread.
     private let pins = Mutex<[UInt: Pin]>([:])
     private let pinCount = Atomic<Int>(0)
-    /// Parsed feature SQL by its text.
-    private let parsed = Mutex<[String: Parsed]>([:])
     /// Table name → owning feature, as last read from `_orion_tables` (for fence messages).
     let owners = Mutex<[String: String]>([:])
 
     /// A connection held by a `tx` body, with its savepoint depth. Touched only by its thread.
     final class Pin: @unchecked Sendable {
         let connection: PostgresConnection
-        var depth = 0
+        @exclusivity(unchecked) var depth = 0
         init(connection: PostgresConnection) { self.connection = connection }
-    }
-
-    struct Parsed: Sendable {
-        let statement: PostgresStatementText
-        let kind: StatementKind
     }
 
     /// On whose behalf a statement runs.
@@ -235,43 +228,32 @@ public final class PostgresStore: Store, Sendable {
         return try body(connection, false)
     }
 
-    private func parse(_ sql: String) throws -> Parsed {
-        if let found = parsed.withLock({ $0[sql] }) { return found }
-        let statement = try PostgresSQL.single(sql)
-        let found = Parsed(statement: statement, kind: StatementKind(statement.words))
-        parsed.withLock {
-            if $0.count >= 2048 { $0.removeAll(keepingCapacity: true) }
-            $0[sql] = found
-        }
-        return found
-    }
-
     private func run<R>(
-        _ sql: String, access: Access, _ body: (PostgresConnection, PostgresStatementText) throws -> R
+        _ sql: String, access: Access, _ body: (PostgresConnection, PostgresConnection.Entry) throws -> R
     ) throws -> R {
-        let parsed = try parse(sql)
-        switch parsed.kind {
-        case .transactionControl:
-            throw Fence.transactionControlRefusal.with(sql: sql)
-        case .sessionControl(let reason):
-            throw StoreError(.misuse, reason + "; the store manages roles and session settings of its pooled connections", sql: sql)
-        case .schemaChange:
-            if case .scoped(let feature, _) = access { throw Fence.schemaChangeRefusal(feature: feature).with(sql: sql) }
-        case .other:
-            break
-        }
-        return try withConnection { connection, pinned in
+        try withConnection { connection, pinned in
+            let entry = try connection.entry(for: sql)
+            switch entry.kind {
+            case .transactionControl:
+                throw Fence.transactionControlRefusal.with(sql: sql)
+            case .sessionControl(let reason):
+                throw StoreError(.misuse, reason + "; the store manages roles and session settings of its pooled connections", sql: sql)
+            case .schemaChange:
+                if case .scoped(let feature, _) = access { throw Fence.schemaChangeRefusal(feature: feature).with(sql: sql) }
+            case .other:
+                break
+            }
             try use(access, on: connection)
             do {
-                return try body(connection, parsed.statement)
+                return try body(connection, entry)
             } catch let error as StoreError where error.sqlState == "0A000" && !pinned {
                 // "cached plan must not change result type": a table changed under a prepared
                 // `select *`. Outside a transaction, prepare it again once.
                 connection.forget(sql)
-                return try body(connection, parsed.statement)
+                return try body(connection, try connection.entry(for: sql))
             } catch let error as StoreError where error.sqlState == "42501" {
                 guard case .scoped(let feature, _) = access else { throw error }
-                throw fenceError(error, feature: feature, migration: nil, words: parsed.statement.words, connection: connection, canQuery: !pinned)
+                throw fenceError(error, feature: feature, migration: nil, words: entry.statement.words, connection: connection, canQuery: !pinned)
             }
         }
     }

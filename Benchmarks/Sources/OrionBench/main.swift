@@ -1,5 +1,5 @@
 // Orion vs raw C vs GRDB.swift, on the same data, in one run, interleaved.
-//   swift run -c release OrionBench [reads|inserts|parallel|transfer|all] [--rounds N]
+//   swift run -c release OrionBench [reads|inserts|parallel|transfer|pg-reads|pg-transfer|all] [--rounds N]
 import Foundation
 import GRDB
 import Orion
@@ -338,6 +338,9 @@ case "profile-range":
     }
     print(sink)
 case "transfer": try await benchTransfers()
+case "pg-reads": try benchPostgresReads()
+case "profile-pg-point": try profilePostgresPoint(raw: arguments.contains("--raw"))
+case "pg-transfer": try await benchPostgresTransfers()
 default:
     try benchReads()
     try benchInserts()

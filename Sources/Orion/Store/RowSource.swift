@@ -156,33 +156,57 @@ enum RowSource {
     }
 }
 
-/// A whole result of an adapter outside this module (PostgreSQL's), row after row in one array,
-/// with a cursor: one decoder reads every row in place, as it reads a stepping SQLite statement.
+/// The rows of one statement of an adapter outside this module (PostgreSQL's), row after row
+/// in one array, with a cursor: one decoder reads every row in place, as it reads a stepping
+/// SQLite statement. Kept with the adapter's prepared statement, it is refilled by each run,
+/// and its decoder (with the key positions it learned) is reused while the type is the same.
 ///
-/// Not `Sendable`: it lives for one call on one thread.
+/// Not `Sendable`: it is used only by the thread that holds its connection. Call
+/// ``releaseDecoder()`` when the statement goes away (decoder and table refer to each other).
 package final class ResultTable {
     /// The column names, in result order.
     package let names: [String]
     package let columnCount: Int
-    /// Every row's values, row after row.
-    package let values: [SQLValue]
+    /// Every row's values, row after row; refill with ``load(_:)``.
+    @exclusivity(unchecked) package private(set) var values: [SQLValue] = []
     /// The number of rows.
-    package let rowCount: Int
+    @exclusivity(unchecked) package private(set) var rowCount = 0
     /// Where the current row starts in ``values``.
-    var start = 0
+    @exclusivity(unchecked) var start = 0
+    @exclusivity(unchecked) private var decoder: RowDecoder?
 
-    package init(names: [String], values: [SQLValue]) {
+    package init(names: [String]) {
         self.names = names
         columnCount = names.count
-        self.values = values
-        rowCount = names.isEmpty ? 0 : values.count / names.count
+    }
+
+    /// Replaces the rows: `fill` appends `rows × columnCount` values to the emptied buffer.
+    package func load(rows: Int, _ fill: (inout [SQLValue]) -> Void) {
+        values.removeAll(keepingCapacity: true)
+        values.reserveCapacity(rows * columnCount)
+        fill(&values)
+        rowCount = rows
+        start = 0
+    }
+
+    /// Breaks the cycle between this table and its cached decoder.
+    package func releaseDecoder() {
+        decoder?.releaseContainer()
+        decoder = nil
+    }
+
+    private func decoder(for type: Any.Type) -> RowDecoder {
+        if let decoder, decoder.target == type { return decoder }
+        releaseDecoder()
+        let fresh = RowDecoder(.table(self), names: names, for: type)
+        decoder = fresh
+        return fresh
     }
 
     /// Decodes every row into `T`, with the rules of ``Store/query(_:_:)-(String,[SQLValue])``.
     package func decodeAll<T: Decodable>(as type: T.Type) throws -> [T] {
         guard rowCount > 0 else { return [] }
-        let decoder = RowDecoder(.table(self), names: names, for: T.self)
-        defer { decoder.releaseContainer() }
+        let decoder = decoder(for: T.self)
         var rows: [T] = []
         rows.reserveCapacity(rowCount)
         for row in 0..<rowCount {
@@ -195,8 +219,7 @@ package final class ResultTable {
     /// Decodes the first row into `T`; `nil` for no row or a one-column NULL, as ``Store/one(_:_:)-(String,[SQLValue])``.
     package func decodeFirst<T: Decodable>(as type: T.Type) throws -> T? {
         guard rowCount > 0 else { return nil }
-        let decoder = RowDecoder(.table(self), names: names, for: T.self)
-        defer { decoder.releaseContainer() }
+        let decoder = decoder(for: T.self)
         start = 0
         do {
             return try decoder.decodeRow(T.self)

@@ -82,10 +82,18 @@ final class PostgresConnection: @unchecked Sendable {
         PQfinish(handle)
     }
 
-    /// The URL with its password replaced, for messages.
+    /// The URL (or `key=value` string) with its password replaced, for messages.
     static func redacted(_ url: String) -> String {
-        guard var parts = URLComponents(string: url), parts.password != nil else { return url }
-        parts.password = "…"
+        if !url.contains("://") {
+            // key=value form: drop the value of password=…, quoted or not.
+            return url.replacingOccurrences(
+                of: #"password\s*=\s*('([^'\\]|\\.)*'|\S+)"#, with: "password=…", options: .regularExpression)
+        }
+        guard var parts = URLComponents(string: url) else { return "the configured URL" }
+        if parts.password != nil { parts.password = "…" }
+        if let items = parts.queryItems, items.contains(where: { $0.name == "password" }) {
+            parts.queryItems = items.map { $0.name == "password" ? URLQueryItem(name: "password", value: "…") : $0 }
+        }
         return parts.string ?? "the configured URL"
     }
 
@@ -420,7 +428,7 @@ final class PostgresConnection: @unchecked Sendable {
         PQresultErrorField(result, code).map { String(cString: $0) }
     }
 
-    /// PostgreSQL's report as a ``StoreError``: SQLSTATE, the primary message, and the SQL.
+    /// PostgreSQL's report as a `StoreError`: SQLSTATE, the primary message, and the SQL.
     /// `DETAIL` (which quotes row data) goes to ``StoreError/detail`` only; for data exceptions
     /// (class 22), whose primary message quotes the offending value, quoted parts are cut from
     /// the message and kept in `detail`.

@@ -27,7 +27,7 @@ struct PostgresStatementText: Sendable {
 enum PostgresSQL {
     /// Splits `sql` into its statements (empty ones dropped), rewriting placeholders.
     ///
-    /// - Throws: ``StoreError`` for `$1`-style parameters (write `?`) and for unterminated
+    /// - Throws: `StoreError` for `$1`-style parameters (write `?`) and for unterminated
     ///   quotes or comments.
     static func statements(in sql: String) throws -> [PostgresStatementText] {
         let bytes = Array(sql.utf8)

@@ -2,7 +2,7 @@ import Foundation
 import Orion
 import Synchronization
 
-/// The store over PostgreSQL: the same five methods as ``Orion/SQLiteStore``, synchronous,
+/// The store over PostgreSQL: the same five methods as `SQLiteStore`, synchronous,
 /// over libpq with a pool of connections.
 ///
 /// ```swift
@@ -15,7 +15,7 @@ import Synchronization
 /// Each call borrows a connection from the pool for one round trip (two for an `INSERT` that
 /// adds rows: see ``exec(_:_:)``) and gives it back; `tx` keeps one connection for its body,
 /// pinned to the calling thread. A call blocks its thread while PostgreSQL answers; when every
-/// connection is busy it waits up to `poolTimeout` and then throws ``StoreError/Code/busy``.
+/// connection is busy it waits up to `poolTimeout` and then throws `StoreError.Code.busy`.
 ///
 /// Parameters are `?`, as on SQLite; the store numbers them `$1 … $n` outside literals,
 /// quoted identifiers, dollar-quoted bodies and comments. jsonb's `?`, `?|` and `?&` operators
@@ -59,12 +59,12 @@ public final class PostgresStore: Store, Sendable {
     ///     `key=value` string.
     ///   - poolSize: The most connections open at once (default 8). Calls beyond it wait.
     ///   - poolTimeout: How long a call waits for a free connection before it throws
-    ///     ``StoreError/Code/busy`` (default 10 s).
+    ///     `StoreError.Code.busy` (default 10 s).
     ///   - statementTimeLimit: PostgreSQL's `statement_timeout` for every statement of the
     ///     store; a statement running longer is cancelled and throws
-    ///     ``StoreError/Code/interrupted``. `nil` (the default) sets none.
+    ///     `StoreError.Code.interrupted`. `nil` (the default) sets none.
     ///   - statementCacheSize: Prepared statements kept per connection (default 256).
-    /// - Throws: ``StoreError`` with ``StoreError/Code/connection`` when the server cannot be
+    /// - Throws: `StoreError` with `StoreError.Code.connection` when the server cannot be
     ///   reached or refuses the login (the message has libpq's reason; a password in the URL
     ///   is not repeated).
     public init(
@@ -82,7 +82,7 @@ public final class PostgresStore: Store, Sendable {
     }
 
     /// Closes the pool: idle connections now, busy ones when their call returns. Later calls
-    /// throw ``StoreError/Code/closed``.
+    /// throw `StoreError.Code.closed`.
     public func close() {
         pool.close()
     }
@@ -175,7 +175,7 @@ public final class PostgresStore: Store, Sendable {
     /// (`orion_<feature>`, `NOLOGIN`), and runs the feature's entries as that role, so the
     /// feature's tables are owned by it; a scoped store sets that role (`SET ROLE`) on the
     /// connection before its statements. Reading or writing another feature's table fails in
-    /// PostgreSQL with "permission denied", which the store reports as ``StoreError/Code/fence``
+    /// PostgreSQL with "permission denied", which the store reports as `StoreError.Code.fence`
     /// naming the table and its owner, as on SQLite. Foreign keys across features keep working:
     /// PostgreSQL checks them as the tables' owners, and `migrate` grants `REFERENCES` on every
     /// feature table to all roles. The scoped store runs no DDL and cannot change roles or

@@ -189,6 +189,9 @@ struct PostgresErrorTests {
         } throws: { error in
             code(error) == .connection && !"\(error)".contains("hunter2") && "\(error)".contains("127.0.0.1")
         }
+        for url in ["host=127.0.0.1 port=1 password='hunter2 x' connect_timeout=2", "postgresql://127.0.0.1:1/none?password=hunter2&connect_timeout=2"] {
+            #expect { _ = try PostgresStore(url: url) } throws: { !"\($0)".contains("hunter2") }
+        }
     }
 }
 
@@ -368,6 +371,7 @@ struct PostgresFenceTests {
         try PG.admin.exec("create database \(role) owner \(role)")
         defer {
             _ = try? PG.admin.exec("drop database if exists \(role) with (force)")
+            _ = try? PG.admin.exec("drop role if exists \(role)")
         }
         var parts = URLComponents(string: PG.url(database: role))!
         parts.queryItems = (parts.queryItems ?? []).filter { $0.name != "user" } + [URLQueryItem(name: "user", value: role)]

@@ -45,8 +45,9 @@ let package = Package(
         .executableTarget(name: "Demo", dependencies: ["Orion"]),
         // A helper process the tests start (locks across processes, concurrent boots, crashes).
         .executableTarget(name: "OrionTestChild", dependencies: ["Orion"]),
-        .testTarget(name: "OrionTests", dependencies: ["Orion", "OrionTestChild", "StoreConformance"]),
-        .testTarget(name: "OrionPostgresTests", dependencies: ["OrionPostgres", "StoreConformance"]),
+        .testTarget(name: "OrionTests", dependencies: ["Orion", "OrionTestChild"]),
+        // PostgresStore's own tests, and the conformance suite over every adapter.
+        .testTarget(name: "OrionPostgresTests", dependencies: ["Orion", "OrionPostgres", "StoreConformance"]),
         .testTarget(
             name: "OrionObservabilityTests",
             dependencies: [

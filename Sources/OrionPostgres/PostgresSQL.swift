@@ -60,37 +60,13 @@ enum PostgresSQL {
         while i < n {
             let c = bytes[i]
             switch c {
-            case UInt8(ascii: "'"):
+            case UInt8(ascii: "'"), UInt8(ascii: "\""):
                 // E'…' (or e'…') allows backslash escapes; the E is already copied as a word.
-                let escapes = i > 0 && (bytes[i - 1] | 0x20) == UInt8(ascii: "e")
+                let escapes = c == UInt8(ascii: "'") && i > 0 && (bytes[i - 1] | 0x20) == UInt8(ascii: "e")
                     && (i < 2 || !isIdentifierByte(bytes[i - 2]))
-                var j = i + 1
-                var closed = false
-                while j < n {
-                    if escapes && bytes[j] == UInt8(ascii: "\\") { j += 2; continue }
-                    if bytes[j] == UInt8(ascii: "'") {
-                        if j + 1 < n && bytes[j + 1] == UInt8(ascii: "'") { j += 2; continue }
-                        closed = true
-                        break
-                    }
-                    j += 1
+                guard let j = closingQuote(bytes, from: i, escapes: escapes) else {
+                    throw unterminated(c == UInt8(ascii: "'") ? "string literal" : "quoted identifier")
                 }
-                guard closed else { throw unterminated("string literal") }
-                out.append(contentsOf: bytes[i...j])
-                hasContent = true
-                i = j + 1
-            case UInt8(ascii: "\""):
-                var j = i + 1
-                var closed = false
-                while j < n {
-                    if bytes[j] == UInt8(ascii: "\"") {
-                        if j + 1 < n && bytes[j + 1] == UInt8(ascii: "\"") { j += 2; continue }
-                        closed = true
-                        break
-                    }
-                    j += 1
-                }
-                guard closed else { throw unterminated("quoted identifier") }
                 out.append(contentsOf: bytes[i...j])
                 hasContent = true
                 i = j + 1
@@ -193,6 +169,21 @@ enum PostgresSQL {
             throw found.isEmpty ? StoreError.noStatement(sql: sql) : StoreError.multipleStatements(sql: sql)
         }
         return found[0]
+    }
+
+    /// Where the quote opened at `start` closes (a doubled quote is part of the text), or `nil`.
+    private static func closingQuote(_ bytes: [UInt8], from start: Int, escapes: Bool) -> Int? {
+        let quote = bytes[start]
+        var j = start + 1
+        while j < bytes.count {
+            if escapes && bytes[j] == UInt8(ascii: "\\") { j += 2; continue }
+            if bytes[j] == quote {
+                if j + 1 < bytes.count && bytes[j + 1] == quote { j += 2; continue }
+                return j
+            }
+            j += 1
+        }
+        return nil
     }
 
     private static func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }

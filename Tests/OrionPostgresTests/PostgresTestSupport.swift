@@ -77,27 +77,3 @@ struct PostgresAvailabilityTests {
         }
     }
 }
-
-@Suite("Conformance: the Store contract on PostgreSQL", .enabled(if: PG.available, PG.skipReason))
-struct PostgresConformanceTests {
-    @Test("values round-trip", arguments: PG.adapters)
-    func values(adapter: Adapter) throws { try Conformance.values(adapter) }
-
-    @Test("rows and scalars decode", arguments: PG.adapters)
-    func decoding(adapter: Adapter) throws { try Conformance.decoding(adapter) }
-
-    @Test("writes report honest results and errors are clear", arguments: PG.adapters)
-    func writes(adapter: Adapter) throws { try Conformance.writesAndErrors(adapter) }
-
-    @Test("transactions commit and roll back exactly their level", arguments: PG.adapters)
-    func transactions(adapter: Adapter) throws { try Conformance.transactions(adapter) }
-
-    @Test("migrations are append-only and run once", arguments: PG.adapters)
-    func migrations(adapter: Adapter) throws { try Conformance.migrations(adapter) }
-
-    @Test("the fence holds", arguments: PG.adapters)
-    func fence(adapter: Adapter) throws { try Conformance.fence(adapter) }
-
-    @Test("threads", arguments: PG.adapters)
-    func threads(adapter: Adapter) throws { try Conformance.threads(adapter) }
-}

@@ -1,9 +1,11 @@
 import Foundation
 import Orion
+import OrionPostgres
 import StoreConformance
 import Testing
 
-/// The adapters this package ships, each a fresh database per check.
+/// The adapters this package ships, each a fresh database per check: SQLite's, and PostgreSQL's
+/// when the run has a server (``PG``).
 enum Adapters {
     /// One folder for the run's databases, removed when the test process exits.
     static let folder: URL = {
@@ -24,7 +26,9 @@ enum Adapters {
         (store as! SQLiteStore).scoped(to: feature)
     }
 
-    static let all: [Adapter] = [
+    static let all: [Adapter] = sqlite + PG.adapters
+
+    static let sqlite: [Adapter] = [
         Adapter(name: "SQLiteStore (file)", dialect: .sqlite, make: { try SQLiteStore(path: freshPath()) }, scope: sqliteScope),
         Adapter(name: "SQLiteStore (:memory:)", dialect: .sqlite, make: { try SQLiteStore(path: ":memory:") }, scope: sqliteScope),
         Adapter(
@@ -39,7 +43,7 @@ enum Adapters {
     ]
 }
 
-@Suite("Conformance: the Store contract on every adapter")
+@Suite("Conformance: the Store contract on every adapter (SQLite; PostgreSQL when ORION_POSTGRES_URL is set)")
 struct ConformanceTests {
     @Test("values round-trip", arguments: Adapters.all)
     func values(adapter: Adapter) throws { try Conformance.values(adapter) }

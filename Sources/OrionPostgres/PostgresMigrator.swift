@@ -45,6 +45,7 @@ enum PostgresMigrator {
                     feature: feature, role: role, index: index, entry: entries[index],
                     fingerprint: fingerprints[index], connection: connection, store: store)
             }
+            store.reloadOwners(connection)
         }
     }
 

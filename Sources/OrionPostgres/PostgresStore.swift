@@ -301,18 +301,33 @@ public final class PostgresStore: Store, Sendable {
         return nil
     }
 
-    /// The feature that owns `table`, from `_orion_tables` when the connection can query now,
-    /// else from what was read last.
-    func owner(of table: String, connection: PostgresConnection, canQuery: Bool) -> String? {
-        if canQuery {
-            connection.role = .unknown
-            if (try? connection.use(role: .login)) != nil,
-               let rows = try? connection.simpleRows("select name, feature from _orion_tables") {
-                let map = Dictionary(rows.compactMap { row in row[0].flatMap { n in row[1].map { (n, $0) } } }, uniquingKeysWith: { a, _ in a })
-                owners.withLock { $0 = map }
-            }
+    /// Reads `_orion_tables` into ``owners`` (after a migration, and when a fence error needs it).
+    func reloadOwners(_ connection: PostgresConnection) {
+        connection.role = .unknown
+        guard (try? connection.use(role: .login)) != nil,
+              let rows = try? connection.simpleRows("select name, feature from _orion_tables")
+        else { return }
+        var map: [String: String] = [:]
+        for row in rows {
+            if let name = row[0], let feature = row[1] { map[name] = feature }
         }
-        return owners.withLock { $0[table] ?? $0[table.lowercased()] }
+        owners.withLock { $0 = map }
+    }
+
+    enum Ownership {
+        case feature(String)
+        /// No migration created it.
+        case none
+        /// Not in what was read last, and the registry cannot be read now (inside a transaction).
+        case unknown
+    }
+
+    /// Who owns `table`: from `_orion_tables` when the connection can query now, else from
+    /// what was read last.
+    func owner(of table: String, connection: PostgresConnection, canQuery: Bool) -> Ownership {
+        if canQuery { reloadOwners(connection) }
+        if let owner = owners.withLock({ $0[table] ?? $0[table.lowercased()] }) { return .feature(owner) }
+        return canQuery ? .none : .unknown
     }
 
     /// PostgreSQL's refusal of a privilege (SQLSTATE 42501) as the fence's error.
@@ -331,16 +346,18 @@ public final class PostgresStore: Store, Sendable {
             return StoreError(.fence, Fence.reservedRefusal(table: table).message, sql: sql, sqlState: error.sqlState)
         }
         let verb = StatementKind.verb(words)
-        if let owner = owner(of: table, connection: connection, canQuery: canQuery), owner != feature {
-            let refusal = index.map { Fence.migrationRefusal(feature: feature, index: $0, verb: verb, table: table, owner: owner) }
-                ?? Fence.scopedRefusal(feature: feature, verb: verb, table: table, owner: owner)
-            return StoreError(.fence, refusal.message, sql: sql, sqlState: error.sqlState)
-        }
         let who = index.map { "migration \(feature)[\($0)]" } ?? "feature '\(feature)'"
-        return StoreError(
-            .fence,
-            "\(who) cannot \(verb) table '\(table)': no feature's migration created it, and on PostgreSQL a feature reaches only its own tables; create the table in a migration, or grant the role \(Self.roleName(of: feature)) access to it",
-            sql: sql, sqlState: error.sqlState)
+        let message: String
+        switch owner(of: table, connection: connection, canQuery: canQuery) {
+        case .feature(let owner) where owner != feature:
+            message = index.map { Fence.migrationRefusal(feature: feature, index: $0, verb: verb, table: table, owner: owner).message }
+                ?? Fence.scopedRefusal(feature: feature, verb: verb, table: table, owner: owner).message
+        case .feature, .unknown:
+            message = "\(who) cannot \(verb) table '\(table)': it is not one of the feature's tables (PostgreSQL refused the feature's role)"
+        case .none:
+            message = "\(who) cannot \(verb) table '\(table)': no feature's migration created it, and on PostgreSQL a feature reaches only its own tables; create the table in a migration, or grant the role \(Self.roleName(of: feature)) access to it"
+        }
+        return StoreError(.fence, message, sql: sql, sqlState: error.sqlState)
     }
 }
 

@@ -89,10 +89,14 @@ public final class PostgresStore: Store, Sendable {
 
     // MARK: The five methods
 
+    /// Runs one statement and decodes every row into `T`, by column name (or a one-column
+    /// result into a scalar), with the same rules as on SQLite.
     public func query<T: Decodable>(_ sql: String, _ params: [SQLValue]) throws -> [T] {
         try query(sql, params, access: .root)
     }
 
+    /// Runs one statement and decodes its first row into `T`; `nil` for no row and for a
+    /// one-column NULL.
     public func one<T: Decodable>(_ sql: String, _ params: [SQLValue]) throws -> T? {
         try one(sql, params, access: .root)
     }
@@ -164,6 +168,9 @@ public final class PostgresStore: Store, Sendable {
         return result
     }
 
+    /// Applies the entries of `migrations` not yet recorded for `feature`, in order, each in its
+    /// own transaction as the feature's role, under an advisory lock; refuses edited or missing
+    /// entries, as on SQLite. See "Moving to PostgreSQL" for the roles and privileges involved.
     public func migrate(_ feature: String, _ migrations: [String]) throws {
         try PostgresMigrator.migrate(feature: feature, entries: migrations, store: self)
     }

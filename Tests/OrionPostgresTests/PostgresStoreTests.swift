@@ -369,6 +369,44 @@ struct PostgresFenceTests {
         }
     }
 
+    @Test("roles follow each call on shared connections: scoped and root calls interleaved from threads")
+    func rolesOnSharedConnections() throws {
+        let store = try PG.freshStore(poolSize: 2)
+        try store.migrate("accounts", ["create table users (id bigserial primary key, name text not null)"])
+        try store.migrate("todos", ["create table todos (id bigserial primary key, title text not null)"])
+        let accounts = store.scoped(to: "accounts")
+        let todos = store.scoped(to: "todos")
+        let wrong = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 6) { worker in
+            for i in 0..<30 {
+                do {
+                    switch (worker + i) % 4 {
+                    case 0: try todos.exec("insert into todos (title) values (?)", "t\(i)")
+                    case 1: try accounts.exec("insert into users (name) values (?)", "u\(i)")
+                    case 2:
+                        let _: Int? = try store.one("select (select count(*) from users) + (select count(*) from todos)")
+                    default:
+                        do {
+                            let _: Int? = try todos.one("select count(*) from users")
+                            wrong.withLock { $0.append("todos read users") }
+                        } catch let error as StoreError where error.code == .fence {}
+                        try store.tx {
+                            try todos.exec("insert into todos (title) values ('in tx')")
+                            try accounts.exec("insert into users (name) values ('in tx')")
+                        }
+                    }
+                } catch {
+                    wrong.withLock { $0.append("\(error)") }
+                }
+            }
+        }
+        #expect(wrong.withLock { $0 } == [])
+        let total: Int? = try store.one("select (select count(*) from users) + (select count(*) from todos)")
+        let rowsPerCase = [1, 1, 0, 2]
+        let expected = (0..<6).reduce(0) { sum, worker in sum + (0..<30).reduce(0) { $0 + rowsPerCase[(worker + $1) % 4] } }
+        #expect(total == expected)
+    }
+
     @Test("a login that is not a superuser works with CREATEROLE and its own database")
     func ordinaryLogin() throws {
         let role = "orion_app_\(getpid())"

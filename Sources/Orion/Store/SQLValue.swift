@@ -33,7 +33,17 @@ public enum SQLValue: Sendable, Hashable {
         // Read each parameter in place: iterating the array copies every existential through
         // the runtime's value witnesses, which cost more than the binding itself.
         return params.withUnsafeBufferPointer { buffer in
-            [SQLValue](unsafeUninitializedCapacity: buffer.count) { values, count in
+            @inline(__always) func value(_ i: Int) -> SQLValue { buffer[i]?.sqlValue ?? .null }
+            // Array literals allocate with the array type's metadata cached at the call site;
+            // `init(unsafeUninitializedCapacity:)` looks it up in the runtime on every call.
+            switch buffer.count {
+            case 1: return [value(0)]
+            case 2: return [value(0), value(1)]
+            case 3: return [value(0), value(1), value(2)]
+            case 4: return [value(0), value(1), value(2), value(3)]
+            default: break
+            }
+            return [SQLValue](unsafeUninitializedCapacity: buffer.count) { values, count in
                 for i in 0..<buffer.count {
                     (values.baseAddress! + i).initialize(to: buffer[i]?.sqlValue ?? .null)
                 }

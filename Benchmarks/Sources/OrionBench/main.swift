@@ -288,7 +288,9 @@ case "profile-point":
     try makeItems()
     let root = try SQLiteStore(path: readsPath)
     // --scoped: the same reads through the fence (compare instruction counts with callgrind).
-    let store: any Store = arguments.contains("--scoped") ? root.scoped(to: "items") : root
+    // --instrumented: the same reads through InstrumentedStore(sample: 1) with a no-op handler.
+    let base: any Store = arguments.contains("--scoped") ? root.scoped(to: "items") : root
+    let store: any Store = arguments.contains("--instrumented") ? InstrumentedStore(base, sample: 1, onQuery: { _ in }) : base
     var sink = 0
     for id in ids.prefix(arguments.contains("--short") ? 20_000 : ids.count) {
         let item: Item? = try store.one("select id, name, qty, price from items where id = ?", id)

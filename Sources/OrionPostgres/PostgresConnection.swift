@@ -19,6 +19,8 @@ final class PostgresConnection: @unchecked Sendable {
     @exclusivity(unchecked) var role: RoleState = .login
     /// The value the `lastId` guard sequence gave last (see ``exec(_:_:words:)``).
     @exclusivity(unchecked) private var guardValue: Int64 = 0
+    /// `tx` asked for BEGIN: it goes out with the transaction's first statement, saving a round trip.
+    @exclusivity(unchecked) private var beginPending = false
     /// Set when the server went away; the pool drops the connection instead of reusing it.
     @exclusivity(unchecked) private(set) var isBroken = false
 
@@ -114,8 +116,27 @@ final class PostgresConnection: @unchecked Sendable {
         try simpleRows(sql).last?.first ?? nil
     }
 
+    /// Starts a transaction: BEGIN is sent with the next statement.
+    func begin() {
+        beginPending = true
+    }
+
+    /// Ends the transaction `begin()` started; when no statement ran, there is nothing to send.
+    func finish(commit: Bool) throws {
+        if beginPending {
+            beginPending = false
+            return
+        }
+        try simpleQuery(commit ? "commit" : "rollback")
+    }
+
     /// Runs store-written SQL with the simple protocol and returns the last result's rows as text.
     func simpleRows(_ sql: String) throws -> [[String?]] {
+        var sql = sql
+        if beginPending {
+            beginPending = false
+            sql = "begin; " + sql
+        }
         let result = PQexec(handle, sql)
         defer { PQclear(result) }
         try check(result, sql: sql)
@@ -211,7 +232,11 @@ final class PostgresConnection: @unchecked Sendable {
             entry.name = name
         }
         let result = try withParameters(params, sql: sql) { values, lengths, formats in
-            PQexecPrepared(handle, name, Int32(params.count), values, lengths, formats, 0)
+            if beginPending {
+                beginPending = false
+                return beginAndExecute(name, Int32(params.count), values, lengths, formats)
+            }
+            return PQexecPrepared(handle, name, Int32(params.count), values, lengths, formats, 0)
         }
         do {
             try check(result, sql: sql)
@@ -220,6 +245,42 @@ final class PostgresConnection: @unchecked Sendable {
             throw error
         }
         return result!
+    }
+
+    /// BEGIN and the prepared statement in one round trip (libpq's pipeline mode); returns the
+    /// statement's result, or BEGIN's when BEGIN failed, or `nil` when the connection failed.
+    private func beginAndExecute(
+        _ name: String, _ count: Int32, _ values: UnsafePointer<UnsafePointer<CChar>?>?,
+        _ lengths: UnsafePointer<Int32>?, _ formats: UnsafePointer<Int32>?
+    ) -> OpaquePointer? {
+        guard PQenterPipelineMode(handle) == 1 else {
+            let begin = PQexec(handle, "begin")
+            defer { PQclear(begin) }
+            guard PQresultStatus(begin) == PGRES_COMMAND_OK else { return nil }
+            return PQexecPrepared(handle, name, count, values, lengths, formats, 0)
+        }
+        defer { PQexitPipelineMode(handle) }
+        guard PQsendQueryParams(handle, "begin", 0, nil, nil, nil, nil, 0) == 1,
+              PQsendQueryPrepared(handle, name, count, values, lengths, formats, 0) == 1,
+              PQpipelineSync(handle) == 1
+        else { return nil }
+        // Each query's results end with a NULL; the sync point comes last.
+        func next() -> OpaquePointer? {
+            var first: OpaquePointer?
+            while let result = PQgetResult(handle) {
+                if first == nil { first = result } else { PQclear(result) }
+            }
+            return first
+        }
+        let begin = next()
+        let statement = next()
+        if let sync = PQgetResult(handle) { PQclear(sync) }
+        if let begin, PQresultStatus(begin) != PGRES_COMMAND_OK {
+            PQclear(statement)
+            return begin
+        }
+        PQclear(begin)
+        return statement
     }
 
     // Parameter buffers, reused by every call on this connection.

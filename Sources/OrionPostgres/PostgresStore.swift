@@ -143,7 +143,7 @@ public final class PostgresStore: Store, Sendable {
         }
         let connection = try pool.acquire()
         defer { pool.release(connection) }
-        try connection.simpleQuery("begin")
+        connection.begin()
         let pin = Pin(connection: connection)
         pins.withLock { $0[thread] = pin }
         pinCount.add(1, ordering: .relaxed)
@@ -155,12 +155,12 @@ public final class PostgresStore: Store, Sendable {
         do {
             result = try body()
         } catch {
-            _ = try? connection.simpleQuery("rollback")
+            _ = try? connection.finish(commit: false)
             connection.role = .unknown
             throw error
         }
         do {
-            try connection.simpleQuery("commit")
+            try connection.finish(commit: true)
         } catch {
             connection.role = .unknown
             throw error

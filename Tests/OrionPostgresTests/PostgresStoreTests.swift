@@ -243,6 +243,37 @@ struct PostgresPoolTests {
         #expect(try store.one("select count(*) from notes") == 1)
     }
 
+    @Test("BEGIN goes out with the transaction's first statement, whatever that statement is")
+    func deferredBegin() throws {
+        struct Boom: Error {}
+        let store = try PG.freshStore(poolSize: 1)
+        try store.migrate("notes", ["create table notes (id bigserial primary key, title text not null)"])
+        let notes = store.scoped(to: "notes")
+        try store.tx {}
+        #expect(throws: StoreError.self) { try store.tx { try store.exec("selec 1") } }
+        #expect(throws: Boom.self) {
+            try store.tx {
+                try notes.exec("insert into notes (title) values ('scoped first')")
+                throw Boom()
+            }
+        }
+        #expect(throws: Boom.self) {
+            try store.tx {
+                try store.tx { try store.exec("insert into notes (title) values ('savepoint first')") }
+                throw Boom()
+            }
+        }
+        let seen = try store.tx { () -> Int? in
+            let before: Int? = try store.one("select count(*) from notes")
+            try store.exec("insert into notes (title) values ('kept')")
+            return before
+        }
+        #expect(seen == 0)
+        #expect(try store.query("select title from notes") == ["kept"])
+        // No transaction was left open on the one connection: VACUUM refuses to run inside one.
+        try store.exec("vacuum notes")
+    }
+
     @Test("statementTimeLimit cancels a runaway statement")
     func statementTimeLimit() throws {
         let store = try PG.freshStore(statementTimeLimit: .milliseconds(100))

@@ -92,38 +92,17 @@ func transfer(_ store: PostgresStore, _ from: Int64, _ to: Int64) throws {
 func runPostgresTransfers(url: String, accounts: Int64, pool: Int, duration: Duration) throws -> (tps: Double, retries: Int) {
     let store = try PostgresStore(url: url, poolSize: pool, poolTimeout: .seconds(60))
     defer { store.close() }
-    let deadline = ContinuousClock.now + duration
-    let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: 128)
-    counts.initialize(repeating: 0)
-    defer { counts.deallocate() }
-    nonisolated(unsafe) let shared = counts
-    let group = DispatchGroup()
-    let elapsed = seconds {
-        for t in 0..<64 {
-            group.enter()
-            let thread = Thread {
-                var rng = FastRandom(seed: UInt64(t) &* 7919 &+ 1)
-                while ContinuousClock.now < deadline {
-                    let from = skewedID(accounts, &rng)
-                    var to = skewedID(accounts, &rng)
-                    if to == from { to = from % accounts + 1 }
-                    do {
-                        try transfer(store, from, to)
-                        shared[t] += 1
-                    } catch let error as StoreError where error.code == .busy {
-                        shared[64 + t] += 1
-                    } catch {
-                        fatalError("transfer failed: \(error)")
-                    }
-                }
-                group.leave()
-            }
-            thread.stackSize = 1 << 20
-            thread.start()
+    let run = onSixtyFourThreads(accounts: accounts, duration: duration) { _, from, to in
+        do {
+            try transfer(store, from, to)
+            return (1, 0)
+        } catch let error as StoreError where error.code == .busy {
+            return (0, 1)
+        } catch {
+            fatalError("transfer failed: \(error)")
         }
-        group.wait()
     }
-    return (Double(counts[0..<64].reduce(0, +)) / elapsed, counts[64..<128].reduce(0, +))
+    return (Double(run.done) / run.seconds, run.retried)
 }
 
 func benchPostgresTransfers() async throws {

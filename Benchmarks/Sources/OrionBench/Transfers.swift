@@ -98,15 +98,13 @@ func runTransfers(
     return (Double(transfers) / secs, Double(reads) / secs, store.writeQueueMetrics.meanBatchSize)
 }
 
-/// The same transfers from 64 real threads instead of tasks: each blocks in the store and then
-/// waits for `durable()` on a semaphore, as a thread-per-request server would.
-func runTransfersOnThreads(
-    path: String, accounts: Int64, synchronous: SQLiteStore.Synchronous, duration: Duration
-) throws -> (tps: Double, meanBatch: Double) {
-    let store = try SQLiteStore(path: path, writeQueue: WriteQueue(), synchronous: synchronous)
-    defer { try? store.close() }
+/// Runs `body(thread, transfer)` on 64 real threads until `duration` passes, each drawing skewed
+/// transfer pairs; returns the seconds taken and what the bodies counted (two counters each).
+func onSixtyFourThreads(
+    accounts: Int64, duration: Duration, _ body: @escaping @Sendable (Int, Int64, Int64) -> (done: Int, retried: Int)
+) -> (seconds: Double, done: Int, retried: Int) {
     let deadline = ContinuousClock.now + duration
-    let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: 64)
+    let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: 128)
     counts.initialize(repeating: 0)
     defer { counts.deallocate() }
     nonisolated(unsafe) let shared = counts
@@ -116,15 +114,13 @@ func runTransfersOnThreads(
             group.enter()
             let thread = Thread {
                 var rng = FastRandom(seed: UInt64(t) &* 7919 &+ 1)
-                let acknowledged = DispatchSemaphore(value: 0)
                 while ContinuousClock.now < deadline {
                     let from = skewedID(accounts, &rng)
                     var to = skewedID(accounts, &rng)
                     if to == from { to = from % accounts + 1 }
-                    try? transfer(store, .queueTx, from, to)
-                    Task { try? await store.durable(); acknowledged.signal() }
-                    acknowledged.wait()
-                    shared[t] += 1
+                    let (done, retried) = body(t, from, to)
+                    shared[t] += done
+                    shared[64 + t] += retried
                 }
                 group.leave()
             }
@@ -133,7 +129,24 @@ func runTransfersOnThreads(
         }
         group.wait()
     }
-    return (Double(counts.reduce(0, +)) / elapsed, store.writeQueueMetrics.meanBatchSize)
+    return (elapsed, counts[0..<64].reduce(0, +), counts[64..<128].reduce(0, +))
+}
+
+/// The same transfers from 64 real threads instead of tasks: each blocks in the store and then
+/// waits for `durable()` on a semaphore, as a thread-per-request server would.
+func runTransfersOnThreads(
+    path: String, accounts: Int64, synchronous: SQLiteStore.Synchronous, duration: Duration
+) throws -> (tps: Double, meanBatch: Double) {
+    let store = try SQLiteStore(path: path, writeQueue: WriteQueue(), synchronous: synchronous)
+    defer { try? store.close() }
+    let run = onSixtyFourThreads(accounts: accounts, duration: duration) { _, from, to in
+        let acknowledged = DispatchSemaphore(value: 0)
+        try? transfer(store, .queueTx, from, to)
+        Task { try? await store.durable(); acknowledged.signal() }
+        acknowledged.wait()
+        return (1, 0)
+    }
+    return (Double(run.done) / run.seconds, store.writeQueueMetrics.meanBatchSize)
 }
 
 func benchTransfers() async throws {

@@ -14,10 +14,10 @@ final class PostgresConnection: @unchecked Sendable {
     private let statementCapacity: Int
     @exclusivity(unchecked) private var clock: UInt64 = 0
     @exclusivity(unchecked) private var nextStatementNumber = 0
-    /// The role statements run as: `nil` is the login; `.some(role)` a feature's role.
-    /// `unknown` after a rollback, which undoes a `SET ROLE` made inside the transaction.
+    /// The role statements run as: the login's or a feature's; `unknown` after a rollback, which
+    /// undoes a `SET ROLE` made inside the transaction.
     @exclusivity(unchecked) var role: RoleState = .login
-    /// The value the `lastId` guard sequence gave last (see ``exec(_:_:words:)``).
+    /// The value the `lastId` guard sequence gave last (see ``exec(_:sql:_:)``).
     @exclusivity(unchecked) private var guardValue: Int64 = 0
     /// `tx` asked for BEGIN: it goes out with the transaction's first statement, saving a round trip.
     @exclusivity(unchecked) private var beginPending = false
@@ -490,7 +490,7 @@ final class PostgresConnection: @unchecked Sendable {
     }
 
     /// PostgreSQL's report as a `StoreError`: SQLSTATE, the primary message, and the SQL.
-    /// `DETAIL` (which quotes row data) goes to ``StoreError/detail`` only; for data exceptions
+    /// `DETAIL` (which quotes row data) goes to `StoreError.detail` only; for data exceptions
     /// (class 22), whose primary message quotes the offending value, quoted parts are cut from
     /// the message and kept in `detail`.
     static func error(_ result: OpaquePointer, sql: String) -> StoreError {

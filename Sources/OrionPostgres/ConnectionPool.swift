@@ -79,6 +79,7 @@ final class ConnectionPool: @unchecked Sendable {
 
     /// Closes idle connections now and the others as they come back; later calls throw.
     func close() {
+        // The idle connections close (PQfinish) when `dropped` goes away, outside the lock.
         let dropped: [PostgresConnection] = lock.withLock {
             closed = true
             let dropped = idle

@@ -2,6 +2,7 @@ import Foundation
 import Orion
 import OrionPostgres
 import StoreConformance
+import Synchronization
 import Testing
 
 /// The PostgreSQL server of the run: `ORION_POSTGRES_URL` (set by `scripts/test` and `.ci/run`,
@@ -65,8 +66,6 @@ enum PG {
         }),
     ] : []
 }
-
-import Synchronization
 
 @Suite("PostgreSQL is there when CI says it is")
 struct PostgresAvailabilityTests {

@@ -19,8 +19,14 @@ final class PostgresConnection: @unchecked Sendable {
     @exclusivity(unchecked) var role: RoleState = .login
     /// The value the `lastId` guard sequence gave last (see ``exec(_:sql:_:)``).
     @exclusivity(unchecked) private var guardValue: Int64 = 0
-    /// `tx` asked for BEGIN: it goes out with the transaction's first statement, saving a round trip.
+    /// Commands that go out with the next statement, in one round trip: `BEGIN` from `tx`, and
+    /// role switches (`SET ROLE`, `RESET ROLE`).
+    @exclusivity(unchecked) private var pending: [String] = []
+    /// Whether `pending` starts with a `BEGIN` that has not gone out.
     @exclusivity(unchecked) private var beginPending = false
+    /// Roles this connection has switched to before (known to exist), so later switches can wait
+    /// for the next statement; the first switch to a role runs at once, for a clear error.
+    @exclusivity(unchecked) private var knownRoles: Set<String> = []
     /// Set when the server went away; the pool drops the connection instead of reusing it.
     @exclusivity(unchecked) private(set) var isBroken = false
 
@@ -118,28 +124,54 @@ final class PostgresConnection: @unchecked Sendable {
 
     /// Starts a transaction: BEGIN is sent with the next statement.
     func begin() {
+        pending.append("begin")
         beginPending = true
     }
 
     /// Ends the transaction `begin()` started; when no statement ran, there is nothing to send.
     func finish(commit: Bool) throws {
         if beginPending {
+            // Nothing ran: drop BEGIN and any role switch queued after it.
+            if pending.count > 1 { role = .unknown }
+            pending.removeAll()
             beginPending = false
             return
         }
-        try simpleQuery(commit ? "commit" : "rollback")
+        try control(commit ? "commit" : "rollback")
+    }
+
+    /// Sends transaction control (`SAVEPOINT`, `RELEASE`, `ROLLBACK TO`, `COMMIT`, `ROLLBACK`),
+    /// with a pending BEGIN but without queued role switches: in an aborted transaction a
+    /// `SET ROLE` would fail first and the `ROLLBACK` behind it would never run. The role is
+    /// then unknown, and the next statement sets it again.
+    func control(_ sql: String) throws {
+        let text = beginPending ? "begin; " + sql : sql
+        if pending.count > (beginPending ? 1 : 0) { role = .unknown }
+        pending.removeAll()
+        beginPending = false
+        let result = PQexec(handle, text)
+        defer { PQclear(result) }
+        try check(result, sql: sql)
     }
 
     /// Runs store-written SQL with the simple protocol and returns the last result's rows as text.
     func simpleRows(_ sql: String) throws -> [[String?]] {
-        var sql = sql
-        if beginPending {
+        var text = sql
+        let carried = !pending.isEmpty
+        if carried {
+            text = (pending + [sql]).joined(separator: "; ")
+            pending.removeAll()
             beginPending = false
-            sql = "begin; " + sql
         }
-        let result = PQexec(handle, sql)
+        let result = PQexec(handle, text)
         defer { PQclear(result) }
-        try check(result, sql: sql)
+        do {
+            try check(result, sql: sql)
+        } catch {
+            // A failed simple query undoes the SET ROLE it carried.
+            if carried { role = .unknown }
+            throw error
+        }
         let columns = PQnfields(result)
         return (0..<PQntuples(result)).map { r in
             (0..<columns).map { c in PQgetisnull(result, r, c) != 0 ? nil : String(cString: PQgetvalue(result, r, c)) }
@@ -147,14 +179,22 @@ final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Switches the role statements run as, when it differs.
+    /// Switches the role statements run as, when it differs: at once the first time this
+    /// connection takes a feature's role (so a missing role fails here, clearly), and afterwards
+    /// together with the next statement.
     func use(role target: RoleState) throws {
         guard role != target else { return }
         switch target {
         case .login, .unknown:
-            try simpleQuery("reset role")
+            pending.append("reset role")
             role = .login
+        case .feature(let name) where knownRoles.contains(name):
+            pending.append("set role \(PostgresStore.quoteIdentifier(name))")
+            role = target
         case .feature(let name):
+            role = .unknown
             try simpleQuery("set role \(PostgresStore.quoteIdentifier(name))")
+            knownRoles.insert(name)
             role = target
         }
     }
@@ -231,10 +271,14 @@ final class PostgresConnection: @unchecked Sendable {
             try check(result, sql: sql)
             entry.name = name
         }
+        let carried = !pending.isEmpty
         let result = try withParameters(params, sql: sql) { values, lengths, formats in
-            if beginPending {
-                beginPending = false
-                return beginAndExecute(name, Int32(params.count), values, lengths, formats)
+            if carried {
+                defer {
+                    pending.removeAll()
+                    beginPending = false
+                }
+                return pipeline(pending, name, Int32(params.count), values, lengths, formats)
             }
             return PQexecPrepared(handle, name, Int32(params.count), values, lengths, formats, 0)
         }
@@ -242,26 +286,33 @@ final class PostgresConnection: @unchecked Sendable {
             try check(result, sql: sql)
         } catch {
             PQclear(result)
+            // A failure rolls back the SET ROLE that went out with it.
+            if carried { role = .unknown }
             throw error
         }
         return result!
     }
 
-    /// BEGIN and the prepared statement in one round trip (libpq's pipeline mode); returns the
-    /// statement's result, or BEGIN's when BEGIN failed, or `nil` when the connection failed.
-    private func beginAndExecute(
-        _ name: String, _ count: Int32, _ values: UnsafePointer<UnsafePointer<CChar>?>?,
+    /// The pending commands and the prepared statement in one round trip (libpq's pipeline
+    /// mode); returns the statement's result, or the first failing command's, or `nil` when the
+    /// connection failed.
+    private func pipeline(
+        _ commands: [String], _ name: String, _ count: Int32, _ values: UnsafePointer<UnsafePointer<CChar>?>?,
         _ lengths: UnsafePointer<Int32>?, _ formats: UnsafePointer<Int32>?
     ) -> OpaquePointer? {
         guard PQenterPipelineMode(handle) == 1 else {
-            let begin = PQexec(handle, "begin")
-            defer { PQclear(begin) }
-            guard PQresultStatus(begin) == PGRES_COMMAND_OK else { return nil }
+            for command in commands {
+                let result = PQexec(handle, command)
+                guard PQresultStatus(result) == PGRES_COMMAND_OK else { return result }
+                PQclear(result)
+            }
             return PQexecPrepared(handle, name, count, values, lengths, formats, 0)
         }
         defer { PQexitPipelineMode(handle) }
-        guard PQsendQueryParams(handle, "begin", 0, nil, nil, nil, nil, 0) == 1,
-              PQsendQueryPrepared(handle, name, count, values, lengths, formats, 0) == 1,
+        for command in commands {
+            guard PQsendQueryParams(handle, command, 0, nil, nil, nil, nil, 0) == 1 else { return nil }
+        }
+        guard PQsendQueryPrepared(handle, name, count, values, lengths, formats, 0) == 1,
               PQpipelineSync(handle) == 1
         else { return nil }
         // Each query's results end with a NULL; the sync point comes last.
@@ -272,15 +323,20 @@ final class PostgresConnection: @unchecked Sendable {
             }
             return first
         }
-        let begin = next()
+        var failure: OpaquePointer?
+        for _ in commands {
+            let result = next()
+            if failure == nil, PQresultStatus(result) != PGRES_COMMAND_OK {
+                failure = result
+            } else {
+                PQclear(result)
+            }
+        }
         let statement = next()
         if let sync = PQgetResult(handle) { PQclear(sync) }
-        if let begin, PQresultStatus(begin) != PGRES_COMMAND_OK {
-            PQclear(statement)
-            return begin
-        }
-        PQclear(begin)
-        return statement
+        guard let failure else { return statement }
+        PQclear(statement)
+        return failure
     }
 
     // Parameter buffers, reused by every call on this connection.

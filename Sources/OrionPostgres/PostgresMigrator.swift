@@ -133,7 +133,7 @@ enum PostgresMigrator {
         }
         let identifier = PostgresStore.quoteIdentifier(role)
         var words: [String] = []
-        try connection.simpleQuery("begin")
+        try connection.control("begin")
         connection.role = .unknown
         do {
             let before = try ownedRelations(role, connection)
@@ -171,9 +171,9 @@ enum PostgresMigrator {
             }
             bookkeeping += "insert into _orion_migrations (feature, idx, sha256) values (\(PostgresStore.quoteLiteral(feature)), \(index), \(PostgresStore.quoteLiteral(fingerprint)))"
             try connection.simpleQuery(bookkeeping)
-            try connection.simpleQuery("commit")
+            try connection.control("commit")
         } catch let error as StoreError {
-            _ = try? connection.simpleQuery("rollback")
+            _ = try? connection.control("rollback")
             connection.role = .unknown
             if error.sqlState == "42501" {
                 throw store.fenceError(

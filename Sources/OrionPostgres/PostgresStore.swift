@@ -129,16 +129,16 @@ public final class PostgresStore: Store, Sendable {
             pin.depth += 1
             let name = "orion_tx_\(pin.depth)"
             defer { pin.depth -= 1 }
-            try pin.connection.simpleQuery("savepoint \(name)")
+            try pin.connection.control("savepoint \(name)")
             let result: T
             do {
                 result = try body()
             } catch {
-                _ = try? pin.connection.simpleQuery("rollback to savepoint \(name)")
+                _ = try? pin.connection.control("rollback to savepoint \(name)")
                 pin.connection.role = .unknown
                 throw error
             }
-            try pin.connection.simpleQuery("release savepoint \(name)")
+            try pin.connection.control("release savepoint \(name)")
             return result
         }
         let connection = try pool.acquire()

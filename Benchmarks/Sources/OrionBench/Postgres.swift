@@ -37,6 +37,9 @@ func benchPostgresReads() throws {
     let store = try PostgresStore(url: server.url, poolSize: 1)
     try store.migrate("items", ["create table items (id bigint primary key, name text not null, qty integer not null, price double precision not null)"])
     try store.exec("insert into items select g, 'item number ' || g, g % 97, g * 0.25 from generate_series(1, ?::bigint) g", itemCount)
+    try store.migrate("other", ["create table other (id bigint primary key, qty integer not null)", "insert into other values (1, 1)"])
+    let items = store.scoped(to: "items")
+    let other = store.scoped(to: "other")
     guard let raw = rawpq_open(server.url) else { throw StoreError(.connection, "rawpq_open failed") }
     defer { rawpq_close(raw) }
     let n = 20_000
@@ -49,6 +52,18 @@ func benchPostgresReads() throws {
             for id in ids.prefix(n) {
                 let item: Item? = try store.one("select id, name, qty, price from items where id = ?", id)
                 orionSum &+= item!.qty
+            }
+        }),
+        // Every call switches the connection's role: SET ROLE travels with the statement.
+        ("scoped stores of two features, alternating", {
+            for (k, id) in ids.prefix(n).enumerated() {
+                if k % 2 == 0 {
+                    let item: Item? = try items.one("select id, name, qty, price from items where id = ?", id)
+                    precondition(item != nil)
+                } else {
+                    let qty: Int? = try other.one("select qty from other where id = ?", 1)
+                    precondition(qty == 1)
+                }
             }
         }),
     ])

@@ -308,7 +308,8 @@ final class PostgresConnection: @unchecked Sendable {
             }
             return PQexecPrepared(handle, name, count, values, lengths, formats, 0)
         }
-        defer { PQexitPipelineMode(handle) }
+        // A pipeline left with unread results cannot be left; the pool then drops the connection.
+        defer { if PQexitPipelineMode(handle) != 1 { isBroken = true } }
         for command in commands {
             guard PQsendQueryParams(handle, command, 0, nil, nil, nil, nil, 0) == 1 else { return nil }
         }

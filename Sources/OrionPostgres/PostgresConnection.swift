@@ -110,9 +110,6 @@ final class PostgresConnection: @unchecked Sendable {
         return String(cString: text).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// The server process serving this connection (for tests that end it).
-    var backendPID: Int32 { PQbackendPID(handle) }
-
     // MARK: Plain commands
 
     /// Runs store-written SQL with the simple protocol (several statements allowed, no
@@ -189,11 +186,11 @@ final class PostgresConnection: @unchecked Sendable {
             pending.append("reset role")
             role = .login
         case .feature(let name) where knownRoles.contains(name):
-            pending.append("set role \(PostgresStore.quoteIdentifier(name))")
+            pending.append("set role \(SQLText.quoteIdentifier(name))")
             role = target
         case .feature(let name):
             role = .unknown
-            try simpleQuery("set role \(PostgresStore.quoteIdentifier(name))")
+            try simpleQuery("set role \(SQLText.quoteIdentifier(name))")
             knownRoles.insert(name)
             role = target
         }

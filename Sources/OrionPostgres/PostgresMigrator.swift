@@ -33,7 +33,7 @@ enum PostgresMigrator {
             try ensureRole(role, connection)
             let fingerprints = entries.map(SHA256.hex)
             let applied = try connection.simpleRows(
-                "select idx, sha256 from _orion_migrations where feature = \(PostgresStore.quoteLiteral(feature)) order by idx")
+                "select idx, sha256 from _orion_migrations where feature = \(SQLText.quoteLiteral(feature)) order by idx")
             var done = Set<Int>()
             for row in applied {
                 guard let index = row[0].flatMap({ Int($0) }), let recorded = row[1] else { continue }
@@ -69,8 +69,8 @@ enum PostgresMigrator {
     /// Creates the feature's role if it is missing, lets the login act as it, and lets it
     /// create tables in the current schema.
     private static func ensureRole(_ role: String, _ connection: PostgresConnection) throws {
-        let literal = PostgresStore.quoteLiteral(role)
-        let identifier = PostgresStore.quoteIdentifier(role)
+        let literal = SQLText.quoteLiteral(role)
+        let identifier = SQLText.quoteIdentifier(role)
         // Roles belong to the whole cluster: another database may create the same one at the
         // same moment; its "already exists" (or a concurrent catalog update) means it is there.
         for attempt in 1...3 {
@@ -100,7 +100,7 @@ enum PostgresMigrator {
     private static func ownedRelations(_ role: String, _ connection: PostgresConnection) throws -> [String: String] {
         let rows = try connection.simpleRows("""
             select c.relname, c.relkind from pg_class c join pg_roles r on r.oid = c.relowner
-            where r.rolname = \(PostgresStore.quoteLiteral(role)) and c.relnamespace = current_schema()::regnamespace
+            where r.rolname = \(SQLText.quoteLiteral(role)) and c.relnamespace = current_schema()::regnamespace
               and c.relkind in ('r', 'p', 'v', 'm', 'f')
             """)
         var owned: [String: String] = [:]
@@ -131,7 +131,7 @@ enum PostgresMigrator {
         } catch let error as StoreError {
             throw error.code == .sql ? StoreError.migrationFailed(feature: feature, index: index, reason: error.message, entry: entry) : error.with(sql: entry)
         }
-        let identifier = PostgresStore.quoteIdentifier(role)
+        let identifier = SQLText.quoteIdentifier(role)
         var words: [String] = []
         try connection.control("begin")
         connection.role = .unknown
@@ -147,7 +147,7 @@ enum PostgresMigrator {
             let after = try ownedRelations(role, connection)
             let added = after.filter { before[$0.key] == nil }
             for (name, type) in added.sorted(by: { $0.key < $1.key }) {
-                let relation = PostgresStore.quoteIdentifier(name)
+                let relation = SQLText.quoteIdentifier(name)
                 if type == "table" {
                     // Other features may point foreign keys at this table, as on SQLite.
                     try connection.simpleQuery("grant references on table \(relation) to public")
@@ -161,15 +161,15 @@ enum PostgresMigrator {
             var bookkeeping = ""
             for (name, type) in added {
                 bookkeeping += """
-                    insert into _orion_tables (name, type, feature) values (\(PostgresStore.quoteLiteral(name)), \(PostgresStore.quoteLiteral(type)), \(PostgresStore.quoteLiteral(feature)))
+                    insert into _orion_tables (name, type, feature) values (\(SQLText.quoteLiteral(name)), \(SQLText.quoteLiteral(type)), \(SQLText.quoteLiteral(feature)))
                     on conflict (name) do update set type = excluded.type, feature = excluded.feature;
 
                     """
             }
             for name in before.keys where after[name] == nil {
-                bookkeeping += "delete from _orion_tables where name = \(PostgresStore.quoteLiteral(name));\n"
+                bookkeeping += "delete from _orion_tables where name = \(SQLText.quoteLiteral(name));\n"
             }
-            bookkeeping += "insert into _orion_migrations (feature, idx, sha256) values (\(PostgresStore.quoteLiteral(feature)), \(index), \(PostgresStore.quoteLiteral(fingerprint)))"
+            bookkeeping += "insert into _orion_migrations (feature, idx, sha256) values (\(SQLText.quoteLiteral(feature)), \(index), \(SQLText.quoteLiteral(fingerprint)))"
             try connection.simpleQuery(bookkeeping)
             try connection.control("commit")
         } catch let error as StoreError {

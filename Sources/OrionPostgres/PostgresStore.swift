@@ -287,14 +287,6 @@ public final class PostgresStore: Store, Sendable {
         return "orion_" + feature.prefix(40) + "_" + SHA256.hex(feature).prefix(16)
     }
 
-    static func quoteIdentifier(_ name: String) -> String {
-        "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
-
-    static func quoteLiteral(_ text: String) -> String {
-        "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
-    }
-
     /// The relation a "permission denied" or "must be owner" message names.
     static func refusedRelation(in message: String) -> String? {
         let kinds = ["table ", "view ", "materialized view ", "sequence ", "relation ", "index ", "foreign table "]

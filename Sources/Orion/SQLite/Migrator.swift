@@ -185,14 +185,14 @@ package enum Migrator {
             var probes: [String] = []
             switch object.type {
             case "view":
-                probes = ["select * from \(quote(object.name))"]
+                probes = ["select * from \(SQLText.quoteIdentifier(object.name))"]
             case "trigger":
-                let table = quote(object.table)
+                let table = SQLText.quoteIdentifier(object.table)
                 let columns: [String] = try connection.all(
                     "select name from pragma_table_xinfo(?) where hidden = 0", [.text(object.table)], access: .internal)
                 probes = ["insert into \(table) default values", "delete from \(table)"]
                 if !columns.isEmpty {
-                    probes.append("update \(table) set " + columns.map { "\(quote($0)) = \(quote($0))" }.joined(separator: ", "))
+                    probes.append("update \(table) set " + columns.map { "\(SQLText.quoteIdentifier($0)) = \(SQLText.quoteIdentifier($0))" }.joined(separator: ", "))
                 }
             default:
                 continue
@@ -249,9 +249,5 @@ package enum Migrator {
                     sqliteCode: SQLiteCodes.constraintForeignKey)
             }
         }
-    }
-
-    static func quote(_ identifier: String) -> String {
-        "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }

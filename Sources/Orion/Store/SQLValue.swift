@@ -68,7 +68,7 @@ extension SQLValue: CustomStringConvertible {
         case .null: return "NULL"
         case .integer(let v): return String(v)
         case .real(let v): return String(v)
-        case .text(let v): return "'" + v.replacingOccurrences(of: "'", with: "''") + "'"
+        case .text(let v): return SQLText.quoteLiteral(v)
         case .blob(let bytes):
             let digits = Array("0123456789abcdef".utf8)
             var hex: [UInt8] = []

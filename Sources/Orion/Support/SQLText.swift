@@ -1,5 +1,16 @@
 /// The little SQL lexing the store needs; never used to decide access (the authorizer does that).
-enum SQLText {
+package enum SQLText {
+    /// `name` as a double-quoted identifier (`"a""b"`), the same in SQLite and PostgreSQL.
+    package static func quoteIdentifier(_ name: String) -> String {
+        "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// `text` as a single-quoted string literal (`'it''s'`), the same in SQLite and PostgreSQL
+    /// (with `standard_conforming_strings`, which the PostgreSQL store sets).
+    package static func quoteLiteral(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
+    }
+
     /// Whether `text` holds anything but white space, comments and semicolons: SQL after the
     /// first statement, which `query`, `one` and `exec` refuse rather than silently drop.
     static func hasStatement(in text: some Collection<UInt8>) -> Bool {

@@ -23,7 +23,7 @@ final class PostgresConnection: @unchecked Sendable {
     /// role switches (`SET ROLE`, `RESET ROLE`).
     @exclusivity(unchecked) private var pending: [String] = []
     /// Whether `pending` starts with a `BEGIN` that has not gone out.
-    @exclusivity(unchecked) private var beginPending = false
+    private var beginPending: Bool { pending.first == "begin" }
     /// Roles this connection has switched to before (known to exist), so later switches can wait
     /// for the next statement; the first switch to a role runs at once, for a clear error.
     @exclusivity(unchecked) private var knownRoles: Set<String> = []
@@ -122,7 +122,6 @@ final class PostgresConnection: @unchecked Sendable {
     /// Starts a transaction: BEGIN is sent with the next statement.
     func begin() {
         pending.append("begin")
-        beginPending = true
     }
 
     /// Ends the transaction `begin()` started; when no statement ran, there is nothing to send.
@@ -131,7 +130,6 @@ final class PostgresConnection: @unchecked Sendable {
             // Nothing ran: drop BEGIN and any role switch queued after it.
             if pending.count > 1 { role = .unknown }
             pending.removeAll()
-            beginPending = false
             return
         }
         try control(commit ? "commit" : "rollback")
@@ -145,7 +143,6 @@ final class PostgresConnection: @unchecked Sendable {
         let text = beginPending ? "begin; " + sql : sql
         if pending.count > (beginPending ? 1 : 0) { role = .unknown }
         pending.removeAll()
-        beginPending = false
         let result = PQexec(handle, text)
         defer { PQclear(result) }
         try check(result, sql: sql)
@@ -158,7 +155,6 @@ final class PostgresConnection: @unchecked Sendable {
         if carried {
             text = (pending + [sql]).joined(separator: "; ")
             pending.removeAll()
-            beginPending = false
         }
         let result = PQexec(handle, text)
         defer { PQclear(result) }
@@ -271,10 +267,7 @@ final class PostgresConnection: @unchecked Sendable {
         let carried = !pending.isEmpty
         let result = try withParameters(params, sql: sql) { values, lengths, formats in
             if carried {
-                defer {
-                    pending.removeAll()
-                    beginPending = false
-                }
+                defer { pending.removeAll() }
                 return pipeline(pending, name, Int32(params.count), values, lengths, formats)
             }
             return PQexecPrepared(handle, name, Int32(params.count), values, lengths, formats, 0)

@@ -207,13 +207,15 @@ package final class ResultTable {
     package func decodeAll<T: Decodable>(as type: T.Type) throws -> [T] {
         guard rowCount > 0 else { return [] }
         let decoder = decoder(for: T.self)
-        var rows: [T] = []
-        rows.reserveCapacity(rowCount)
-        for row in 0..<rowCount {
-            start = row * columnCount
-            rows.append(try decoder.decodeRow(T.self))
+        // The count is known: fill the array in place (no `append`, which looks up `Array<T>`'s
+        // metadata on every row in this unspecialized code).
+        return try [T](unsafeUninitializedCapacity: rowCount) { rows, initialized in
+            for row in 0..<rowCount {
+                start = row * columnCount
+                (rows.baseAddress! + row).initialize(to: try decoder.decodeRow(T.self))
+                initialized = row + 1
+            }
         }
-        return rows
     }
 
     /// Decodes the first row into `T`; `nil` for no row or a one-column NULL, as ``Store/one(_:_:)-(String,[SQLValue])``.

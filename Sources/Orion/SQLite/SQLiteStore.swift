@@ -291,8 +291,12 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     }
 
     func one<T: Decodable>(_ sql: String, _ params: [SQLValue], access: Access) throws -> T? {
-        try read(sql, params, access: access) { connection, statement in
-            try connection.firstRow(statement, as: T.self)
+        do {
+            return try read(sql, params, access: access) { connection, statement in
+                try connection.firstRow(statement, as: T.self)
+            }
+        } catch is NoValue {
+            return nil
         }
     }
 

@@ -136,12 +136,13 @@ final class RowDecoder: Decoder, RowProvidingDecoder {
 
     // MARK: Values
 
-    func isNull(_ i: Int) -> Bool { source.type(at: i) == .null }
+    func isNull(_ i: Int) -> Bool { source.cell(i).type == .null }
 
     func bool(_ i: Int, topLevel: Bool = false) throws -> Bool {
-        switch source.type(at: i) {
+        let cell = source.cell(i)
+        switch cell.type {
         case .integer:
-            switch source.int64(at: i) {
+            switch cell.int64 {
             case 0: return false
             case 1: return true
             default: throw mismatch(i, Bool.self, "holds an INTEGER other than 0 or 1")
@@ -152,12 +153,13 @@ final class RowDecoder: Decoder, RowProvidingDecoder {
     }
 
     func integer<I: FixedWidthInteger>(_ i: Int, _ type: I.Type, topLevel: Bool = false) throws -> I {
-        switch source.type(at: i) {
+        let cell = source.cell(i)
+        switch cell.type {
         case .integer:
-            if let v = I(exactly: source.int64(at: i)) { return v }
+            if let v = I(exactly: cell.int64) { return v }
             throw mismatch(i, I.self, "holds an INTEGER out of range for \(I.self)")
         case .real:
-            let d = source.double(at: i)
+            let d = cell.double
             if let v = I(exactly: d) { return v }
             throw mismatch(i, I.self, "holds a REAL that is not a whole number in range for \(I.self)")
         case .null: throw null(i, I.self, topLevel: topLevel)
@@ -166,16 +168,18 @@ final class RowDecoder: Decoder, RowProvidingDecoder {
     }
 
     func double(_ i: Int, topLevel: Bool = false) throws -> Double {
-        switch source.type(at: i) {
-        case .real, .integer: return source.double(at: i)
+        let cell = source.cell(i)
+        switch cell.type {
+        case .real, .integer: return cell.double
         case .null: throw null(i, Double.self, topLevel: topLevel)
         case let other: throw mismatch(i, Double.self, "holds \(other.sqlName), Double needs REAL or INTEGER")
         }
     }
 
     func string(_ i: Int, topLevel: Bool = false) throws -> String {
-        switch source.type(at: i) {
-        case .text: return source.string(at: i)
+        let cell = source.cell(i)
+        switch cell.type {
+        case .text: return cell.string
         case .null: throw null(i, String.self, topLevel: topLevel)
         case let other: throw mismatch(i, String.self, "holds \(other.sqlName), String needs TEXT")
         }
@@ -197,24 +201,26 @@ final class RowDecoder: Decoder, RowProvidingDecoder {
     }
 
     private func date(_ i: Int, topLevel: Bool) throws -> Date {
-        switch source.type(at: i) {
+        let cell = source.cell(i)
+        switch cell.type {
         case .text:
-            if let date = source.withText(at: i, { SQLDate.parse($0) }) { return date }
+            if let date = cell.withText({ SQLDate.parse($0) }) { return date }
             throw mismatch(i, Date.self, "holds TEXT that is not a date (expected YYYY-MM-DD HH:MM:SS.SSS or ISO-8601)")
-        case .integer: return Date(timeIntervalSince1970: Double(source.int64(at: i)))
-        case .real: return Date(timeIntervalSince1970: source.double(at: i))
+        case .integer: return Date(timeIntervalSince1970: Double(cell.int64))
+        case .real: return Date(timeIntervalSince1970: cell.double)
         case .null: throw null(i, Date.self, topLevel: topLevel)
         case .blob: throw mismatch(i, Date.self, "holds BLOB, Date needs TEXT or a number of Unix seconds")
         }
     }
 
     private func uuid(_ i: Int, topLevel: Bool) throws -> UUID {
-        switch source.type(at: i) {
+        let cell = source.cell(i)
+        switch cell.type {
         case .text:
-            if let uuid = UUID(uuidString: source.string(at: i)) { return uuid }
+            if let uuid = UUID(uuidString: cell.string) { return uuid }
             throw mismatch(i, UUID.self, "holds TEXT that is not a UUID")
         case .blob:
-            let b = source.bytes(at: i)
+            let b = cell.bytes
             guard b.count == 16 else { throw mismatch(i, UUID.self, "holds a BLOB of \(b.count) bytes, UUID needs 16") }
             return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
                                b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
@@ -224,8 +230,9 @@ final class RowDecoder: Decoder, RowProvidingDecoder {
     }
 
     private func bytes(_ i: Int, _ type: Any.Type, topLevel: Bool) throws -> [UInt8] {
-        switch source.type(at: i) {
-        case .blob: return source.bytes(at: i)
+        let cell = source.cell(i)
+        switch cell.type {
+        case .blob: return cell.bytes
         case .null: throw null(i, type, topLevel: topLevel)
         case let other: throw mismatch(i, type, "holds \(other.sqlName), \(type) needs BLOB")
         }

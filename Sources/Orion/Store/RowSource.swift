@@ -37,111 +37,17 @@ enum RowSource {
         }
     }
 
-    /// The value of column `i` for the cases that hold values.
+    /// Column `i` of the current row, read once for both its storage class and its value.
     @inline(__always)
-    private func held(_ i: Int) -> SQLValue {
+    func cell(_ i: Int) -> Cell {
         switch self {
-        case .statement: .null
-        case .values(_, let values): values[i]
-        case .table(let table): table.values[table.start + i]
+        case .statement(let handle): .sqlite(sqlite3_column_value(handle, Int32(i)))
+        case .values(_, let values): .held(values[i])
+        case .table(let table): .held(table.values[table.start + i])
         }
     }
 
-    @inline(__always)
-    func type(at i: Int) -> ColumnType {
-        switch self {
-        case .statement(let handle):
-            switch sqlite3_column_type(handle, Int32(i)) {
-            case SQLITE_INTEGER: .integer
-            case SQLITE_FLOAT: .real
-            case SQLITE_TEXT: .text
-            case SQLITE_BLOB: .blob
-            default: .null
-            }
-        case .values, .table:
-            switch held(i) {
-            case .null: .null
-            case .integer: .integer
-            case .real: .real
-            case .text: .text
-            case .blob: .blob
-            }
-        }
-    }
-
-    @inline(__always)
-    func int64(at i: Int) -> Int64 {
-        switch self {
-        case .statement(let handle): return sqlite3_column_int64(handle, Int32(i))
-        case .values, .table:
-            if case .integer(let v) = held(i) { return v }
-            return 0
-        }
-    }
-
-    @inline(__always)
-    func double(at i: Int) -> Double {
-        switch self {
-        case .statement(let handle): return sqlite3_column_double(handle, Int32(i))
-        case .values, .table:
-            switch held(i) {
-            case .real(let v): return v
-            case .integer(let v): return Double(v)
-            default: return 0
-            }
-        }
-    }
-
-    @inline(__always)
-    func string(at i: Int) -> String {
-        switch self {
-        case .statement(let handle):
-            guard let text = sqlite3_column_text(handle, Int32(i)) else { return "" }
-            let count = Int(sqlite3_column_bytes(handle, Int32(i)))
-            return String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self)
-        case .values, .table:
-            if case .text(let v) = held(i) { return v }
-            return ""
-        }
-    }
-
-    func bytes(at i: Int) -> [UInt8] {
-        switch self {
-        case .statement(let handle):
-            guard let blob = sqlite3_column_blob(handle, Int32(i)) else { return [] }
-            let count = Int(sqlite3_column_bytes(handle, Int32(i)))
-            return Array(UnsafeRawBufferPointer(start: blob, count: count))
-        case .values, .table:
-            switch held(i) {
-            case .blob(let v): return v
-            case .text(let v): return Array(v.utf8)
-            default: return []
-            }
-        }
-    }
-
-    /// The UTF-8 bytes of a text column, without copying where the source allows it.
-    func withText<R>(at i: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
-        switch self {
-        case .statement(let handle):
-            let text = sqlite3_column_text(handle, Int32(i))
-            let count = Int(sqlite3_column_bytes(handle, Int32(i)))
-            return try body(UnsafeBufferPointer(start: text, count: text == nil ? 0 : count))
-        case .values, .table:
-            var text = string(at: i)
-            return try text.withUTF8(body)
-        }
-    }
-
-    func value(at i: Int) -> SQLValue {
-        switch type(at: i) {
-        case .null: .null
-        case .integer: .integer(int64(at: i))
-        case .real: .real(double(at: i))
-        case .text: .text(string(at: i))
-        case .blob: .blob(bytes(at: i))
-        }
-    }
+    func value(at i: Int) -> SQLValue { cell(i).value }
 
     func row(names: [String]) -> Row {
         switch self {
@@ -151,8 +57,120 @@ enum RowSource {
         }
         var values: [SQLValue] = []
         values.reserveCapacity(columnCount)
-        for i in 0..<columnCount { values.append(value(at: i)) }
+        for i in 0..<columnCount { values.append(cell(i).value) }
         return Row(columns: names, values: values)
+    }
+}
+
+/// One column of the current row: its storage class and its value.
+///
+/// A SQLite column is one `sqlite3_column_value` fetch, then `sqlite3_value_*` reads: each
+/// `sqlite3_column_*` call looks the column up again and checks for an out-of-memory error, which
+/// cost more than the read itself. SQLite calls that value "unprotected" because no connection
+/// mutex guards it; Orion's connections are opened without one (`SQLITE_OPEN_NOMUTEX`) and used
+/// by one thread at a time, and a cell is read before the statement steps or resets again.
+enum Cell {
+    case sqlite(OpaquePointer)
+    case held(SQLValue)
+
+    @inline(__always)
+    var type: ColumnType {
+        switch self {
+        case .sqlite(let value):
+            switch sqlite3_value_type(value) {
+            case SQLITE_INTEGER: .integer
+            case SQLITE_FLOAT: .real
+            case SQLITE_TEXT: .text
+            case SQLITE_BLOB: .blob
+            default: .null
+            }
+        case .held(let value):
+            switch value {
+            case .null: .null
+            case .integer: .integer
+            case .real: .real
+            case .text: .text
+            case .blob: .blob
+            }
+        }
+    }
+
+    /// The integer; 0 unless ``type`` is `.integer`.
+    @inline(__always)
+    var int64: Int64 {
+        switch self {
+        case .sqlite(let value): return sqlite3_value_int64(value)
+        case .held(let value):
+            if case .integer(let v) = value { return v }
+            return 0
+        }
+    }
+
+    /// The number as a double; 0 unless ``type`` is `.real` or `.integer`.
+    @inline(__always)
+    var double: Double {
+        switch self {
+        case .sqlite(let value): return sqlite3_value_double(value)
+        case .held(let value):
+            switch value {
+            case .real(let v): return v
+            case .integer(let v): return Double(v)
+            default: return 0
+            }
+        }
+    }
+
+    /// The text; "" unless ``type`` is `.text`.
+    @inline(__always)
+    var string: String {
+        switch self {
+        case .sqlite(let value):
+            guard let text = sqlite3_value_text(value) else { return "" }
+            let count = Int(sqlite3_value_bytes(value))
+            return String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self)
+        case .held(let value):
+            if case .text(let v) = value { return v }
+            return ""
+        }
+    }
+
+    /// The bytes of a blob (or of text).
+    var bytes: [UInt8] {
+        switch self {
+        case .sqlite(let value):
+            guard let blob = sqlite3_value_blob(value) else { return [] }
+            let count = Int(sqlite3_value_bytes(value))
+            return Array(UnsafeRawBufferPointer(start: blob, count: count))
+        case .held(let value):
+            switch value {
+            case .blob(let v): return v
+            case .text(let v): return Array(v.utf8)
+            default: return []
+            }
+        }
+    }
+
+    /// The UTF-8 bytes of a text value, without copying where the source allows it.
+    func withText<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        switch self {
+        case .sqlite(let value):
+            let text = sqlite3_value_text(value)
+            let count = Int(sqlite3_value_bytes(value))
+            return try body(UnsafeBufferPointer(start: text, count: text == nil ? 0 : count))
+        case .held:
+            var text = string
+            return try text.withUTF8(body)
+        }
+    }
+
+    var value: SQLValue {
+        switch type {
+        case .null: .null
+        case .integer: .integer(int64)
+        case .real: .real(double)
+        case .text: .text(string)
+        case .blob: .blob(bytes)
+        }
     }
 }
 

@@ -34,6 +34,14 @@ struct StatementTests {
         }
         #expect(error?.message.contains("2 '?' parameters") == true)
         #expect(error?.message.contains("\(given) value") == true)
+        // The variadic forms (bound without building [SQLValue]) check the same way.
+        let bindables: [(any SQLBindable)?] = Array(repeating: 1, count: given)
+        let variadic = expectStoreError(.parameterCount) {
+            try store.exec("update todos set done = ? where id = ?", bindables: bindables)
+        }
+        #expect(variadic?.message == error?.message)
+        expectStoreError(.parameterCount) { let _: Int? = try store.one("select ? + ?", 1) }
+        expectStoreError(.parameterCount) { let _: [Int] = try store.query("select ?", 1, 2) }
     }
 
     @Test("named and numbered parameters are refused in favour of ?", arguments: [":id", "@id", "$id", "?1"])

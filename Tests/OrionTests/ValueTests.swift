@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Orion
 
@@ -33,7 +34,27 @@ struct ValueTests {
             #expect(bindable.sqlValue == expected)
             let back: SQLValue? = try store.one("select ?", [bindable.sqlValue])
             #expect(back == expected)
+            // The variadic forms bind the value as passed, without the [SQLValue] step.
+            let direct: SQLValue? = try store.one("select ?", bindable)
+            #expect(direct == expected)
+            let queried: [SQLValue] = try store.query("select ?", bindable)
+            #expect(queried == [expected])
+            try store.exec("create temp table if not exists bound (v)")
+            try store.exec("delete from bound")
+            try store.exec("insert into bound (v) values (?)", bindable)
+            #expect(try store.one("select v from bound") as SQLValue? == expected)
         }
+    }
+
+    @Test("a store with only the five requirements gets the variadic forms as [SQLValue]")
+    func variadicDefaults() throws {
+        let recorder = RecordingStore(base: store)
+        let _: Int? = try recorder.one("select ? + ?", 1, nil)
+        let _: [String] = try recorder.query("select ?", "x")
+        try recorder.exec("select ?", 2.5)
+        #expect(recorder.calls.withLock { $0 } == [
+            "one [.integer(1), .null]", "query [.text(\"x\")]", "exec [.real(2.5)]",
+        ])
     }
 
     @Test("nil binds NULL in the variadic forms")
@@ -263,4 +284,40 @@ struct ValueTests {
         #expect(SHA256.hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(SHA256.hex(String(repeating: "a", count: 1000)) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
     }
+}
+
+/// A store that implements only the five requirements, recording the values it is given.
+private final class RecordingStore: Store {
+    let base: any Store
+    let calls = Mutex<[String]>([])
+
+    init(base: any Store) { self.base = base }
+
+    private func record(_ method: String, _ params: [SQLValue]) {
+        let values = params.map { value in
+            switch value {
+            case .null: ".null"
+            case .integer(let v): ".integer(\(v))"
+            case .real(let v): ".real(\(v))"
+            case .text(let v): ".text(\"\(v)\")"
+            case .blob(let v): ".blob(\(v))"
+            }
+        }
+        calls.withLock { $0.append("\(method) [\(values.joined(separator: ", "))]") }
+    }
+
+    func query<T: Decodable>(_ sql: String, _ params: [SQLValue]) throws -> [T] {
+        record("query", params)
+        return try base.query(sql, params)
+    }
+    func one<T: Decodable>(_ sql: String, _ params: [SQLValue]) throws -> T? {
+        record("one", params)
+        return try base.one(sql, params)
+    }
+    func exec(_ sql: String, _ params: [SQLValue]) throws -> ExecResult {
+        record("exec", params)
+        return try base.exec(sql, params)
+    }
+    func tx<T>(_ body: () throws -> T) throws -> T { try base.tx(body) }
+    func migrate(_ feature: String, _ migrations: [String]) throws { try base.migrate(feature, migrations) }
 }

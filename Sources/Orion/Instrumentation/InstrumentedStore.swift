@@ -60,6 +60,22 @@ public struct InstrumentedStore: Store {
         try measure(sql, params.count, .write, { $0.changes }) { try base.exec(sql, params) }
     }
 
+    /// Runs the variadic `query` on the base store and reports it.
+    public func query<T: Decodable>(_ sql: String, bindables params: [(any SQLBindable)?]) throws -> [T] {
+        try measure(sql, params.count, .read, { $0.count }) { try base.query(sql, bindables: params) }
+    }
+
+    /// Runs the variadic `one` on the base store and reports it.
+    public func one<T: Decodable>(_ sql: String, bindables params: [(any SQLBindable)?]) throws -> T? {
+        try measure(sql, params.count, .read, { $0 == nil ? 0 : 1 }) { try base.one(sql, bindables: params) as T? }
+    }
+
+    /// Runs the variadic `exec` on the base store and reports it.
+    @discardableResult
+    public func exec(_ sql: String, bindables params: [(any SQLBindable)?]) throws -> ExecResult {
+        try measure(sql, params.count, .write, { $0.changes }) { try base.exec(sql, bindables: params) }
+    }
+
     /// Passes through: the body's calls through this store are reported one by one.
     @discardableResult
     public func tx<T>(_ body: () throws -> T) throws -> T {

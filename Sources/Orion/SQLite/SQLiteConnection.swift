@@ -103,9 +103,16 @@ final class SQLiteConnection {
 
     // MARK: Running statements
 
+    /// Prepares (or reuses) `sql`, binds `values`, runs `body` on the statement, and resets it.
+    func withStatement<R>(
+        _ sql: String, _ values: [SQLValue], access: Access, _ body: (SQLiteStatement) throws -> R
+    ) throws -> R {
+        try withStatement(sql, .values(values), access: access, body)
+    }
+
     /// Prepares (or reuses) `sql`, binds `params`, runs `body` on the statement, and resets it.
     func withStatement<R>(
-        _ sql: String, _ params: [SQLValue], access: Access, _ body: (SQLiteStatement) throws -> R
+        _ sql: String, _ params: Parameters, access: Access, _ body: (SQLiteStatement) throws -> R
     ) throws -> R {
         // Statements nest (the registry is read in the middle of a feature statement's step):
         // the outer statement's access and time limit come back when the inner one is done.
@@ -120,7 +127,7 @@ final class SQLiteConnection {
         guard params.count == statement.parameterCount else {
             throw StoreError.parameterCountMismatch(expected: statement.parameterCount, given: params.count, sql: sql)
         }
-        if !params.isEmpty {
+        if params.count > 0 {
             let rc = statement.bind(params)
             if rc != SQLITE_OK { throw error(rc, sql: sql) }
         }

@@ -48,40 +48,49 @@ final class SQLiteStatement {
         return decoder
     }
 
-    /// Binds `values` to the `?` parameters; the caller has checked the count.
-    func bind(_ values: [SQLValue]) -> Int32 {
-        for (offset, value) in values.enumerated() {
-            let index = Int32(offset + 1)
-            let rc: Int32
-            switch value {
-            case .null:
-                rc = sqlite3_bind_null(handle, index)
-            case .integer(let v):
-                rc = sqlite3_bind_int64(handle, index, v)
-            case .real(let v):
-                rc = sqlite3_bind_double(handle, index, v)
-            case .text(var v):
-                if v.isEmpty {
-                    rc = sqlite3_bind_text(handle, index, "", 0, orion_transient())
-                } else {
-                    rc = v.withUTF8 { utf8 in
-                        utf8.withMemoryRebound(to: CChar.self) {
-                            sqlite3_bind_text64(handle, index, $0.baseAddress, UInt64($0.count), orion_transient(), UInt8(SQLITE_UTF8))
-                        }
-                    }
-                }
-            case .blob(let v):
-                if v.isEmpty {
-                    rc = sqlite3_bind_zeroblob(handle, index, 0)
-                } else {
-                    rc = v.withUnsafeBytes {
-                        sqlite3_bind_blob64(handle, index, $0.baseAddress, UInt64($0.count), orion_transient())
-                    }
-                }
+    /// Binds `params` to the `?` parameters; the caller has checked the count.
+    func bind(_ params: Parameters) -> Int32 {
+        switch params {
+        case .values(let values):
+            for (offset, value) in values.enumerated() {
+                let rc = bind(value, at: Int32(offset + 1))
+                if rc != SQLITE_OK { return rc }
             }
-            if rc != SQLITE_OK { return rc }
+        case .bindables(let bindables):
+            // Read each parameter in place (iterating would copy every existential).
+            return bindables.withUnsafeBufferPointer { buffer in
+                for i in 0..<buffer.count {
+                    let rc = bind(buffer[i]?.sqlValue ?? .null, at: Int32(i + 1))
+                    if rc != SQLITE_OK { return rc }
+                }
+                return SQLITE_OK
+            }
         }
         return SQLITE_OK
+    }
+
+    @inline(__always)
+    private func bind(_ value: SQLValue, at index: Int32) -> Int32 {
+        switch value {
+        case .null:
+            return sqlite3_bind_null(handle, index)
+        case .integer(let v):
+            return sqlite3_bind_int64(handle, index, v)
+        case .real(let v):
+            return sqlite3_bind_double(handle, index, v)
+        case .text(var v):
+            if v.isEmpty { return sqlite3_bind_text(handle, index, "", 0, orion_transient()) }
+            return v.withUTF8 { utf8 in
+                utf8.withMemoryRebound(to: CChar.self) {
+                    sqlite3_bind_text64(handle, index, $0.baseAddress, UInt64($0.count), orion_transient(), UInt8(SQLITE_UTF8))
+                }
+            }
+        case .blob(let v):
+            if v.isEmpty { return sqlite3_bind_zeroblob(handle, index, 0) }
+            return v.withUnsafeBytes {
+                sqlite3_bind_blob64(handle, index, $0.baseAddress, UInt64($0.count), orion_transient())
+            }
+        }
     }
 
     /// Resets the statement and drops its bindings, so no bound value outlives the call.
@@ -93,3 +102,17 @@ final class SQLiteStatement {
 
 @available(*, unavailable)
 extension SQLiteStatement: Sendable {}
+
+/// The parameters of one call: the values of the `[SQLValue]` requirements, or the variadic
+/// values as a feature passed them, bound one by one without building a `[SQLValue]` first.
+enum Parameters {
+    case values([SQLValue])
+    case bindables([(any SQLBindable)?])
+
+    var count: Int {
+        switch self {
+        case .values(let values): values.count
+        case .bindables(let bindables): bindables.count
+        }
+    }
+}

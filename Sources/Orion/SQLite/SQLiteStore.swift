@@ -122,19 +122,35 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     /// Runs one read statement on a reader connection (on the writer inside `tx` or while a
     /// batch is open) and decodes every row. See ``Store/query(_:_:)-(String,[SQLValue])``.
     public func query<T: Decodable>(_ sql: String, _ params: [SQLValue]) throws -> [T] {
-        try query(sql, params, access: .root)
+        try query(sql, .values(params), access: .root)
     }
 
     /// Runs one read statement and decodes its first row. See ``Store/one(_:_:)-(String,[SQLValue])``.
     public func one<T: Decodable>(_ sql: String, _ params: [SQLValue]) throws -> T? {
-        try one(sql, params, access: .root)
+        try one(sql, .values(params), access: .root)
     }
 
     /// Runs one statement on the writer: autocommit, inside the open `tx`, or as a unit of
     /// the write queue's batch. See ``Store/exec(_:_:)-(String,[SQLValue])``.
     @discardableResult
     public func exec(_ sql: String, _ params: [SQLValue]) throws -> ExecResult {
-        try exec(sql, params, access: .root)
+        try exec(sql, .values(params), access: .root)
+    }
+
+    /// The variadic `query`: binds the parameters as passed, without building `[SQLValue]`.
+    public func query<T: Decodable>(_ sql: String, bindables params: [(any SQLBindable)?]) throws -> [T] {
+        try query(sql, .bindables(params), access: .root)
+    }
+
+    /// The variadic `one`: binds the parameters as passed, without building `[SQLValue]`.
+    public func one<T: Decodable>(_ sql: String, bindables params: [(any SQLBindable)?]) throws -> T? {
+        try one(sql, .bindables(params), access: .root)
+    }
+
+    /// The variadic `exec`: binds the parameters as passed, without building `[SQLValue]`.
+    @discardableResult
+    public func exec(_ sql: String, bindables params: [(any SQLBindable)?]) throws -> ExecResult {
+        try exec(sql, .bindables(params), access: .root)
     }
 
     /// Runs `body` in `BEGIN IMMEDIATE … COMMIT` (a savepoint when nested, or a savepoint of
@@ -284,13 +300,13 @@ public final class SQLiteStore: Store, @unchecked Sendable {
 
     // MARK: Reads
 
-    func query<T: Decodable>(_ sql: String, _ params: [SQLValue], access: Access) throws -> [T] {
+    func query<T: Decodable>(_ sql: String, _ params: Parameters, access: Access) throws -> [T] {
         try read(sql, params, access: access) { connection, statement in
             try connection.rows(statement, as: T.self)
         }
     }
 
-    func one<T: Decodable>(_ sql: String, _ params: [SQLValue], access: Access) throws -> T? {
+    func one<T: Decodable>(_ sql: String, _ params: Parameters, access: Access) throws -> T? {
         do {
             return try read(sql, params, access: access) { connection, statement in
                 try connection.firstRow(statement, as: T.self)
@@ -300,7 +316,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         }
     }
 
-    func exec(_ sql: String, _ params: [SQLValue], access: Access) throws -> ExecResult {
+    func exec(_ sql: String, _ params: Parameters, access: Access) throws -> ExecResult {
         try onWriter(sql, params, access: access) { connection, statement in
             try connection.execute(statement)
         }
@@ -310,7 +326,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     private struct NeedsWriter: Error {}
 
     private func read<R>(
-        _ sql: String, _ params: [SQLValue], access: Access,
+        _ sql: String, _ params: Parameters, access: Access,
         _ run: (SQLiteConnection, SQLiteStatement) throws -> R
     ) throws -> R {
         try checkOpen()
@@ -334,7 +350,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     /// Runs one statement on the writer: inside the open `tx`, as a write unit of the batch, or
     /// on its own (autocommit).
     private func onWriter<R>(
-        _ sql: String, _ params: [SQLValue], access: Access,
+        _ sql: String, _ params: Parameters, access: Access,
         _ run: (SQLiteConnection, SQLiteStatement) throws -> R
     ) throws -> R {
         try withWriter { writer in

@@ -6,16 +6,29 @@ struct ScopedSQLiteStore: Store {
     let scope: Scope
 
     func query<T: Decodable>(_ sql: String, _ params: [SQLValue]) throws -> [T] {
-        try store.query(sql, params, access: .scoped(scope))
+        try store.query(sql, .values(params), access: .scoped(scope))
     }
 
     func one<T: Decodable>(_ sql: String, _ params: [SQLValue]) throws -> T? {
-        try store.one(sql, params, access: .scoped(scope))
+        try store.one(sql, .values(params), access: .scoped(scope))
     }
 
     @discardableResult
     func exec(_ sql: String, _ params: [SQLValue]) throws -> ExecResult {
-        try store.exec(sql, params, access: .scoped(scope))
+        try store.exec(sql, .values(params), access: .scoped(scope))
+    }
+
+    func query<T: Decodable>(_ sql: String, bindables params: [(any SQLBindable)?]) throws -> [T] {
+        try store.query(sql, .bindables(params), access: .scoped(scope))
+    }
+
+    func one<T: Decodable>(_ sql: String, bindables params: [(any SQLBindable)?]) throws -> T? {
+        try store.one(sql, .bindables(params), access: .scoped(scope))
+    }
+
+    @discardableResult
+    func exec(_ sql: String, bindables params: [(any SQLBindable)?]) throws -> ExecResult {
+        try store.exec(sql, .bindables(params), access: .scoped(scope))
     }
 
     @discardableResult

@@ -75,6 +75,43 @@ public protocol Store: Sendable {
     /// - Throws: ``StoreError`` naming the feature and entry index when an entry fails, was edited,
     ///   went missing, or touches a table that another feature owns.
     func migrate(_ feature: String, _ migrations: [String]) throws
+
+    /// What the variadic ``query(_:_:)-(String,(any SQLBindable)?...)`` calls.
+    ///
+    /// The default implementation turns `params` into values with ``SQLValue/list(_:)`` and
+    /// calls ``query(_:_:)-(String,[SQLValue])``. An adapter may bind the parameters as they
+    /// are instead, without building that array; the results and errors must be the same.
+    func query<T: Decodable>(_ sql: String, bindables params: [(any SQLBindable)?]) throws -> [T]
+
+    /// What the variadic ``one(_:_:)-(String,(any SQLBindable)?...)`` calls; see
+    /// ``query(_:bindables:)``.
+    func one<T: Decodable>(_ sql: String, bindables params: [(any SQLBindable)?]) throws -> T?
+
+    /// What the variadic ``exec(_:_:)-(String,(any SQLBindable)?...)`` calls; see
+    /// ``query(_:bindables:)``.
+    @discardableResult
+    func exec(_ sql: String, bindables params: [(any SQLBindable)?]) throws -> ExecResult
+}
+
+extension Store {
+    /// Converts the parameters with ``SQLValue/list(_:)`` and calls ``query(_:_:)-(String,[SQLValue])``.
+    @inlinable
+    public func query<T: Decodable>(_ sql: String, bindables params: [(any SQLBindable)?]) throws -> [T] {
+        try query(sql, SQLValue.list(params))
+    }
+
+    /// Converts the parameters with ``SQLValue/list(_:)`` and calls ``one(_:_:)-(String,[SQLValue])``.
+    @inlinable
+    public func one<T: Decodable>(_ sql: String, bindables params: [(any SQLBindable)?]) throws -> T? {
+        try one(sql, SQLValue.list(params))
+    }
+
+    /// Converts the parameters with ``SQLValue/list(_:)`` and calls ``exec(_:_:)-(String,[SQLValue])``.
+    @inlinable
+    @discardableResult
+    public func exec(_ sql: String, bindables params: [(any SQLBindable)?]) throws -> ExecResult {
+        try exec(sql, SQLValue.list(params))
+    }
 }
 
 extension Store {
@@ -91,7 +128,7 @@ extension Store {
     /// - Throws: ``StoreError``.
     @inlinable
     public func query<T: Decodable>(_ sql: String, _ params: (any SQLBindable)?...) throws -> [T] {
-        try query(sql, SQLValue.list(params))
+        try query(sql, bindables: params)
     }
 
     /// Runs one read statement and decodes its first row into `T`.
@@ -104,7 +141,7 @@ extension Store {
     /// - Throws: ``StoreError``.
     @inlinable
     public func one<T: Decodable>(_ sql: String, _ params: (any SQLBindable)?...) throws -> T? {
-        try one(sql, SQLValue.list(params))
+        try one(sql, bindables: params)
     }
 
     /// Runs one write (or DDL) statement.
@@ -118,6 +155,6 @@ extension Store {
     @inlinable
     @discardableResult
     public func exec(_ sql: String, _ params: (any SQLBindable)?...) throws -> ExecResult {
-        try exec(sql, SQLValue.list(params))
+        try exec(sql, bindables: params)
     }
 }

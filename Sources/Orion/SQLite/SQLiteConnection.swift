@@ -18,6 +18,8 @@ final class SQLiteConnection {
     let handle: OpaquePointer
     let role: Role
     let timeLimit: Duration?
+    /// `timeLimit` in nanoseconds; 0 when there is none.
+    private let timeLimitNanoseconds: UInt64
     // Hot-path state is `@exclusivity(unchecked)`: the connection is confined to one thread at a
     // time (see the type's comment), so the runtime's dynamic exclusivity checks only cost time.
     @exclusivity(unchecked) private var cache: StatementCache
@@ -35,8 +37,9 @@ final class SQLiteConnection {
     /// While a migration entry runs: the tables its statements write, for its foreign-key check.
     var touchedTables: Set<String>?
 
-    // Time limit state.
-    @exclusivity(unchecked) private var deadline: ContinuousClock.Instant?
+    // Time limit state. Plain monotonic nanoseconds (0: none), not `ContinuousClock.Instant?`,
+    // whose layout lives in another module and costs value-witness calls on every statement.
+    @exclusivity(unchecked) private var deadline: UInt64 = 0
     @exclusivity(unchecked) private var timedOut = false
 
     init(path: String, role: Role, synchronous: SQLiteStore.Synchronous, statementCacheSize: Int, timeLimit: Duration?) throws {
@@ -49,6 +52,10 @@ final class SQLiteConnection {
         handle = try Self.open(path: path)
         self.role = role
         self.timeLimit = timeLimit
+        timeLimitNanoseconds = timeLimit.map { limit in
+            let (seconds, attoseconds) = limit.components
+            return max(1, UInt64(max(0, seconds)) &* 1_000_000_000 &+ UInt64(max(0, attoseconds / 1_000_000_000)))
+        } ?? 0
         cache = StatementCache(capacity: statementCacheSize)
         try configure(synchronous: synchronous)
     }
@@ -117,10 +124,10 @@ final class SQLiteConnection {
         // Statements nest (the registry is read in the middle of a feature statement's step):
         // the outer statement's access and time limit come back when the inner one is done.
         let outerAccess = self.access
-        let outerDeadline = timeLimit == nil ? nil : deadline
+        let outerDeadline = deadline
         defer {
             self.access = outerAccess
-            if timeLimit != nil { deadline = outerDeadline }
+            deadline = outerDeadline
         }
         let statement = try checkout(sql, access: access)
         defer { checkin(statement) }
@@ -132,8 +139,8 @@ final class SQLiteConnection {
             if rc != SQLITE_OK { throw error(rc, sql: sql) }
         }
         self.access = access
-        if let timeLimit, access.cacheScope != -1 {
-            deadline = .now + timeLimit
+        if timeLimitNanoseconds != 0, access.cacheScope != -1 {
+            deadline = monotonicNanoseconds() &+ timeLimitNanoseconds
             timedOut = false
         }
         do {
@@ -416,7 +423,7 @@ final class SQLiteConnection {
     }
 
     fileprivate func progress() -> Int32 {
-        guard let deadline, ContinuousClock.now >= deadline else { return 0 }
+        guard deadline != 0, monotonicNanoseconds() >= deadline else { return 0 }
         timedOut = true
         return 1
     }

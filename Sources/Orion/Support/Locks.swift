@@ -7,6 +7,14 @@ import Darwin
 #endif
 import Synchronization
 
+/// A monotonic clock in nanoseconds (`CLOCK_MONOTONIC`), for deadlines kept as plain integers.
+@inline(__always)
+func monotonicNanoseconds() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
+}
+
 /// The calling thread's identity, as a number.
 @inline(__always)
 package func currentThreadID() -> UInt {

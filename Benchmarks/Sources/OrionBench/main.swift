@@ -99,12 +99,22 @@ func benchReads() throws {
     let queue = try DatabaseQueue(path: readsPath)
     let sql = "select id, name, qty, price from items where id = ?"
     var sink = 0
+    let floor = FloorReads(path: readsPath)
+    defer { floor.close() }
+    let floorPoint = FloorDecoder(floor.point)
+    let floorRange = FloorDecoder(floor.range)
 
     try compare("Point read by primary key into a 4-column struct (autocommit per lookup)", unit: "per read", perOp: lookups, baseline: "raw C", [
         ("raw C", { sink &+= Int(ids.withUnsafeBufferPointer { raw_point_reads(raw, $0.baseAddress, Int32(lookups)) }) }),
         ("Orion one → Decodable", {
             for id in ids {
                 let item: Item? = try store.one(sql, id)
+                sink &+= item!.qty
+            }
+        }),
+        ("Decodable floor (bench-only decoder)", {
+            for id in ids {
+                let item = try floor.one(id, floorPoint)
                 sink &+= item!.qty
             }
         }),
@@ -160,6 +170,12 @@ func benchReads() throws {
         ("Orion query → [Decodable]", {
             for _ in 0..<repeats {
                 let items: [Item] = try store.query(rangeSQL, 1000, 1000 + rows)
+                sink &+= items.count
+            }
+        }),
+        ("Decodable floor (bench-only decoder)", {
+            for _ in 0..<repeats {
+                let items = try floor.rows(from: 1000, count: Int64(rows), floorRange)
                 sink &+= items.count
             }
         }),
@@ -319,6 +335,27 @@ case "profile-raw":
     let raw = raw_open(readsPath, 1)!
     let n = arguments.contains("--short") ? 20_000 : ids.count
     print(ids.withUnsafeBufferPointer { raw_point_reads(raw, $0.baseAddress, Int32(n)) })
+    raw_close(raw)
+case "profile-floor":
+    // The Decodable floor's point reads (and, with --range, its 1,000-row reads), for callgrind.
+    try makeItems()
+    let floor = FloorReads(path: readsPath)
+    var sink = 0
+    if arguments.contains("--range") {
+        let decoder = FloorDecoder(floor.range)
+        for _ in 0..<20 { sink &+= try floor.rows(from: 1000, count: 1000, decoder).count }
+    } else {
+        let decoder = FloorDecoder(floor.point)
+        for id in ids.prefix(20_000) { sink &+= try floor.one(id, decoder)!.qty }
+    }
+    floor.close()
+    print(sink)
+case "profile-raw-range":
+    // raw C's 1,000-row reads, 20 times, for callgrind beside profile-range --short.
+    try makeItems()
+    let raw = raw_open(readsPath, 1)!
+    var buffer = [raw_item](repeating: raw_item(), count: 1000)
+    print(buffer.withUnsafeMutableBufferPointer { raw_range_reads(raw, 1000, 1000, 20, $0.baseAddress) })
     raw_close(raw)
 case "profile-grdb":
     // GRDB's Codable point reads alone, for perf.

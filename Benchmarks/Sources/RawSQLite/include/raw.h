@@ -1,6 +1,7 @@
 #ifndef ORION_RAW_SQLITE_H
 #define ORION_RAW_SQLITE_H
 #include <stdint.h>
+#include <sqlite3.h>
 
 /// The baseline: what a careful C program does with the same libsqlite3.
 /// Each function opens its own connection with the store's pragmas, prepares once, and loops.

@@ -17,8 +17,11 @@
 /// }
 /// ```
 ///
-/// Features call the variadic forms (`store.query(sql, a, b)`, where `nil` binds NULL); the
-/// requirements below take `[SQLValue]` and are what an adapter implements.
+/// Features call the variadic forms (`store.query(sql, a, b)`, where `nil` binds NULL). An
+/// adapter implements the five requirements that take `[SQLValue]`; the variadic forms reach it
+/// through ``query(_:bindables:)``, ``one(_:bindables:)`` and ``exec(_:bindables:)``, whose
+/// default implementations build that array, and which an adapter may implement to bind the
+/// values as passed (``SQLiteStore`` does: it saves an array per call on the hottest path).
 ///
 /// ## Implementation requirements
 /// An adapter must:
@@ -76,18 +79,18 @@ public protocol Store: Sendable {
     ///   went missing, or touches a table that another feature owns.
     func migrate(_ feature: String, _ migrations: [String]) throws
 
-    /// What the variadic ``query(_:_:)-(String,(any SQLBindable)?...)`` calls.
+    /// What the variadic `query(sql, a, b)` calls.
     ///
     /// The default implementation turns `params` into values with ``SQLValue/list(_:)`` and
     /// calls ``query(_:_:)-(String,[SQLValue])``. An adapter may bind the parameters as they
     /// are instead, without building that array; the results and errors must be the same.
     func query<T: Decodable>(_ sql: String, bindables params: [(any SQLBindable)?]) throws -> [T]
 
-    /// What the variadic ``one(_:_:)-(String,(any SQLBindable)?...)`` calls; see
+    /// What the variadic `one(sql, a, b)` calls; see
     /// ``query(_:bindables:)``.
     func one<T: Decodable>(_ sql: String, bindables params: [(any SQLBindable)?]) throws -> T?
 
-    /// What the variadic ``exec(_:_:)-(String,(any SQLBindable)?...)`` calls; see
+    /// What the variadic `exec(sql, a, b)` calls; see
     /// ``query(_:bindables:)``.
     @discardableResult
     func exec(_ sql: String, bindables params: [(any SQLBindable)?]) throws -> ExecResult

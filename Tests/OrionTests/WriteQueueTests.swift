@@ -30,6 +30,23 @@ struct WriteQueueTests {
         #expect(store.writeQueueMetrics.writes == 3)
     }
 
+    @Test("one of a write with RETURNING: a row, no row or a NULL, and the write stands", arguments: [false, true])
+    func returningNothing(queued: Bool) throws {
+        let store = try todoStore(dir, writeQueue: queued ? holdOpen : nil)
+        let id: Int? = try store.one("insert into todos (title) values (?) returning id", "a")
+        #expect(id == 1)
+        // Deletes nothing: no row.
+        let gone: Int? = try store.one("delete from todos where id = ? returning id", 99)
+        #expect(gone == nil)
+        // Changes a row and returns a NULL.
+        let note: String? = try store.one("update todos set done = 1 where id = ? returning null", 1)
+        #expect(note == nil)
+        try store.flush()
+        #expect(try store.one("select done from todos where id = 1") == true)
+        #expect(try committedCount() == 1)
+        if queued { #expect(store.writeQueueMetrics.writes == 3) }
+    }
+
     @Test("reads from any thread see the pending batch; once it commits reads leave the writer")
     func readYourWrites() throws {
         let store = try todoStore(dir, writeQueue: holdOpen)

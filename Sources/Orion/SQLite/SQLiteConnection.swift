@@ -208,10 +208,12 @@ final class SQLiteConnection {
     /// runtime look up `Optional<T>`'s metadata on every call (≈ 325 instructions).
     func firstRow<T: Decodable>(_ statement: SQLiteStatement, as type: T.Type) throws -> T {
         guard try step(statement) else { throw NoValue() }
+        // A write with RETURNING made all its changes in that first step. Reset it once the row
+        // is decoded, so the write is finished before this returns: the write queue releases the
+        // write's savepoint next, which SQLite refuses while the statement is still running.
+        defer { if !statement.isReadOnly { sqlite3_reset(statement.handle) } }
         let decoder = statement.decoder(for: T.self)
         do {
-            // A write with RETURNING finishes its changes on the first step; stepping on would
-            // run nothing new, so the statement is simply reset.
             return try decoder.decodeRow(T.self)
         } catch where decoder.metNullScalar {
             throw NoValue()

@@ -452,9 +452,29 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         let connection = writer.connection
         if !writer.batchOpen { try openBatch(writer, writeQueue) }
         try guarded(writer) { try connection.run("savepoint orion_unit") }
+        /// Keeps the unit's writes in the batch.
+        func complete() throws {
+            // The work may have swallowed the error that lost the batch.
+            if let stopped = writer.stopped { throw stopped }
+            if connection.deferredForeignKeyViolations > 0 {
+                try? connection.run("rollback to orion_unit")
+                try? connection.run("release orion_unit")
+                throw StoreError(
+                    .constraint,
+                    "FOREIGN KEY constraint failed: the write left a deferred foreign-key violation, so it was undone on its own; the rest of the batch is unharmed",
+                    sqliteCode: SQLiteCodes.constraintForeignKey)
+            }
+            try guarded(writer) { try connection.run("release orion_unit") }
+            writer.batchUnits += 1
+            if writer.batchUnits >= writeQueue.maxBatch { try commitBatch(writer) }
+        }
         let result: R
         do {
             result = try guarded(writer) { try work() }
+        } catch let noValue as NoValue {
+            // `one` of a write with RETURNING that returned no row or a NULL: the write stands.
+            try complete()
+            throw noValue
         } catch {
             if writer.batchOpen && !connection.isAutocommit {
                 try? connection.run("rollback to orion_unit")
@@ -462,19 +482,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             }
             throw error
         }
-        // The work may have swallowed the error that lost the batch.
-        if let stopped = writer.stopped { throw stopped }
-        if connection.deferredForeignKeyViolations > 0 {
-            try? connection.run("rollback to orion_unit")
-            try? connection.run("release orion_unit")
-            throw StoreError(
-                .constraint,
-                "FOREIGN KEY constraint failed: the write left a deferred foreign-key violation, so it was undone on its own; the rest of the batch is unharmed",
-                sqliteCode: SQLiteCodes.constraintForeignKey)
-        }
-        try guarded(writer) { try connection.run("release orion_unit") }
-        writer.batchUnits += 1
-        if writer.batchUnits >= writeQueue.maxBatch { try commitBatch(writer) }
+        try complete()
         return result
     }
 

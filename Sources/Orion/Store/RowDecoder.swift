@@ -192,7 +192,7 @@ final class RowDecoder: Decoder, RowProvidingDecoder {
         if T.self == UUID.self { return try uuid(i, topLevel: topLevel) as! T }
         if T.self == Data.self { return Data(try bytes(i, Data.self, topLevel: topLevel)) as! T }
         if T.self == [UInt8].self { return try bytes(i, [UInt8].self, topLevel: topLevel) as! T }
-        if T.self == SQLValue.self { return source.value(at: i) as! T }
+        if T.self == SQLValue.self { return source.cell(i).value as! T }
         do {
             return try T(from: ColumnDecoder(decoder: self, column: i, topLevel: topLevel))
         } catch let error as DecodingError {
@@ -254,18 +254,6 @@ final class RowDecoder: Decoder, RowProvidingDecoder {
             return failure("column '\(names[i])' is NULL but \(type) is not optional; ask for \(type)? to accept NULL")
         }
         return failure("column '\(names[i])' is NULL but \(type) is not optional; make the property \(type)? or select a non-NULL value")
-    }
-}
-
-extension ColumnType {
-    var sqlName: String {
-        switch self {
-        case .null: "NULL"
-        case .integer: "INTEGER"
-        case .real: "REAL"
-        case .text: "TEXT"
-        case .blob: "BLOB"
-        }
     }
 }
 

@@ -3,6 +3,17 @@ internal import CSQLite
 /// The storage class of one column of the current row.
 enum ColumnType: Sendable {
     case null, integer, real, text, blob
+
+    /// The storage class's SQL name, for messages.
+    var sqlName: String {
+        switch self {
+        case .null: "NULL"
+        case .integer: "INTEGER"
+        case .real: "REAL"
+        case .text: "TEXT"
+        case .blob: "BLOB"
+        }
+    }
 }
 
 /// Read access to the current row of a result, column by column, without materializing it.
@@ -10,7 +21,7 @@ enum ColumnType: Sendable {
 /// A concrete enum rather than a protocol: the decoder is reached through `any Decoder`, where
 /// generic code would run unspecialized; a switch per column read costs almost nothing.
 enum RowSource {
-    /// A stepping SQLite statement: values are read straight from `sqlite3_column_*`.
+    /// A stepping SQLite statement: values are read in place (``Cell``).
     case statement(OpaquePointer)
     /// A row of values (``Row/decode(_:)``).
     case values(names: [String], values: [SQLValue])
@@ -47,8 +58,6 @@ enum RowSource {
         }
     }
 
-    func value(at i: Int) -> SQLValue { cell(i).value }
-
     func row(names: [String]) -> Row {
         switch self {
         case .values(_, let values): return Row(columns: names, values: values)
@@ -84,14 +93,7 @@ enum Cell {
             case SQLITE_BLOB: .blob
             default: .null
             }
-        case .held(let value):
-            switch value {
-            case .null: .null
-            case .integer: .integer
-            case .real: .real
-            case .text: .text
-            case .blob: .blob
-            }
+        case .held(let value): value.columnType
         }
     }
 

@@ -16,13 +16,16 @@ public enum SQLValue: Sendable, Hashable {
     case blob([UInt8])
 
     /// The storage class's SQL name (`NULL`, `INTEGER`, `REAL`, `TEXT`, `BLOB`), for messages.
-    public var typeName: String {
+    public var typeName: String { columnType.sqlName }
+
+    /// The storage class.
+    var columnType: ColumnType {
         switch self {
-        case .null: "NULL"
-        case .integer: "INTEGER"
-        case .real: "REAL"
-        case .text: "TEXT"
-        case .blob: "BLOB"
+        case .null: .null
+        case .integer: .integer
+        case .real: .real
+        case .text: .text
+        case .blob: .blob
         }
     }
 

@@ -8,6 +8,13 @@ static inline int orion_db_config_int(sqlite3 *db, int op, int value) {
     return sqlite3_db_config(db, op, value, (int *)0);
 }
 
+// The same for a flag: sets it to `value` (1 on, 0 off, -1 unchanged) and returns what it is then.
+static inline int orion_db_config_flag(sqlite3 *db, int op, int value) {
+    int now = -1;
+    sqlite3_db_config(db, op, value, &now);
+    return now;
+}
+
 // SQLITE_TRANSIENT is a cast of -1 to a function pointer, which Swift cannot import.
 static inline sqlite3_destructor_type orion_transient(void) {
     return SQLITE_TRANSIENT;

@@ -44,6 +44,22 @@ do {
         for i in 0..<5 { try store.exec("insert into todos (title) values (?)", "at exit \(i)") }
         say("written")
         exit(0)
+    case "exit-with-busy-writer":
+        // Writes three units into a batch, then exits while another thread's tx holds the
+        // writer: the exit cannot commit the batch, and must say so.
+        let store = try SQLiteStore(path: path, writeQueue: WriteQueue(maxBatch: 1000, maxDelay: .seconds(60)))
+        for i in 0..<3 { try store.exec("insert into todos (title) values (?)", "at exit \(i)") }
+        let inside = DispatchSemaphore(value: 0)
+        Thread {
+            try? store.tx {
+                try store.exec("insert into todos (title) values ('in a tx that never ends')")
+                inside.signal()
+                while true { sleep(60) }
+            }
+        }.start()
+        inside.wait()
+        say("written")
+        exit(0)
     case "crash":
         // Writes numbered rows until killed. Prints "acked N" once row N (and all before it) is
         // durable as the store promises: after flush() (queue) or after exec returns (no queue).

@@ -3,7 +3,7 @@ import InMemoryLogging
 import InMemoryTracing
 import Logging
 import MetricsTestKit
-import Orion
+@testable import Orion
 import OrionObservability
 import Testing
 import Tracing
@@ -90,7 +90,11 @@ struct QueryObserverTests {
         try queued.exec("insert into u values (1)")
         try queued.flush()
         try queued.exec("insert into u values (2)")
-        #expect(throws: StoreError.self) { try queued.exec("insert or rollback into u values (1)") }
+        // A full disk stops a single-row insert, which has no statement journal: SQLite rolls
+        // back the whole batch.
+        let pages: Int = try queued.one("pragma page_count") ?? 0
+        try queued.runOnWriterForTests("pragma max_page_count = \(pages)")
+        #expect(throws: StoreError.self) { try queued.exec("insert into u values (?)", [UInt8](repeating: 7, count: 100_000)) }
         #expect(try metrics.expectRecorder("orion_batch_size").values == [2])
         #expect(metrics.counterTotal(label: "orion_batches_lost") == 1)
         let lost = try #require(logs.entries.last)

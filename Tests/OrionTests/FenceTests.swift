@@ -114,7 +114,7 @@ struct MigrationFenceTests {
 
     @Test("writable_schema is refused")
     func writableSchema() throws {
-        expectStoreError(.misuse) { try store.exec("pragma writable_schema = on") }
+        expectStoreError(.fence) { try store.exec("pragma writable_schema = on") }
     }
 }
 

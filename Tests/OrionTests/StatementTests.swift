@@ -66,9 +66,9 @@ struct StatementTests {
 
     @Test("the pragmas the store sets cannot be changed by feature SQL, but can be read")
     func storePragmas() throws {
-        expectStoreError(.misuse) { try store.exec("pragma foreign_keys = off") }
-        expectStoreError(.misuse) { try store.exec("pragma journal_mode = delete") }
-        expectStoreError(.misuse) { try store.exec("pragma synchronous = off") }
+        expectStoreError(.fence) { try store.exec("pragma foreign_keys = off") }
+        expectStoreError(.fence) { try store.exec("pragma journal_mode = delete") }
+        expectStoreError(.fence) { try store.exec("pragma synchronous = off") }
         #expect(try store.one("pragma foreign_keys") == 1)
         #expect(try store.one("pragma journal_mode") == "wal")
     }

@@ -39,7 +39,7 @@ struct ValueTests {
             #expect(direct == expected)
             let queried: [SQLValue] = try store.query("select ?", bindable)
             #expect(queried == [expected])
-            try store.exec("create temp table if not exists bound (v)")
+            try store.exec("create table if not exists bound (v)")
             try store.exec("delete from bound")
             try store.exec("insert into bound (v) values (?)", bindable)
             #expect(try store.one("select v from bound") as SQLValue? == expected)
@@ -84,6 +84,59 @@ struct ValueTests {
         let before1970 = Date(timeIntervalSince1970: -86_400.5)
         let old: Date? = try store.one("select ?", before1970)
         #expect(old?.timeIntervalSince1970 == -86_400.5)
+    }
+
+    // Seconds since 1970, not Dates: Foundation's Date.description traps on a non-finite date.
+    @Test("a Date SQLite's date text cannot hold is refused, naming the parameter, on every path", arguments: [
+        Double.infinity, -Double.infinity, Double.nan, 253_402_300_800, -62_167_219_200.001, 1e15,
+    ])
+    func unrepresentableDates(seconds: Double) throws {
+        let date = Date(timeIntervalSince1970: seconds)
+        try store.exec("create table if not exists stamps (id integer, at text)")
+        let error = expectStoreError(.unsupportedParameter) { try store.exec("insert into stamps (id, at) values (?, ?)", 1, date) }
+        #expect(error?.message.contains("parameter 2") == true)
+        #expect(error?.message.contains("0000–9999") == true || error?.message.contains("finite") == true)
+        #expect(error?.sql != nil)
+        let recorder = RecordingStore(base: store)
+        expectStoreError(.unsupportedParameter) { try recorder.exec("insert into stamps (id, at) values (?, ?)", 1, date) }
+        let scoped = store.scoped(to: "stamps")
+        expectStoreError(.unsupportedParameter) { let _: [Int] = try scoped.query("select ? is null", date) }
+        #expect(try store.one("select count(*) from stamps") == 0)
+        #expect(date.sqlValue == .null)
+    }
+
+    @Test("the ends of SQLite's date range bind and round-trip")
+    func dateRangeEnds() throws {
+        for (seconds, text) in [(-62_167_219_200.0, "0000-01-01 00:00:00.000"), (253_402_300_799.999, "9999-12-31 23:59:59.999")] {
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(date.sqlValue == .text(text))
+            let back: Date? = try store.one("select ?", date)
+            #expect(back.map { abs($0.timeIntervalSince1970 - seconds) < 0.0005 } == true)
+        }
+    }
+
+    @Test("SQLite's messages never carry a bound value into an error", arguments: [
+        "select json_extract('{}', ?)", "select json_extract('{\"a\":1}', ?)",
+    ])
+    func boundValuesStayOut(sql: String) throws {
+        let secret = "4111-1111-1111-1111"
+        let error = expectStoreError(.sql) { let _: String? = try store.one(sql, secret) }
+        #expect(error.map { !$0.description.contains(secret) && !$0.message.contains("1111") } == true, "\(error?.description ?? "")")
+        let listed = expectStoreError(.sql) { let _: String? = try store.one(sql, [SQLValue.text("$[" + secret + "]")]) }
+        #expect(listed.map { !$0.description.contains(secret) } == true, "\(listed?.description ?? "")")
+    }
+
+    @Test("FTS5 query errors never quote the bound query")
+    func fts5Errors() throws {
+        try store.migrate("docs", ["create virtual table docs using fts5(body)"])
+        try store.exec("insert into docs (body) values ('hello world')")
+        for secret in ["hunter2secret: x", "\"hunter2secret", "hunter2 AND ("] {
+            let error = expectStoreError(.sql) { let _: [String] = try store.query("select body from docs where docs match ?", secret) }
+            #expect(error.map { !$0.description.contains("hunter2") } == true, "\(error?.description ?? "")")
+        }
+        // A message that quotes no bound value keeps every word.
+        let plain = expectStoreError(.sql) { let _: String? = try store.one("select json_extract(?, '$.a')", "{not: valid") }
+        #expect(plain?.message == "malformed JSON")
     }
 
     @Test("Date decodes from datetime(), ISO-8601 with T, Z or an offset, and Unix seconds", arguments: [

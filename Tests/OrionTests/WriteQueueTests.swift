@@ -127,16 +127,28 @@ struct WriteQueueTests {
         #expect(try committedCount("kids") == 0)
     }
 
-    @Test("when SQLite ends the batch, the store stops its write path and says how many writes were lost")
+    @Test("when SQLite ends a batch holding acknowledged writes, the store stops its write path and says how many were lost")
     func sqliteEndsBatch() async throws {
         let store = try todoStore(dir, writeQueue: holdOpen)
-        try store.exec("create table u (v integer unique)")
-        try store.exec("insert into u values (1)")
+        try store.exec("create table big (pad text)")
+        try store.flush()
         try Todos.insert(store, "a")
         try Todos.insert(store, "b")
-        let error = expectStoreError(.writeQueueStopped) { try store.exec("insert or rollback into u values (1)") }
-        #expect(error?.message.contains("losing its 4 acknowledged writes") == true)
-        #expect(error?.message.contains("UNIQUE") == true)
+        // SQLite gives up the whole transaction when a full disk stops a statement that has no
+        // statement journal (a single-row insert): the writer's page budget runs out here.
+        let pages: Int = try store.one("pragma page_count") ?? 0
+        try store.runOnWriterForTests("pragma max_page_count = \(pages + 2)")
+        var stopped: StoreError?
+        for _ in 0..<50 where stopped == nil {
+            do {
+                try store.exec("insert into big values (?)", String(repeating: "y", count: 20_000))
+            } catch let error as StoreError where error.code == .writeQueueStopped {
+                stopped = error
+            } catch {}
+        }
+        let error = try #require(stopped)
+        #expect(error.message.contains("losing its"))
+        #expect(error.message.contains("SQLITE_FULL"))
         expectStoreError(.writeQueueStopped) { try Todos.insert(store, "c") }
         expectStoreError(.writeQueueStopped) { try store.flush() }
         await #expect(throws: StoreError.self) { try await store.durable() }
@@ -154,8 +166,7 @@ struct WriteQueueTests {
         try store.exec("create table big (pad text)")
         try store.flush()
         let pages: Int = try store.one("pragma page_count") ?? 0
-        try store.exec("pragma max_page_count = \(pages + 3)")
-        try store.flush()
+        try store.runOnWriterForTests("pragma max_page_count = \(pages + 3)")
         var acknowledged = 0
         var failure: StoreError?
         for _ in 0..<100 {

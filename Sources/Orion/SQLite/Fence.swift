@@ -72,54 +72,131 @@ struct Registry: Sendable {
 ///
 /// Called from SQLite's authorizer (`sqlite3_set_authorizer`) while a statement compiles, so it
 /// sees what SQLite itself resolved (tables behind views and triggers included), never SQL text.
+///
+/// What it refuses to all feature SQL (the root store, scoped stores and migration entries):
+/// transaction control; `ATTACH`/`DETACH`; pragmas that set something (a pragma set through a
+/// pooled store changes only the connection that ran it, and every later caller of that
+/// connection), except the root store's `user_version` and `application_id`; writes to
+/// `_orion_*` and to SQLite's own tables (`sqlite_sequence`, `sqlite_stat1`, …) other than
+/// the writes a schema change makes itself; TEMP tables, views, triggers and indexes (they
+/// live on one pooled connection and would shadow a table for every later caller there); and
+/// functions that hand out raw pointers (`fts3_tokenizer`, `load_extension`). Scoped stores
+/// and migration entries also may not touch a table another feature owns, and scoped stores
+/// run no DDL and read only the pragmas in ``readablePragmas``.
 package enum Fence {
-    /// Pragmas the store sets on every connection; feature SQL may read them, not set them.
-    static let storePragmas: Set<String> = [
-        "journal_mode", "synchronous", "foreign_keys", "busy_timeout", "locking_mode", "query_only",
-        "writable_schema", "trusted_schema", "schema_version", "cell_size_check", "ignore_check_constraints",
-        "legacy_alter_table", "recursive_triggers", "temp_store_directory", "data_store_directory",
+    /// What the fence says about one access.
+    enum Verdict {
+        case allow
+        case deny(StoreError)
+        /// Allowed only when SQLite makes the access itself, enforcing a foreign key (a parent-key
+        /// lookup, a declared cascade); refused with this error when the statement makes it.
+        case enforcement(StoreError)
+    }
+
+    /// Pragmas any feature SQL may read (the form without an argument).
+    static let readablePragmas: Set<String> = [
+        "application_id", "auto_vacuum", "busy_timeout", "cache_size", "collation_list", "compile_options",
+        "data_version", "database_list", "defer_foreign_keys", "encoding", "foreign_keys", "freelist_count",
+        "function_list", "journal_mode", "journal_size_limit", "locking_mode", "max_page_count", "mmap_size",
+        "module_list", "page_count", "page_size", "pragma_list", "query_only", "recursive_triggers",
+        "schema_version", "synchronous", "table_list", "temp_store", "user_version", "wal_autocheckpoint",
     ]
+
+    /// Pragmas whose argument names a table or index to describe, not a value to set.
+    static let describingPragmas: Set<String> = [
+        "table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo",
+        "foreign_key_list", "foreign_key_check",
+    ]
+
+    /// Pragmas the root store may set: they are kept in the database file, not per connection.
+    static let databasePragmas: Set<String> = ["user_version", "application_id"]
+
+    /// Functions refused to feature SQL: they return or register raw pointers.
+    static let refusedFunctions: Set<String> = ["fts3_tokenizer", "load_extension"]
+
+    /// SQLite's own tables that only SQLite writes, by its schema changes (defensive mode guards
+    /// the schema tables themselves).
+    static let schemaTables: Set<String> = ["sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema"]
 
     package static let reservedPrefix = "_orion_"
 
-    /// Returns the reason to deny `action`, or `nil` to allow it.
+    /// Whether feature SQL may call the function `name`.
+    static func checkFunction(_ name: String?) -> Verdict {
+        guard let name, refusedFunctions.contains(name.lowercased()) else { return .allow }
+        return .deny(StoreError(
+            .fence,
+            "function \(name.lowercased())() is refused to feature SQL: it hands out or registers raw pointers inside the process"))
+    }
+
+    /// The verdict on `action`.
     ///
     /// - Parameters:
     ///   - a1: SQLite's first string: the object (table, index, pragma …).
-    ///   - a2: Its detail: the column, the table of an index or trigger, or a pragma's value.
+    ///   - a2: Its detail: the column, the table of an index or trigger, or a pragma's argument.
+    ///   - database: The schema the object lives in (`main`, `temp`), when SQLite says.
+    ///   - withinSchemaChange: Whether the statement compiled a schema change before this access.
     static func check(
-        _ action: Int32, _ a1: String?, _ a2: String?,
-        access: Access, registry: Registry
-    ) -> StoreError? {
-        if case .internal = access { return nil }
+        _ action: Int32, _ a1: String?, _ a2: String?, database: String?,
+        access: Access, registry: Registry, withinSchemaChange: Bool
+    ) -> Verdict {
+        if case .internal = access { return .allow }
         switch action {
         case SQLITE_TRANSACTION, SQLITE_SAVEPOINT:
-            return transactionControlRefusal
+            return .deny(transactionControlRefusal)
         case SQLITE_ATTACH, SQLITE_DETACH:
-            return StoreError(.fence, "ATTACH and DETACH are refused to feature SQL: an attached database would step around the fence")
+            return .deny(StoreError(.fence, "ATTACH and DETACH are refused to feature SQL: an attached database would step around the fence"))
         case SQLITE_PRAGMA:
-            guard let name = a1?.lowercased() else { return nil }
-            if name == "writable_schema" || (a2 != nil && storePragmas.contains(name)) {
-                return StoreError(.misuse, "pragma \(name) is set by the store on every connection; feature SQL may not change it")
-            }
-            return nil
+            return checkPragma(a1?.lowercased(), a2, access: access, registry: registry)
         default:
             break
         }
-        if let denial = checkReserved(action, a1, a2) { return denial }
+        if isTemporary(action, database: database) { return .deny(temporaryRefusal) }
+        if let denial = checkReserved(action, a1, a2) { return .deny(denial) }
+        if !withinSchemaChange, let denial = checkSQLiteTable(action, a1) { return .deny(denial) }
         switch access {
         case .internal, .root:
-            return nil
+            return .allow
         case .scoped(let scope):
-            if isDDL(action) { return schemaChangeRefusal(feature: scope.feature) }
-            return checkTables(action, a1, a2, feature: scope.feature, registry: registry) {
+            if isDDL(action) || action == SQLITE_ANALYZE { return .deny(schemaChangeRefusal(feature: scope.feature)) }
+            return checkTables(action, a1, a2, feature: scope.feature, registry: registry, excusesEnforcement: true) {
                 scopedRefusal(feature: scope.feature, verb: $0, table: $1, owner: $2).message
             }
         case .migration(let feature, let index):
+            // Migrations run with foreign keys off: SQLite enforces none while an entry runs, so
+            // every access is the entry's own and none is excused as enforcement.
             return checkMigration(action, a1, a2, feature: feature, registry: registry) {
                 migrationRefusal(feature: feature, index: index, verb: $0, table: $1, owner: $2).message
             }
         }
+    }
+
+    /// Pragmas: feature SQL reads; only the root store sets, and only what the database file keeps.
+    private static func checkPragma(_ name: String?, _ argument: String?, access: Access, registry: Registry) -> Verdict {
+        guard let name else { return .allow }
+        if name == "writable_schema" {
+            return .deny(StoreError(.fence, "pragma writable_schema is refused to feature SQL: it would let SQL rewrite the schema the fence relies on"))
+        }
+        let scoped: String?
+        if case .scoped(let scope) = access { scoped = scope.feature } else { scoped = nil }
+        if let argument {
+            if describingPragmas.contains(name) {
+                // foreign_key_check reads the rows of the table it checks.
+                if let scoped, name == "foreign_key_check", let owner = registry.owner(of: argument), owner != scoped {
+                    return .deny(scopedRefusal(feature: scoped, verb: "check the rows of", table: argument, owner: owner))
+                }
+                return .allow
+            }
+            if case .root = access, databasePragmas.contains(name) { return .allow }
+            return .deny(StoreError(
+                .fence,
+                "pragma \(name) with a value is refused to feature SQL: through a pooled store it would change only the one connection this statement runs on, and every later caller of it; the store sets its connections itself (open the store with the setting you need)"))
+        }
+        if scoped != nil || access.feature != nil, !readablePragmas.contains(name) {
+            return .deny(StoreError(
+                .fence,
+                "pragma \(name) is refused to scoped stores and migrations: they may read a store setting or describe a table, not run a pragma that acts; run it through the root store"))
+        }
+        return .allow
     }
 
     // The fence's errors, in the words every adapter uses.
@@ -147,6 +224,11 @@ package enum Fence {
     package static func migrationRefusal(feature: String, index: Int, verb: String, table: String, owner: String) -> StoreError {
         StoreError(.fence, "migration \(feature)[\(index)] cannot \(verb) table '\(table)': it belongs to feature '\(owner)'")
     }
+
+    /// Feature SQL tried to create a TEMP object.
+    static let temporaryRefusal = StoreError(
+        .fence,
+        "TEMP tables, views, triggers and indexes are refused to feature SQL: a TEMP object lives on the one pooled connection that made it, where it would shadow a table for every later caller; create a table in a migration")
 
     /// Feature SQL tried to change a table of the store's own bookkeeping.
     package static func reservedRefusal(table: String) -> StoreError {
@@ -177,6 +259,26 @@ package enum Fence {
         return reservedRefusal(table: target)
     }
 
+    /// Feature SQL may not write SQLite's own tables (`sqlite_sequence` holds every table's
+    /// AUTOINCREMENT counter); the schema changes that write them do so themselves.
+    private static func checkSQLiteTable(_ action: Int32, _ a1: String?) -> StoreError? {
+        guard action == SQLITE_INSERT || action == SQLITE_UPDATE || action == SQLITE_DELETE,
+              let table = a1?.lowercased(), table.hasPrefix("sqlite_"), !schemaTables.contains(table)
+        else { return nil }
+        return StoreError(.fence, "feature SQL cannot write SQLite's own table '\(table)': SQLite keeps it for every table of the database")
+    }
+
+    /// Whether `action` creates or drops a TEMP object (`create temp …`, or one named `temp.…`).
+    private static func isTemporary(_ action: Int32, database: String?) -> Bool {
+        switch action {
+        case SQLITE_CREATE_TEMP_INDEX, SQLITE_CREATE_TEMP_TABLE, SQLITE_CREATE_TEMP_TRIGGER, SQLITE_CREATE_TEMP_VIEW,
+             SQLITE_DROP_TEMP_INDEX, SQLITE_DROP_TEMP_TABLE, SQLITE_DROP_TEMP_TRIGGER, SQLITE_DROP_TEMP_VIEW:
+            return true
+        default:
+            return database?.lowercased() == "temp" && isDDL(action)
+        }
+    }
+
     static func isDDL(_ action: Int32) -> Bool {
         switch action {
         case SQLITE_CREATE_INDEX, SQLITE_CREATE_TABLE, SQLITE_CREATE_TEMP_INDEX, SQLITE_CREATE_TEMP_TABLE,
@@ -193,46 +295,52 @@ package enum Fence {
     private static func checkMigration(
         _ action: Int32, _ a1: String?, _ a2: String?, feature: String, registry: Registry,
         message: (String, String, String) -> String
-    ) -> StoreError? {
-        func guardOwner(_ verb: String, _ table: String?) -> StoreError? {
-            guard let table, let owner = registry.owner(of: table), owner != feature else { return nil }
-            return StoreError(.fence, message(verb, table, owner))
+    ) -> Verdict {
+        func guardOwner(_ verb: String, _ table: String?) -> Verdict {
+            guard let table, let owner = registry.owner(of: table), owner != feature else { return .allow }
+            return .deny(StoreError(.fence, message(verb, table, owner)))
         }
         switch action {
-        case SQLITE_CREATE_INDEX, SQLITE_CREATE_TEMP_INDEX: return guardOwner("index", a2)
-        case SQLITE_CREATE_TRIGGER, SQLITE_CREATE_TEMP_TRIGGER: return guardOwner("put a trigger on", a2)
+        case SQLITE_CREATE_INDEX: return guardOwner("index", a2)
+        case SQLITE_CREATE_TRIGGER: return guardOwner("put a trigger on", a2)
         case SQLITE_ALTER_TABLE: return guardOwner("alter", a2)
-        case SQLITE_DROP_TABLE, SQLITE_DROP_TEMP_TABLE: return guardOwner("drop", a1)
-        case SQLITE_DROP_VIEW, SQLITE_DROP_TEMP_VIEW: return guardOwner("drop", a1)
-        case SQLITE_DROP_INDEX, SQLITE_DROP_TEMP_INDEX: return guardOwner("drop an index of", a2)
-        case SQLITE_DROP_TRIGGER, SQLITE_DROP_TEMP_TRIGGER: return guardOwner("drop a trigger of", a2)
+        case SQLITE_ANALYZE: return guardOwner("analyze", a1)
+        case SQLITE_DROP_TABLE, SQLITE_DROP_VIEW: return guardOwner("drop", a1)
+        case SQLITE_DROP_INDEX: return guardOwner("drop an index of", a2)
+        case SQLITE_DROP_TRIGGER: return guardOwner("drop a trigger of", a2)
         default:
-            return checkTables(action, a1, a2, feature: feature, registry: registry, message: message)
+            return checkTables(action, a1, a2, feature: feature, registry: registry, excusesEnforcement: false, message: message)
         }
     }
 
-    /// Reads and writes of tables: a foreign table is refused unless the access is SQLite
-    /// enforcing a foreign key that links it with one of the feature's own tables.
+    /// Reads and writes of tables: a table another feature owns is refused. When
+    /// `excusesEnforcement`, an access of the shape SQLite's foreign-key enforcement makes is
+    /// refused only if the statement makes it itself (``Verdict/enforcement(_:)``).
     private static func checkTables(
         _ action: Int32, _ a1: String?, _ a2: String?, feature: String, registry: Registry,
-        message: (String, String, String) -> String
-    ) -> StoreError? {
+        excusesEnforcement: Bool, message: (String, String, String) -> String
+    ) -> Verdict {
         let verb: String
         switch action {
         case SQLITE_READ: verb = "read"
         case SQLITE_INSERT: verb = "insert into"
         case SQLITE_UPDATE: verb = "update"
         case SQLITE_DELETE: verb = "delete from"
-        default: return nil
+        default: return .allow
         }
-        guard let table = a1, let owner = registry.owner(of: table), owner != feature else { return nil }
-        if isEnforcement(action, table: table, column: a2, feature: feature, registry: registry) { return nil }
-        return StoreError(.fence, message(verb, table, owner))
+        guard let table = a1, let owner = registry.owner(of: table), owner != feature else { return .allow }
+        let refusal = StoreError(.fence, message(verb, table, owner))
+        if excusesEnforcement, isEnforcement(action, table: table, column: a2, feature: feature, registry: registry) {
+            return .enforcement(refusal)
+        }
+        return .deny(refusal)
     }
 
-    /// Whether SQLite would make this access to enforce a foreign key between `table` and a
+    /// Whether the access has the shape of SQLite enforcing a foreign key between `table` and a
     /// table of `feature`: reading the parent's key for a child row, reading the child's key
     /// columns for a parent change, or the child-side writes of `on delete`/`on update` actions.
+    /// The shape alone proves nothing (a statement can read the same columns itself); it only
+    /// says a proof is worth trying.
     static func isEnforcement(
         _ action: Int32, table: String, column: String?, feature: String, registry: Registry
     ) -> Bool {

@@ -23,24 +23,26 @@ final class SQLiteConnection {
     // Hot-path state is `@exclusivity(unchecked)`: the connection is confined to one thread at a
     // time (see the type's comment), so the runtime's dynamic exclusivity checks only cost time.
     @exclusivity(unchecked) private var cache: StatementCache
+    /// The fence's state for this connection's compiles.
+    let authorizer = Authorizer()
     /// Who owns what, as this connection last read it.
-    private(set) var registry = Registry()
-
-    // Authorizer state, set around each prepare and step.
-    @exclusivity(unchecked) private var access: Access = .root
-    @exclusivity(unchecked) private var denial: StoreError?
-    private var sawInsert = false
-    private var explicitPrepare = false
-    @exclusivity(unchecked) private var registryTrusted = false
-    @exclusivity(unchecked) private var needsRegistry = false
-
+    var registry: Registry { authorizer.registry }
     /// While a migration entry runs: the tables its statements write, for its foreign-key check.
-    var touchedTables: Set<String>?
+    var touchedTables: Set<String>? {
+        get { authorizer.touchedTables }
+        set { authorizer.touchedTables = newValue }
+    }
+    /// Set by the write queue while its batch holds other callers' writes: the time limit then
+    /// stops no statement that writes, because SQLite answers an interrupted write by rolling
+    /// back the whole transaction, and with it those writes (see the write-queue article).
+    @exclusivity(unchecked) var protectsWrites = false
 
     // Time limit state. Plain monotonic nanoseconds (0: none), not `ContinuousClock.Instant?`,
     // whose layout lives in another module and costs value-witness calls on every statement.
     @exclusivity(unchecked) private var deadline: UInt64 = 0
     @exclusivity(unchecked) private var timedOut = false
+    /// Whether the feature statement running now leaves the database as it was.
+    @exclusivity(unchecked) private var runningReadOnly = true
 
     init(path: String, role: Role, synchronous: SQLiteStore.Synchronous, statementCacheSize: Int, timeLimit: Duration?) throws {
         guard sqlite3_libversion_number() >= Self.minimumVersion else {
@@ -90,10 +92,9 @@ final class SQLiteConnection {
         _ = orion_db_config_int(handle, SQLITE_DBCONFIG_DEFENSIVE, 1)
         _ = orion_db_config_int(handle, SQLITE_DBCONFIG_DQS_DML, 0)
         _ = orion_db_config_int(handle, SQLITE_DBCONFIG_DQS_DDL, 0)
-        let context = Unmanaged.passUnretained(self).toOpaque()
-        sqlite3_set_authorizer(handle, authorizerCallback, context)
+        authorizer.install(on: handle)
         if timeLimit != nil {
-            sqlite3_progress_handler(handle, Self.progressInterval, progressCallback, context)
+            sqlite3_progress_handler(handle, Self.progressInterval, progressCallback, Unmanaged.passUnretained(self).toOpaque())
         }
         switch role {
         case .memory:
@@ -123,11 +124,13 @@ final class SQLiteConnection {
     ) throws -> R {
         // Statements nest (the registry is read in the middle of a feature statement's step):
         // the outer statement's access and time limit come back when the inner one is done.
-        let outerAccess = self.access
+        let outerAccess = authorizer.access
         let outerDeadline = deadline
+        let outerReadOnly = runningReadOnly
         defer {
-            self.access = outerAccess
+            authorizer.access = outerAccess
             deadline = outerDeadline
+            runningReadOnly = outerReadOnly
         }
         let statement = try checkout(sql, access: access)
         defer { checkin(statement) }
@@ -136,17 +139,26 @@ final class SQLiteConnection {
         }
         if params.count > 0 {
             let rc = statement.bind(params)
-            if rc != SQLITE_OK { throw error(rc, sql: sql) }
+            if rc != SQLITE_OK {
+                if rc == StatementBinding.invalidValue, let problem = statement.bindingProblem {
+                    throw StoreError(.unsupportedParameter, problem, sql: sql)
+                }
+                throw error(rc, sql: sql)
+            }
         }
-        self.access = access
+        authorizer.access = access
+        if access.cacheScope != -1 { authorizer.beginRun(proof: statement.provenAt) }
+        runningReadOnly = statement.isReadOnly
         if timeLimitNanoseconds != 0, access.cacheScope != -1 {
             deadline = monotonicNanoseconds() &+ timeLimitNanoseconds
             timedOut = false
         }
         do {
             return try body(statement)
-        } catch let error as StoreError where error.sql == nil {
-            throw error.with(sql: sql)
+        } catch let error as StoreError {
+            // SQLite's own message can quote a bound value (a JSON path, an FTS5 query).
+            let redacted = params.count > 0 ? error.redacting(params.boundValues) : error
+            throw redacted.sql == nil ? redacted.with(sql: sql) : redacted
         }
     }
 
@@ -156,13 +168,23 @@ final class SQLiteConnection {
             let rc = sqlite3_step(statement.handle)
             if rc == SQLITE_ROW { return true }
             if rc == SQLITE_DONE { return false }
-            if needsRegistry && !registryTrusted {
+            if authorizer.needsRegistry && !authorizer.registryTrusted {
                 // SQLite re-prepared the statement after a schema change, and the fence needs to
                 // know who owns what now: read the registry again, then let it re-prepare.
-                needsRegistry = false
+                authorizer.needsRegistry = false
                 sqlite3_reset(statement.handle)
                 try refreshRegistry()
-                registryTrusted = true
+                authorizer.registryTrusted = true
+                continue
+            }
+            if authorizer.needsProof && !authorizer.explicitPrepare {
+                // The re-prepared statement now makes accesses only foreign-key enforcement may
+                // make (the schema gained a key): prove them before it runs.
+                authorizer.needsProof = false
+                sqlite3_reset(statement.handle)
+                try prove(statement.sql, access: authorizer.access)
+                statement.provenAt = authorizer.registry.schemaVersion
+                authorizer.currentProof = statement.provenAt
                 continue
             }
             throw error(rc, sql: statement.sql)
@@ -252,15 +274,14 @@ final class SQLiteConnection {
 
     /// Runs every statement of `script` in order (a migration entry), uncached.
     func executeScript(_ script: String, access: Access) throws {
-        self.access = access
+        authorizer.access = access
         try script.withCString { start in
             var next: UnsafePointer<CChar>? = start
             while let cursor = next, cursor.pointee != 0 {
                 var raw: OpaquePointer?
-                explicitPrepare = true
-                denial = nil
+                authorizer.beginCompile(access)
                 let rc = sqlite3_prepare_v3(handle, cursor, -1, 0, &raw, &next)
-                explicitPrepare = false
+                authorizer.explicitPrepare = false
                 guard rc == SQLITE_OK else { throw error(rc, sql: script) }
                 guard let raw else { continue }
                 let statement = SQLiteStatement(handle: raw, sql: script, inserts: false)
@@ -272,19 +293,85 @@ final class SQLiteConnection {
     /// Prepares `sql` under `access` without running it, and returns the fence's refusal if
     /// there was one (other compile errors are not the fence's business and are ignored).
     func fenceRefusal(compiling sql: String, access: Access) -> StoreError? {
-        let outerAccess = self.access
-        defer { self.access = outerAccess }
-        self.access = access
-        denial = nil
-        explicitPrepare = true
+        let outerAccess = authorizer.access
+        defer { authorizer.access = outerAccess }
+        authorizer.beginCompile(access)
         var raw: OpaquePointer?
         let rc = sqlite3_prepare_v3(handle, sql, -1, 0, &raw, nil)
-        explicitPrepare = false
+        authorizer.explicitPrepare = false
         if let raw { sqlite3_finalize(raw) }
-        let refusal = denial
-        denial = nil
+        let refusal = authorizer.denial
+        authorizer.denial = nil
         return rc == SQLITE_OK ? nil : refusal
     }
+
+    /// Proves that `sql` makes, by itself, no access the fence refuses: compiles it once more
+    /// with foreign keys off, where SQLite generates no enforcement, so every access the
+    /// authorizer sees is the statement's own and none is excused.
+    ///
+    /// Run only for statements that met an access of enforcement's shape (rare: a feature
+    /// writing a table with a foreign key into another feature's). Switching foreign keys off
+    /// and on expires this connection's prepared statements, which SQLite re-prepares on
+    /// their next step.
+    func prove(_ sql: String, access: Access) throws {
+        let foreignKeysWereOn = orion_db_config_flag(handle, SQLITE_DBCONFIG_ENABLE_FKEY, -1) == 1
+        if foreignKeysWereOn { _ = orion_db_config_flag(handle, SQLITE_DBCONFIG_ENABLE_FKEY, 0) }
+        let outerAccess = authorizer.access
+        let outerExplicit = authorizer.explicitPrepare
+        defer {
+            if foreignKeysWereOn { _ = orion_db_config_flag(handle, SQLITE_DBCONFIG_ENABLE_FKEY, 1) }
+            authorizer.strict = false
+            authorizer.access = outerAccess
+            authorizer.explicitPrepare = outerExplicit
+        }
+        authorizer.beginCompile(access)
+        authorizer.strict = true
+        var raw: OpaquePointer?
+        let rc = sqlite3_prepare_v3(handle, sql, -1, 0, &raw, nil)
+        authorizer.explicitPrepare = false
+        if let raw { sqlite3_finalize(raw) }
+        if let denial = authorizer.denial {
+            authorizer.denial = nil
+            throw denial.with(sql: sql)
+        }
+        if rc != SQLITE_OK { throw error(rc, sql: sql) }
+    }
+
+    /// Whether `statement` may end the whole transaction when it fails: an `OR ROLLBACK`
+    /// conflict clause, a constraint declared `ON CONFLICT ROLLBACK`, or `RAISE(ROLLBACK)` in a
+    /// trigger it fires. Read from its bytecode (`EXPLAIN`, which lists trigger programs too):
+    /// a `Halt` or `HaltIfNull` whose P2 is `OE_Rollback`. Learned once per compile.
+    func mayRollBackTransaction(_ statement: SQLiteStatement) throws -> Bool {
+        let prepares = sqlite3_stmt_status(statement.handle, SQLITE_STMTSTATUS_REPREPARE, 0)
+        if let known = statement.rollbackRisk, known.prepares == prepares { return known.risk }
+        // Prepared and finalized here, not cached: it runs once per compile of `statement`.
+        let outerAccess = authorizer.access
+        authorizer.access = .internal
+        defer { authorizer.access = outerAccess }
+        var raw: OpaquePointer?
+        let rc = sqlite3_prepare_v3(handle, "explain " + statement.sql, -1, 0, &raw, nil)
+        guard rc == SQLITE_OK, let explain = raw else { throw error(rc, sql: statement.sql) }
+        defer { sqlite3_finalize(explain) }
+        var risk = false
+        while true {
+            let step = sqlite3_step(explain)
+            if step == SQLITE_DONE { break }
+            guard step == SQLITE_ROW else { throw error(step, sql: statement.sql) }
+            // EXPLAIN's columns: addr, opcode, p1, p2, p3, p4, p5, comment.
+            guard sqlite3_column_int(explain, 3) == Self.conflictRollback,
+                  let opcode = sqlite3_column_text(explain, 1) else { continue }
+            let name = String(cString: opcode)
+            if name == "Halt" || name == "HaltIfNull" {
+                risk = true
+                break
+            }
+        }
+        statement.rollbackRisk = (prepares, risk)
+        return risk
+    }
+
+    /// SQLite's `OE_Rollback`: the conflict action that rolls back the whole transaction.
+    private static let conflictRollback: Int32 = 1
 
     // MARK: Preparing
 
@@ -303,20 +390,18 @@ final class SQLiteConnection {
     private func checkin(_ statement: SQLiteStatement) {
         statement.finish()
         statement.inUse = false
-        if access.feature != nil {
-            registryTrusted = false
-            needsRegistry = false
+        if authorizer.access.feature != nil {
+            authorizer.registryTrusted = false
+            authorizer.needsRegistry = false
+            authorizer.needsProof = false
         }
     }
 
     /// Prepares exactly one statement with positional `?` parameters, authorized for `access`.
     private func prepare(_ sql: String, access: Access) throws -> SQLiteStatement {
         if access.feature != nil { try refreshRegistry() }
-        self.access = access
-        denial = nil
-        sawInsert = false
-        explicitPrepare = true
-        defer { explicitPrepare = false }
+        authorizer.beginCompile(access)
+        defer { authorizer.explicitPrepare = false }
         var raw: OpaquePointer?
         var tailOffset = 0
         let rc = sql.withCString { start in
@@ -329,9 +414,14 @@ final class SQLiteConnection {
         guard let raw else {
             throw StoreError.noStatement(sql: sql)
         }
-        let statement = SQLiteStatement(handle: raw, sql: sql, inserts: sawInsert)
+        let statement = SQLiteStatement(handle: raw, sql: sql, inserts: authorizer.sawInsert)
         if SQLText.hasStatement(in: sql.utf8.dropFirst(tailOffset)) {
             throw StoreError.multipleStatements(sql: sql)
+        }
+        if authorizer.needsProof {
+            authorizer.needsProof = false
+            try prove(sql, access: access)
+            statement.provenAt = authorizer.registry.schemaVersion
         }
         for index in stride(from: 1, through: statement.parameterCount, by: 1) {
             if let name = sqlite3_bind_parameter_name(raw, Int32(index)) {
@@ -348,11 +438,11 @@ final class SQLiteConnection {
 
     /// Reads who owns what again when the schema changed since the last read.
     func refreshRegistry() throws {
-        let outerAccess = access
-        defer { access = outerAccess }
+        let outerAccess = authorizer.access
+        defer { authorizer.access = outerAccess }
         let version: Int64 = try first("pragma schema_version", [], access: .internal) ?? 0
-        guard version != registry.schemaVersion else { return }
-        registry = try RegistryLoader.load(from: self, schemaVersion: version)
+        guard version != authorizer.registry.schemaVersion else { return }
+        authorizer.registry = try RegistryLoader.load(from: self, schemaVersion: version)
     }
 
     // MARK: State
@@ -374,8 +464,8 @@ final class SQLiteConnection {
 
     /// The error SQLite reported for `rc`, read right after the failing call.
     func error(_ rc: Int32, sql: String?) -> StoreError {
-        if let denial {
-            self.denial = nil
+        if let denial = authorizer.denial {
+            authorizer.denial = nil
             return denial.with(sql: sql)
         }
         let extended = sqlite3_extended_errcode(handle)
@@ -392,40 +482,10 @@ final class SQLiteConnection {
 
     // MARK: Callbacks
 
-    fileprivate func authorize(
-        _ action: Int32, _ p1: UnsafePointer<CChar>?, _ p2: UnsafePointer<CChar>?,
-        _ p4: UnsafePointer<CChar>?
-    ) -> Int32 {
-        if case .internal = access { return SQLITE_OK }
-        if action == SQLITE_FUNCTION || action == SQLITE_SELECT { return SQLITE_OK }
-        let a1 = p1.map { String(cString: $0) }
-        if action == SQLITE_INSERT, p4 == nil, explicitPrepare, let a1, !a1.hasPrefix("sqlite_") {
-            sawInsert = true
-        }
-        if access.feature != nil, !explicitPrepare, !registryTrusted {
-            needsRegistry = true
-            return SQLITE_DENY
-        }
-        let a2 = p2.map { String(cString: $0) }
-        if touchedTables != nil {
-            switch action {
-            case SQLITE_INSERT, SQLITE_UPDATE, SQLITE_DELETE, SQLITE_DROP_TABLE:
-                if let a1 { touchedTables?.insert(a1.lowercased()) }
-            case SQLITE_ALTER_TABLE:
-                if let a2 { touchedTables?.insert(a2.lowercased()) }
-            default:
-                break
-            }
-        }
-        if let reason = Fence.check(action, a1, a2, access: access, registry: registry) {
-            if denial == nil { denial = reason }
-            return SQLITE_DENY
-        }
-        return SQLITE_OK
-    }
-
     fileprivate func progress() -> Int32 {
         guard deadline != 0, monotonicNanoseconds() >= deadline else { return 0 }
+        // A write sharing the write queue's batch runs on: stopping it would roll back the batch.
+        if protectsWrites && !runningReadOnly { return 0 }
         timedOut = true
         return 1
     }
@@ -437,14 +497,6 @@ extension SQLiteConnection: Sendable {}
 /// Thrown by ``SQLiteConnection/firstRow(_:as:)`` when there is no value to return: no row, or
 /// a one-column row holding NULL.
 struct NoValue: Error {}
-
-private let authorizerCallback: @convention(c) (
-    UnsafeMutableRawPointer?, Int32, UnsafePointer<CChar>?, UnsafePointer<CChar>?,
-    UnsafePointer<CChar>?, UnsafePointer<CChar>?
-) -> Int32 = { context, action, p1, p2, _, p4 in
-    guard let context else { return SQLITE_OK }
-    return Unmanaged<SQLiteConnection>.fromOpaque(context).takeUnretainedValue().authorize(action, p1, p2, p4)
-}
 
 private let progressCallback: @convention(c) (UnsafeMutableRawPointer?) -> Int32 = { context in
     guard let context else { return 0 }

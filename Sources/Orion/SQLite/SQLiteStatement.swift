@@ -16,6 +16,15 @@ final class SQLiteStatement {
     /// The cache's clock at the last use, for least-recently-used eviction.
     @exclusivity(unchecked) var lastUsed: UInt64 = 0
 
+    /// The schema version at which the fence last proved the statement's own accesses (see
+    /// ``SQLiteConnection/prove(_:access:)``); -1 when it never needed a proof.
+    @exclusivity(unchecked) var provenAt: Int64 = -1
+    /// Whether a failure of the statement can roll back the whole transaction, with the
+    /// re-prepare count it was learned at (see ``SQLiteConnection/mayRollBackTransaction(_:)``).
+    @exclusivity(unchecked) var rollbackRisk: (prepares: Int32, risk: Bool)?
+    /// Why the last ``bind(_:)`` returned ``StatementBinding/invalidValue``.
+    @exclusivity(unchecked) private(set) var bindingProblem: String?
+
     /// The decoder of the last run, kept with what it learned (column names, key positions).
     @exclusivity(unchecked) private var cachedDecoder: RowDecoder?
     @exclusivity(unchecked) private var decoderPrepareCount: Int32 = -1
@@ -60,7 +69,12 @@ final class SQLiteStatement {
             // Read each parameter in place (iterating would copy every existential).
             return bindables.withUnsafeBufferPointer { buffer in
                 for i in 0..<buffer.count {
-                    let rc = bind(buffer[i]?.sqlValue ?? .null, at: Int32(i + 1))
+                    let value = buffer[i]?.sqlValue ?? .null
+                    if case .null = value, let given = buffer[i], let problem = SQLDate.bindingProblem(given, position: i + 1) {
+                        bindingProblem = problem
+                        return StatementBinding.invalidValue
+                    }
+                    let rc = bind(value, at: Int32(i + 1))
                     if rc != SQLITE_OK { return rc }
                 }
                 return SQLITE_OK
@@ -103,6 +117,12 @@ final class SQLiteStatement {
 @available(*, unavailable)
 extension SQLiteStatement: Sendable {}
 
+/// What ``SQLiteStatement/bind(_:)`` returns besides SQLite's codes.
+enum StatementBinding {
+    /// A value the store refuses to bind (see ``SQLiteStatement/bindingProblem``).
+    static let invalidValue: Int32 = -1
+}
+
 /// The parameters of one call: the values of the `[SQLValue]` requirements, or the variadic
 /// values as a feature passed them, bound one by one without building a `[SQLValue]` first.
 enum Parameters {
@@ -113,6 +133,14 @@ enum Parameters {
         switch self {
         case .values(let values): values.count
         case .bindables(let bindables): bindables.count
+        }
+    }
+
+    /// The values as bound: for keeping them out of an error, never on the hot path.
+    var boundValues: [SQLValue] {
+        switch self {
+        case .values(let values): values
+        case .bindables(let bindables): bindables.map { $0?.sqlValue ?? .null }
         }
     }
 }

@@ -61,6 +61,10 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     private let writerActivity = Atomic<Int>(0)
     /// Whether a write-queue batch is open (reads then go to the writer to see its rows).
     private let batchIsOpen = Atomic<Bool>(false)
+    /// The write units in the open batch, readable without the writer lock (for the exit report).
+    private let pendingUnits = Atomic<Int>(0)
+    /// Whether batch events wait to be delivered to `onBatch` (checked as the writer is unlocked).
+    private let eventsPending = Atomic<Bool>(false)
     private let queue = Mutex(QueueState())
     private let scopes = Mutex<[String: Scope]>([:])
 
@@ -91,9 +95,11 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         self.writeQueue = writeQueue
         self.synchronous = synchronous
         let memory = path == ":memory:"
-        writer = Writer(connection: try SQLiteConnection(
-            path: path, role: memory ? .memory : .writer, synchronous: synchronous,
-            statementCacheSize: statementCacheSize, timeLimit: statementTimeLimit))
+        writer = Writer(
+            connection: try SQLiteConnection(
+                path: path, role: memory ? .memory : .writer, synchronous: synchronous,
+                statementCacheSize: statementCacheSize, timeLimit: statementTimeLimit),
+            writeQueue: writeQueue)
         readerPool = memory ? nil : ReaderPool(capacity: readers) {
             try SQLiteConnection(
                 path: path, role: .reader, synchronous: synchronous,
@@ -103,18 +109,35 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     }
 
     deinit {
-        // The last reference is gone: commit what the write queue still holds.
+        // The last reference is gone: commit what the write queue still holds (a failure is
+        // reported through `onBatch` or standard error by the commit itself).
         if let writer, writer.batchOpen { try? commitBatch(writer) }
+        deliverBatchEvents()
         if writeQueue != nil { ShutdownFlush.unregister(self) }
     }
 
     /// At process exit (`exit()`, returning from `main`): commit the open batch if the writer
-    /// is free within a second. A `tx` body still running on another thread keeps its batch
-    /// uncommitted (whole, never in part) rather than hanging the exit.
+    /// is free within a second. A `tx` body still running keeps its batch uncommitted (whole,
+    /// never in part) rather than hanging the exit; that loss is reported like any other.
     func commitAtExit() {
-        guard writerLock.lock(attempts: 1000) else { return }
-        defer { writerLock.unlock() }
-        if let writer, writer.batchOpen, writer.depth == 0 { try? commitBatch(writer) }
+        guard batchIsOpen.load(ordering: .acquiring) else { return }
+        let busy = writerLock.isHeldByCurrentThread ? "exit was called inside a tx body" : nil
+        guard busy == nil, writerLock.lock(attempts: 1000) else {
+            reportLostAtExit(reason: busy ?? "the writer stayed busy for a second (a tx body still running on another thread?)")
+            return
+        }
+        if let writer, writer.batchOpen { try? commitBatch(writer) }
+        unlockWriter()
+    }
+
+    /// Says that the open batch could not be committed at exit, where operators look.
+    private func reportLostAtExit(reason: String) {
+        let units = pendingUnits.load(ordering: .relaxed)
+        let lost = StoreError(
+            .writeQueueStopped,
+            "the write queue's open batch was not committed at process exit: \(reason); its \(units) acknowledged write\(units == 1 ? " is" : "s are") lost")
+        report(BatchEvent(size: units, commitDuration: .zero, waiters: 0, failure: lost))
+        deliverBatchEvents()
     }
 
     // MARK: Store
@@ -287,7 +310,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         }
         closed.store(true, ordering: .sequentiallyConsistent)
         writer = nil
-        writerLock.unlock()
+        unlockWriter()
         readerPool?.close()
         let waiters = queue.withLock { state in
             defer { state.waiters = [] }
@@ -357,9 +380,18 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             let connection = writer.connection
             return try connection.withStatement(sql, params, access: access) { statement in
                 if writer.depth > 0 || writer.batchOpen && statement.isReadOnly {
+                    if writer.depth > 0, writer.sharesBatch, !statement.isReadOnly,
+                       try connection.mayRollBackTransaction(statement) {
+                        throw StoreError.rollbackInSharedBatch(sql: sql)
+                    }
                     return try guarded(writer) { try run(connection, statement) }
                 }
                 if writeQueue != nil && !statement.isReadOnly {
+                    // A statement that can roll back the whole transaction runs in a batch of
+                    // its own, so that it can take no one else's writes with it.
+                    if writer.sharesBatch, try connection.mayRollBackTransaction(statement) {
+                        try commitBatch(writer)
+                    }
                     return try writeUnit(writer) { try run(connection, statement) }
                 }
                 return try run(connection, statement)
@@ -375,12 +407,25 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         writerActivity.add(1, ordering: .relaxed)
         writerLock.lock()
         defer {
-            writerLock.unlock()
+            if let writer, writer.batchOpen, writer.depth == 0, writer.batchIsDue() {
+                // However busy the writer stays, a batch commits once it is due: this exit
+                // (a read on the writer, say) commits it; a failure is reported by the commit.
+                try? commitBatch(writer)
+            }
+            unlockWriter()
             let remaining = writerActivity.subtract(1, ordering: .relaxed).newValue
             if remaining == 0 { writerWentIdle() }
         }
         guard let writer else { throw Self.closedError }
         return try body(writer)
+    }
+
+    /// Unlocks the writer, then hands the batch events its holder produced to `onBatch`,
+    /// outside every lock of the store.
+    @inline(__always)
+    private func unlockWriter() {
+        writerLock.unlock()
+        if eventsPending.load(ordering: .acquiring) { deliverBatchEvents() }
     }
 
     /// Runs `work` inside the open transaction or batch, noticing when SQLite itself ended it.
@@ -390,16 +435,36 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             return try work()
         } catch {
             if (writer.depth > 0 || writer.batchOpen) && writer.connection.isAutocommit {
-                let cause = error as? StoreError
-                if writer.batchOpen { throw stopWritePath(writer, cause: cause) }
-                let aborted = StoreError(
-                    cause?.code ?? .sql,
-                    "SQLite rolled back the whole transaction (\(cause?.message ?? "\(error)")); nothing more runs in this tx",
-                    sqliteCode: cause?.sqliteCode)
-                writer.aborted = aborted
+                throw transactionEnded(writer, by: error)
             }
             throw error
         }
+    }
+
+    /// SQLite rolled back the open transaction after `error` (an interrupted write, an
+    /// `OR ROLLBACK` conflict, an I/O error). A `tx` body running on it can commit nothing more:
+    /// its later statements throw, and so does the `tx`. A batch that held acknowledged writes
+    /// is lost, which stops the write path; one that held none just ends.
+    ///
+    /// - Returns: The error to throw.
+    private func transactionEnded(_ writer: Writer, by error: any Error) -> any Error {
+        let cause = error as? StoreError
+        var thrown = error
+        if writer.batchOpen {
+            if writer.batchUnits == 0 {
+                endEmptyBatch(writer)
+            } else {
+                thrown = stopWritePath(writer, cause: cause)
+            }
+        }
+        if writer.depth > 0 && writer.aborted == nil {
+            writer.aborted = (thrown as? StoreError).flatMap { $0.code == .writeQueueStopped ? $0 : nil }
+                ?? StoreError(
+                    cause?.code ?? .sql,
+                    "SQLite rolled back the whole transaction (\(cause?.message ?? "\(error)")); nothing more runs in this tx, and it commits nothing",
+                    sqliteCode: cause?.sqliteCode)
+        }
+        return thrown
     }
 
     /// The body of a top-level `tx`, at depth 1.
@@ -466,7 +531,10 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             }
             try guarded(writer) { try connection.run("release orion_unit") }
             writer.batchUnits += 1
-            if writer.batchUnits >= writeQueue.maxBatch { try commitBatch(writer) }
+            pendingUnits.store(writer.batchUnits, ordering: .relaxed)
+            // The time limit now stops no write: that would roll back this unit with the rest.
+            connection.protectsWrites = true
+            if writer.batchUnits >= writeQueue.maxBatch || writer.batchIsDue() { try commitBatch(writer) }
         }
         let result: R
         do {
@@ -491,6 +559,8 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         writer.batchOpen = true
         writer.batchUnits = 0
         writer.batchID += 1
+        writer.openedAt = monotonicNanoseconds()
+        writer.connection.protectsWrites = false
         let id = writer.batchID
         queue.withLock { $0.openBatch = id }
         batchIsOpen.store(true, ordering: .releasing)
@@ -527,7 +597,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             if writerActivity.load(ordering: .relaxed) > 0 { return }
         }
         writerLock.lock()
-        defer { writerLock.unlock() }
+        defer { unlockWriter() }
         guard let writer, writer.batchOpen, writer.depth == 0 else { return }
         if let batch, writer.batchID != batch { return }
         try? commitBatch(writer)
@@ -543,9 +613,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             throw stopWritePath(writer, cause: error as? StoreError)
         }
         let elapsed = ContinuousClock.now - started
-        writer.batchOpen = false
-        writer.batchUnits = 0
-        batchIsOpen.store(false, ordering: .releasing)
+        closeBatch(writer)
         let id = writer.batchID
         let resumed = queue.withLock { state in
             state.committed = id
@@ -561,7 +629,33 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             return ready
         }
         for (_, continuation) in resumed { continuation.resume() }
-        writeQueue?.onBatch?(BatchEvent(size: size, commitDuration: elapsed, waiters: resumed.count, failure: nil))
+        report(BatchEvent(size: size, commitDuration: elapsed, waiters: resumed.count, failure: nil))
+    }
+
+    /// Marks the batch closed, whatever ended it.
+    private func closeBatch(_ writer: Writer) {
+        writer.batchOpen = false
+        writer.batchUnits = 0
+        writer.connection.protectsWrites = false
+        pendingUnits.store(0, ordering: .relaxed)
+        batchIsOpen.store(false, ordering: .releasing)
+    }
+
+    /// SQLite rolled back a batch that held no acknowledged write (its first unit failed in a way
+    /// that ends the transaction): nothing is lost, and the next write opens a new batch.
+    private func endEmptyBatch(_ writer: Writer) {
+        closeBatch(writer)
+        let id = writer.batchID
+        let resumed = queue.withLock { state in
+            // Whoever waits on this batch made no write in it: there is nothing to wait for.
+            state.committed = id
+            state.openBatch = nil
+            state.flushWanted = false
+            let ready = state.waiters.filter { $0.batch <= id }
+            state.waiters.removeAll { $0.batch <= id }
+            return ready
+        }
+        for (_, continuation) in resumed { continuation.resume() }
     }
 
     /// SQLite ended the batch, or its COMMIT failed: its writes are lost together. Every waiter,
@@ -569,9 +663,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     private func stopWritePath(_ writer: Writer, cause: StoreError?) -> StoreError {
         let lost = writer.batchUnits
         rollbackIfOpen(writer)
-        writer.batchOpen = false
-        writer.batchUnits = 0
-        batchIsOpen.store(false, ordering: .releasing)
+        closeBatch(writer)
         let reason = cause.map { "\($0.message)\($0.sqliteCode.map { " (\(SQLiteCodes.name($0)))" } ?? "")" } ?? "unknown cause"
         let stopped = StoreError(
             .writeQueueStopped,
@@ -585,21 +677,55 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             return state.waiters
         }
         for (_, continuation) in waiters { continuation.resume(throwing: stopped) }
-        let event = BatchEvent(size: lost, commitDuration: .zero, waiters: waiters.count, failure: stopped)
-        if let onBatch = writeQueue?.onBatch {
-            onBatch(event)
-        } else {
-            // Acknowledged writes were lost: with nobody listening, say so where operators look.
-            let line = Array("orion: \(path): \(stopped.message)\n".utf8)
-            _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
-        }
+        report(BatchEvent(size: lost, commitDuration: .zero, waiters: waiters.count, failure: stopped))
         return stopped
+    }
+
+    /// Queues `event` for `onBatch`, which runs once the writer is unlocked. A lost batch with
+    /// nobody listening is written to standard error at once.
+    private func report(_ event: BatchEvent) {
+        guard writeQueue?.onBatch != nil else {
+            if let failure = event.failure {
+                let line = Array("orion: \(path): \(failure.message)\n".utf8)
+                _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            }
+            return
+        }
+        queue.withLock { $0.events.append(event) }
+        eventsPending.store(true, ordering: .releasing)
+    }
+
+    /// Calls `onBatch` with the queued events, in order, one caller at a time; called with no
+    /// lock of the store held.
+    private func deliverBatchEvents() {
+        guard let onBatch = writeQueue?.onBatch else { return }
+        while true {
+            let events: [BatchEvent]? = queue.withLock { state in
+                guard !state.delivering, !state.events.isEmpty else { return nil }
+                state.delivering = true
+                defer { state.events = [] }
+                eventsPending.store(false, ordering: .relaxed)
+                return state.events
+            }
+            guard let events else { return }
+            for event in events { onBatch(event) }
+            queue.withLock { $0.delivering = false }
+        }
     }
 
     // MARK: State
 
     /// Whether reads are routed to the writer because a batch is open (for tests).
     var batchIsOpenForTests: Bool { batchIsOpen.load(ordering: .acquiring) }
+
+    /// Runs one of the store's own statements on the writer, past the fence (for tests that need
+    /// a connection setting feature SQL may not make, such as `pragma max_page_count`).
+    func runOnWriterForTests(_ sql: String) throws {
+        try withWriter { try $0.connection.run(sql) }
+    }
+
+    /// Whether the calling thread holds the writer (for tests of what runs outside the lock).
+    var writerHeldByCurrentThreadForTests: Bool { writerLock.isHeldByCurrentThread }
 
     /// Statements cached on the writer connection (for tests and diagnostics).
     func writerCacheCount() throws -> Int {
@@ -623,11 +749,27 @@ private final class Writer {
     var batchOpen = false
     var batchUnits = 0
     var batchID: UInt64 = 0
+    /// When the open batch began (monotonic nanoseconds).
+    var openedAt: UInt64 = 0
+    /// How long a batch may stay open, in nanoseconds, however busy the writer is.
+    let batchCeiling: UInt64
     /// Set when a batch was lost: the write path refuses work until the store is reopened.
     var stopped: StoreError?
 
-    init(connection: SQLiteConnection) {
+    init(connection: SQLiteConnection, writeQueue: WriteQueue?) {
         self.connection = connection
+        let ceiling = writeQueue.map { $0.maxDelay > .zero ? $0.maxDelay : WriteQueue.busyWriterCeiling } ?? .zero
+        batchCeiling = UInt64(ceiling.components.seconds) * 1_000_000_000 + UInt64(ceiling.components.attoseconds / 1_000_000_000)
+    }
+
+    /// Whether the open batch holds writes of earlier units, which a rollback of the whole
+    /// transaction would take with it.
+    var sharesBatch: Bool { batchOpen && batchUnits > 0 }
+
+    /// Whether the open batch has been open as long as it may be.
+    @inline(__always)
+    func batchIsDue() -> Bool {
+        monotonicNanoseconds() &- openedAt >= batchCeiling
     }
 }
 
@@ -639,6 +781,9 @@ private struct QueueState {
     var stopped: StoreError?
     var flushWanted = false
     var metrics = WriteQueueMetrics()
+    /// Batch events waiting for `onBatch`, and whether a thread is delivering them now.
+    var events: [BatchEvent] = []
+    var delivering = false
 }
 
 /// Stores with a write queue, flushed when the process exits normally. SIGTERM handling belongs to

@@ -25,6 +25,11 @@ public struct WriteQueue: Sendable {
     /// enough that one batch holds the write lock for well under a millisecond of statements.
     public static let defaultMaxBatch = 256
 
+    /// With `maxDelay` zero, how long a batch may stay open while the writer never goes idle
+    /// (a steady stream of writes below `maxBatch`, or of reads on the writer): then the thread
+    /// leaving the writer commits it. With a `maxDelay`, that delay is the bound.
+    public static let busyWriterCeiling: Duration = .milliseconds(10)
+
     /// Creates a write-queue configuration.
     ///
     /// - Parameters:

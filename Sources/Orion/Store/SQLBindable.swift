@@ -7,7 +7,7 @@ import Foundation
 /// ```
 ///
 /// `Bool` binds as 0/1, `Date` as UTC text `YYYY-MM-DD HH:MM:SS.SSS` (SQLite's own format, so
-/// `datetime()` and text ordering work), `UUID` as lowercase text, `Data` and `[UInt8]` as blobs,
+/// `datetime()` and text ordering work; a date outside the years 0000–9999 is refused), `UUID` as lowercase text, `Data` and `[UInt8]` as blobs,
 /// and `nil` as NULL. Conform your own types by returning one of these.
 public protocol SQLBindable {
     /// The value to bind.
@@ -76,7 +76,11 @@ extension Data: SQLBindable {
 }
 extension Date: SQLBindable {
     /// UTC text `YYYY-MM-DD HH:MM:SS.SSS`, rounded to the millisecond.
-    public var sqlValue: SQLValue { .text(SQLDate.format(self)) }
+    ///
+    /// A date that text cannot hold (not finite, or outside the years 0000–9999) gives NULL here;
+    /// passed as a parameter to a store, it is refused with a ``StoreError`` naming its position
+    /// before anything runs.
+    public var sqlValue: SQLValue { SQLDate.format(self).map(SQLValue.text) ?? .null }
 }
 extension UUID: SQLBindable {
     /// Lowercase text, as PostgreSQL prints a `uuid`.

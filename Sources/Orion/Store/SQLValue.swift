@@ -30,28 +30,47 @@ public enum SQLValue: Sendable, Hashable {
     }
 
     /// Turns the variadic parameters of the `Store` conveniences into values; `nil` binds NULL.
+    ///
+    /// - Throws: ``StoreError`` with ``StoreError/Code/unsupportedParameter`` for a value the
+    ///   store refuses to bind (a `Date` outside the years 0000–9999), naming its position.
     @inlinable
-    public static func list(_ params: [(any SQLBindable)?]) -> [SQLValue] {
+    public static func list(_ params: [(any SQLBindable)?]) throws -> [SQLValue] {
+        try list(params, sql: nil)
+    }
+
+    /// ``list(_:)`` for a call of `sql`, which a refusal names.
+    @inlinable
+    static func list(_ params: [(any SQLBindable)?], sql: String?) throws -> [SQLValue] {
         if params.isEmpty { return [] }
         // Read each parameter in place: iterating the array copies every existential through
         // the runtime's value witnesses, which cost more than the binding itself.
-        return params.withUnsafeBufferPointer { buffer in
-            @inline(__always) func value(_ i: Int) -> SQLValue { buffer[i]?.sqlValue ?? .null }
+        return try params.withUnsafeBufferPointer { buffer in
+            @inline(__always) func value(_ i: Int) throws -> SQLValue {
+                let value = buffer[i]?.sqlValue ?? .null
+                if case .null = value, let given = buffer[i] { try checkBindable(given, position: i + 1, sql: sql) }
+                return value
+            }
             // Array literals allocate with the array type's metadata cached at the call site;
             // `init(unsafeUninitializedCapacity:)` looks it up in the runtime on every call.
             switch buffer.count {
-            case 1: return [value(0)]
-            case 2: return [value(0), value(1)]
-            case 3: return [value(0), value(1), value(2)]
-            case 4: return [value(0), value(1), value(2), value(3)]
+            case 1: return [try value(0)]
+            case 2: return [try value(0), try value(1)]
+            case 3: return [try value(0), try value(1), try value(2)]
+            case 4: return [try value(0), try value(1), try value(2), try value(3)]
             default: break
             }
-            return [SQLValue](unsafeUninitializedCapacity: buffer.count) { values, count in
-                for i in 0..<buffer.count {
-                    (values.baseAddress! + i).initialize(to: buffer[i]?.sqlValue ?? .null)
-                }
-                count = buffer.count
-            }
+            var values: [SQLValue] = []
+            values.reserveCapacity(buffer.count)
+            for i in 0..<buffer.count { values.append(try value(i)) }
+            return values
+        }
+    }
+
+    /// Throws when `value`, whose `sqlValue` is NULL, is a value the store refuses to bind.
+    @usableFromInline
+    static func checkBindable(_ value: any SQLBindable, position: Int, sql: String?) throws {
+        if let problem = SQLDate.bindingProblem(value, position: position) {
+            throw StoreError(.unsupportedParameter, problem, sql: sql)
         }
     }
 }

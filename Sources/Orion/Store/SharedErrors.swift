@@ -22,6 +22,15 @@ extension StoreError {
         StoreError(.sql, "the SQL holds no statement", sql: sql)
     }
 
+    /// Inside a `tx` that shares the write queue's batch with other writes, a statement whose
+    /// failure would roll back the whole transaction.
+    package static func rollbackInSharedBatch(sql: String) -> StoreError {
+        StoreError(
+            .misuse,
+            "this statement can roll back the whole transaction (an OR ROLLBACK conflict clause, a constraint declared ON CONFLICT ROLLBACK, or RAISE(ROLLBACK) in a trigger), and inside tx it shares the write queue's batch with other callers' writes; run it outside tx (it then commits in a batch of its own), or use ABORT or FAIL",
+            sql: sql)
+    }
+
     /// `migrate` was called inside a `tx` body.
     package static func migrateInsideTransaction(feature: String) -> StoreError {
         StoreError(.misuse, "migrate(\"\(feature)\", …) cannot run inside tx: migrations commit on their own; call it at boot")

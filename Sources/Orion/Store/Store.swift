@@ -100,20 +100,20 @@ extension Store {
     /// Converts the parameters with ``SQLValue/list(_:)`` and calls ``query(_:_:)-(String,[SQLValue])``.
     @inlinable
     public func query<T: Decodable>(_ sql: String, bindables params: [(any SQLBindable)?]) throws -> [T] {
-        try query(sql, SQLValue.list(params))
+        try query(sql, try SQLValue.list(params, sql: sql))
     }
 
     /// Converts the parameters with ``SQLValue/list(_:)`` and calls ``one(_:_:)-(String,[SQLValue])``.
     @inlinable
     public func one<T: Decodable>(_ sql: String, bindables params: [(any SQLBindable)?]) throws -> T? {
-        try one(sql, SQLValue.list(params))
+        try one(sql, try SQLValue.list(params, sql: sql))
     }
 
     /// Converts the parameters with ``SQLValue/list(_:)`` and calls ``exec(_:_:)-(String,[SQLValue])``.
     @inlinable
     @discardableResult
     public func exec(_ sql: String, bindables params: [(any SQLBindable)?]) throws -> ExecResult {
-        try exec(sql, SQLValue.list(params))
+        try exec(sql, try SQLValue.list(params, sql: sql))
     }
 }
 

@@ -7,9 +7,27 @@ import Foundation
 enum SQLDate {
     private static let msPerDay: Int64 = 86_400_000
 
-    /// Formats `date` as UTC `YYYY-MM-DD HH:MM:SS.SSS`, rounded to the millisecond.
-    static func format(_ date: Date) -> String {
-        let ms = Int64((date.timeIntervalSince1970 * 1000).rounded())
+    /// The milliseconds since 1970 of 0000-01-01 00:00:00.000 and of 9999-12-31 23:59:59.999 UTC,
+    /// the range of SQLite's date text.
+    private static let earliest: Double = -62_167_219_200_000
+    private static let latest: Double = 253_402_300_799_999
+
+    /// Why `value`, bound at `position` (from 1), cannot be bound, when it is a `Date` that
+    /// SQLite's date text cannot hold; `nil` otherwise. Called only for values whose
+    /// `sqlValue` is NULL, which is what such a date gives.
+    package static func bindingProblem(_ value: any SQLBindable, position: Int) -> String? {
+        guard type(of: value) == Date.self, let date = value as? Date else { return nil }
+        let seconds = date.timeIntervalSince1970
+        let what = seconds.isFinite ? "outside the years 0000–9999" : "not a finite time"
+        return "parameter \(position) is a Date \(what), which SQLite's date text (YYYY-MM-DD HH:MM:SS.SSS) cannot hold; check the date before storing it"
+    }
+
+    /// Formats `date` as UTC `YYYY-MM-DD HH:MM:SS.SSS`, rounded to the millisecond; `nil` for a
+    /// date that is not finite or lies outside the years 0000–9999, which that text cannot hold.
+    static func format(_ date: Date) -> String? {
+        let exact = (date.timeIntervalSince1970 * 1000).rounded()
+        guard exact.isFinite, exact >= earliest, exact <= latest else { return nil }
+        let ms = Int64(exact)
         var days = ms / msPerDay
         var msOfDay = ms % msPerDay
         if msOfDay < 0 {

@@ -1,0 +1,99 @@
+/// Keeping bound values out of errors whose text the database wrote.
+extension StoreError {
+    /// This error with every trace of `values` cut from its message.
+    ///
+    /// A database's own message can quote a bound value: SQLite's JSON functions name the path
+    /// they could not parse (`JSON path error near '4111-1111-1111-1111'`), FTS5 the column a
+    /// query named (`no such column: hunter2`). Cut are: each occurrence of a bound text (or of
+    /// a long number) of four characters or more, each quoted part of the message that is part
+    /// of a bound text, and each word of four or more characters that is.
+    /// What is cut becomes `…`. ``detail``, which is kept out of ``description``, is left.
+    package func redacting(_ values: some Sequence<SQLValue>) -> StoreError {
+        var secrets: [String] = []
+        for value in values {
+            switch value {
+            case .text(let text) where !text.isEmpty:
+                secrets.append(text)
+            case .blob(let bytes) where !bytes.isEmpty:
+                if let text = String(validating: bytes, as: UTF8.self) { secrets.append(text) }
+            case .integer(let number) where number.magnitude >= 100_000:
+                secrets.append(String(number))
+            case .real(let number) where number.magnitude >= 100_000 || (number != 0 && number.magnitude < 0.001):
+                secrets.append(String(number))
+            default:
+                break
+            }
+        }
+        guard !secrets.isEmpty else { return self }
+        let redacted = Self.redact(message, secrets: secrets)
+        guard redacted != message else { return self }
+        return StoreError(code, redacted, sql: sql, sqliteCode: sqliteCode, sqlState: sqlState, detail: detail)
+    }
+
+    /// `text` with the secrets cut: whole occurrences first, then quoted parts that are part of
+    /// a secret, then words of four or more characters that are part of one.
+    static func redact(_ text: String, secrets: [String]) -> String {
+        var out = text
+        for secret in secrets.sorted(by: { $0.count > $1.count }) where secret.count >= 4 {
+            out = out.replacingAll(secret, with: "…")
+        }
+        func isSecret(_ part: Substring, minimum: Int) -> Bool {
+            part.count >= minimum && part != "…" && secrets.contains { $0.contains(part) }
+        }
+        var result = ""
+        var word = ""
+        var quote: Character?
+        var quoted = ""
+        func flushWord() {
+            // The word without the punctuation around it (`column:`, `(term)`).
+            let core = word.drop { "([{".contains($0) }.reversed().drop { ":,;.)]}".contains($0) }.reversed()
+            if isSecret(Substring(core), minimum: 4) {
+                let head = word.prefix { "([{".contains($0) }
+                let tail = word.reversed().prefix { ":,;.)]}".contains($0) }.reversed()
+                result += head + "…" + String(tail)
+            } else {
+                result += word
+            }
+            word = ""
+        }
+        for character in out {
+            if let open = quote {
+                if character == open {
+                    result.append(open)
+                    result += isSecret(Substring(quoted), minimum: 1) ? "…" : quoted
+                    result.append(open)
+                    quote = nil
+                    quoted = ""
+                } else {
+                    quoted.append(character)
+                }
+            } else if character == "'" || character == "\"" {
+                flushWord()
+                quote = character
+            } else if character.isWhitespace {
+                flushWord()
+                result.append(character)
+            } else {
+                word.append(character)
+            }
+        }
+        flushWord()
+        if let open = quote { result += String(open) + quoted }
+        return result
+    }
+}
+
+extension String {
+    /// Every occurrence of `target` replaced by `replacement` (no Foundation needed).
+    fileprivate func replacingAll(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var result = ""
+        var rest = Substring(self)
+        while let range = rest.firstRange(of: target) {
+            result += rest[..<range.lowerBound]
+            result += replacement
+            rest = rest[range.upperBound...]
+        }
+        return result + rest
+    }
+}

@@ -48,7 +48,7 @@ final class PostgresConnection: @unchecked Sendable {
 
         init(statement: PostgresStatementText) {
             self.statement = statement
-            kind = StatementKind(statement.words)
+            kind = StatementKind(statement)
         }
 
         deinit {
@@ -57,7 +57,8 @@ final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Connects and sets up the session: UTC, ISO dates, hex bytea, UTF-8, standard strings,
-    /// the statement time limit, and the temporary sequence that makes `lastId` exact.
+    /// the statement time limit, the temporary sequence that makes `lastId` exact, and
+    /// `pg_temp` last in the search path, so that no TEMP table can shadow a table.
     init(url: String, statementTimeLimit: Duration?, statementCapacity: Int) throws {
         guard let handle = PQconnectdb(url) else {
             throw StoreError(.connection, "libpq could not allocate a connection")
@@ -67,7 +68,7 @@ final class PostgresConnection: @unchecked Sendable {
         guard PQstatus(handle) == CONNECTION_OK else {
             // Every stored property is set, so deinit runs and closes the handle.
             let message = Self.trimmed(PQerrorMessage(handle))
-            throw StoreError(.connection, "cannot connect to PostgreSQL at \(Self.redacted(url)): \(message)")
+            throw StoreError(.connection, "cannot connect to PostgreSQL at \(Self.redacted(url)): \(Self.redacted(message, url: url))")
         }
         PQsetNoticeProcessor(handle, { _, _ in }, nil)
         var setup = """
@@ -75,6 +76,7 @@ final class PostgresConnection: @unchecked Sendable {
             set client_encoding = 'UTF8'; set standard_conforming_strings = on; set extra_float_digits = 1;
             create temporary sequence if not exists orion_last_id as bigint minvalue -9223372036854775808 start -9223372036854775808;
             grant usage on sequence pg_temp.orion_last_id to public;
+            select set_config('search_path', current_setting('search_path') || ', pg_temp', false);
             select nextval('pg_temp.orion_last_id');
             """
         if let limit = statementTimeLimit {
@@ -95,7 +97,7 @@ final class PostgresConnection: @unchecked Sendable {
         if !url.contains("://") {
             // key=value form: drop the value of password=…, quoted or not.
             return url.replacingOccurrences(
-                of: #"password\s*=\s*('([^'\\]|\\.)*'|\S+)"#, with: "password=…", options: .regularExpression)
+                of: #"password\s*=\s*('([^'\\]|\\.)*('|$)|\S+)"#, with: "password=…", options: .regularExpression)
         }
         guard var parts = URLComponents(string: url) else { return "the configured URL" }
         if parts.password != nil { parts.password = "…" }
@@ -103,6 +105,70 @@ final class PostgresConnection: @unchecked Sendable {
             parts.queryItems = items.map { $0.name == "password" ? URLQueryItem(name: "password", value: "…") : $0 }
         }
         return parts.string ?? "the configured URL"
+    }
+
+    /// libpq's message about `url` with every trace of its password cut: libpq quotes the token
+    /// or the URI it could not parse, password and all (`invalid percent-encoded token: "…"`).
+    static func redacted(_ message: String, url: String) -> String {
+        var out = message
+        // A quoted URI or connection string is replaced whole, by its redacted form.
+        for quoted in quotedParts(of: out) where quoted.contains("://") || quoted.contains("=") {
+            out = out.replacingOccurrences(of: "\"\(quoted)\"", with: "\"\(redacted(url))\"")
+        }
+        for secret in passwordCandidates(in: url) where !secret.isEmpty {
+            out = out.replacingOccurrences(of: secret, with: "…")
+            // A quoted token that is part of the password (libpq quotes what it choked on).
+            for quoted in quotedParts(of: out) where quoted.count >= 3 && secret.contains(quoted) {
+                out = out.replacingOccurrences(of: "\"\(quoted)\"", with: "\"…\"")
+            }
+        }
+        return out
+    }
+
+    /// What may be the password of `url`, as written and percent-decoded: from the user part of
+    /// a URI (up to the last `@`, even a malformed one), a `password=` query parameter, or a
+    /// `password=` key of the key=value form.
+    static func passwordCandidates(in url: String) -> [String] {
+        var found: [String] = []
+        if let scheme = url.range(of: "://") {
+            let rest = url[scheme.upperBound...]
+            if let at = rest.lastIndex(of: "@"), let colon = rest[..<at].firstIndex(of: ":") {
+                let raw = String(rest[rest.index(after: colon)..<at])
+                found.append(raw)
+                if let slash = raw.firstIndex(of: "/") { found.append(String(raw[..<slash])) }
+            }
+        }
+        let pattern = #"password\s*=\s*('(?:[^'\\]|\\.)*'?|[^&\s]*)"#
+        var searchRange = url.startIndex..<url.endIndex
+        while let match = url.range(of: pattern, options: [.regularExpression, .caseInsensitive], range: searchRange) {
+            var value = String(url[match])
+            if let equals = value.firstIndex(of: "=") { value = String(value[value.index(after: equals)...]).trimmingCharacters(in: .whitespaces) }
+            found.append(value)
+            if value.hasPrefix("'") {
+                var inner = String(value.dropFirst())
+                if inner.hasSuffix("'") { inner.removeLast() }
+                found.append(inner)
+                found.append(inner.replacingOccurrences(of: "\\'", with: "'").replacingOccurrences(of: "\\\\", with: "\\"))
+            }
+            searchRange = match.upperBound..<url.endIndex
+        }
+        var decoded = found.compactMap { $0.removingPercentEncoding }
+        decoded.append(contentsOf: found)
+        return Array(Set(decoded.filter { !$0.isEmpty })).sorted { $0.count > $1.count }
+    }
+
+    /// The parts of `text` between double quotes.
+    private static func quotedParts(of text: String) -> [String] {
+        var parts: [String] = []
+        var current: String?
+        for character in text {
+            if character == "\"" {
+                if let part = current { parts.append(part); current = nil } else { current = "" }
+            } else if current != nil {
+                current!.append(character)
+            }
+        }
+        return parts
     }
 
     private static func trimmed(_ text: UnsafePointer<CChar>?) -> String {
@@ -146,6 +212,14 @@ final class PostgresConnection: @unchecked Sendable {
         let result = PQexec(handle, text)
         defer { PQclear(result) }
         try check(result, sql: sql)
+        // PostgreSQL answers the COMMIT of a transaction in which a statement failed with
+        // ROLLBACK, and no error: nothing was committed, and the caller must hear so.
+        if sql == "commit", let result, String(cString: PQcmdStatus(result)) == "ROLLBACK" {
+            throw StoreError(
+                .sql,
+                "PostgreSQL rolled the transaction back instead of committing it: a statement in it failed, and that aborts the whole transaction on PostgreSQL; nothing in it was committed (wrap a statement that may fail in a nested tx { } to go on without it)",
+                sql: sql, sqlState: "25P02")
+        }
     }
 
     /// Runs store-written SQL with the simple protocol and returns the last result's rows as text.

@@ -1,3 +1,4 @@
+import Foundation
 import Orion
 
 /// Feature-owned migrations on PostgreSQL, with the fence made of roles and privileges.
@@ -93,8 +94,36 @@ enum PostgresMigrator {
         if canAct != "t" {
             try connection.simpleQuery("grant \(identifier) to current_user")
         }
+        // CREATE on the schema is the feature's only while one of its entries runs (granted in the
+        // entry's transaction, revoked before it commits): outside migrations its role can make
+        // no table (`SELECT … INTO`), function or view.
         try connection.simpleQuery(
-            "do $orion$ begin execute format('grant usage, create on schema %I to %I', current_schema(), \(literal)); end $orion$")
+            "do $orion$ begin execute format('grant usage on schema %I to %I; revoke create on schema %I from %I', current_schema(), \(literal), current_schema(), \(literal)); end $orion$")
+    }
+
+    /// `grant` or `revoke` CREATE on the current schema to or from `role`.
+    private static func schemaCreate(_ verb: String, _ role: String, _ connection: PostgresConnection) throws {
+        let preposition = verb == "grant" ? "to" : "from"
+        try connection.simpleQuery(
+            "do $orion$ begin execute format('\(verb) create on schema %I \(preposition) %I', current_schema(), \(SQLText.quoteLiteral(role))); end $orion$")
+    }
+
+    /// What an entry's code may not do, read from its whole text (function bodies included),
+    /// lowercased: change the role it runs as, or run SQL the store never sees.
+    private static let codeRules: [(pattern: String, reason: String)] = [
+        (#"set_config"#, "it calls set_config(), which can change the role its code runs as"),
+        (#"\bexecute\b(?!\s+(function|procedure)\b)"#, "it runs dynamic SQL (EXECUTE), whose statements the store cannot check"),
+        (#"\b(set|reset)\s+(local\s+|session\s+)?"?(role|session_authorization|all|session)\b"#, "it changes the role or the session its code runs in"),
+        (#"\bdblink"#, "it opens a connection of its own (dblink)"),
+    ]
+
+    /// Why the entry's code is refused, or `nil`.
+    static func codeProblem(in entry: String) -> String? {
+        let text = entry.lowercased()
+        for rule in codeRules where text.range(of: rule.pattern, options: .regularExpression) != nil {
+            return rule.reason
+        }
+        return nil
     }
 
     private static func ownedRelations(_ role: String, _ connection: PostgresConnection) throws -> [String: String] {
@@ -119,14 +148,24 @@ enum PostgresMigrator {
         do {
             statements = try PostgresSQL.statements(in: entry)
             for statement in statements {
-                switch StatementKind(statement.words) {
+                switch StatementKind(statement) {
                 case .transactionControl:
                     throw Fence.transactionControlRefusal
                 case .sessionControl(let reason):
                     throw StoreError(.fence, "migration \(feature)[\(index)]: \(reason); an entry runs as its feature's role and cannot change it")
+                case .refused(let reason):
+                    throw StoreError(.fence, "migration \(feature)[\(index)]: \(reason)")
+                case .schemaChange where ["grant", "revoke", "reassign", "security"].contains(statement.words.first ?? "")
+                    || statement.words.starts(with: ["alter", "default", "privileges"]):
+                    throw StoreError(
+                        .fence,
+                        "migration \(feature)[\(index)]: privileges are the store's (a feature reaches only its own tables); GRANT, REVOKE and ALTER DEFAULT PRIVILEGES are refused in entries")
                 case .schemaChange, .other:
                     break
                 }
+            }
+            if let problem = codeProblem(in: entry) {
+                throw StoreError(.fence, "migration \(feature)[\(index)] is refused: \(problem)")
             }
         } catch let error as StoreError {
             throw error.code == .sql ? StoreError.migrationFailed(feature: feature, index: index, reason: error.message, entry: entry) : error.with(sql: entry)
@@ -137,6 +176,7 @@ enum PostgresMigrator {
         connection.role = .unknown
         do {
             let before = try ownedRelations(role, connection)
+            try schemaCreate("grant", role, connection)
             try connection.simpleQuery("set local role \(identifier)")
             // One statement at a time, as written, so a refusal names what the failing one did.
             for statement in statements {
@@ -158,6 +198,7 @@ enum PostgresMigrator {
                 }
             }
             try connection.simpleQuery("reset role")
+            try schemaCreate("revoke", role, connection)
             var bookkeeping = ""
             for (name, type) in added {
                 bookkeeping += """

@@ -10,6 +10,11 @@ struct PostgresStatementText: Sendable {
     var words: [String]
     /// The statement as written, placeholders untouched (migration entries run as written).
     var original: String
+    /// Whether it calls `set_config(…)` (by a plain or a quoted name), which can change the
+    /// connection's role and settings.
+    var callsSetConfig = false
+    /// Whether it is a `SELECT … INTO`, which creates a table.
+    var selectsInto = false
 }
 
 /// Reads SQL the way PostgreSQL's lexer does, as far as the store needs: where statements end,
@@ -37,21 +42,37 @@ enum PostgresSQL {
         var parameters = 0
         var words: [String] = []
         var hasContent = false
+        var depth = 0
+        var previousWord = ""
+        var callsSetConfig = false
+        var sawTopLevelInto = false
         var i = 0
         var start = 0
         let n = bytes.count
 
         func finishStatement() {
             if hasContent {
+                let reads = ["select", "with", "values", "table"].contains(words.first ?? "")
                 statements.append(PostgresStatementText(
                     text: String(decoding: out, as: UTF8.self), parameterCount: parameters, words: words,
-                    original: String(decoding: bytes[start..<i], as: UTF8.self)))
+                    original: String(decoding: bytes[start..<i], as: UTF8.self),
+                    callsSetConfig: callsSetConfig, selectsInto: reads && sawTopLevelInto))
             }
             start = i + 1
             out.removeAll(keepingCapacity: true)
             parameters = 0
             words = []
             hasContent = false
+            depth = 0
+            previousWord = ""
+            callsSetConfig = false
+            sawTopLevelInto = false
+        }
+        /// Whether the next byte after `index` that is not white space opens a parenthesis.
+        func opensCall(after index: Int) -> Bool {
+            var k = index
+            while k < n, isSpace(bytes[k]) { k += 1 }
+            return k < n && bytes[k] == UInt8(ascii: "(")
         }
         func unterminated(_ what: String) -> StoreError {
             StoreError(.sql, "the SQL has an unterminated \(what)", sql: sql)
@@ -66,6 +87,10 @@ enum PostgresSQL {
                     && (i < 2 || !isIdentifierByte(bytes[i - 2]))
                 guard let j = closingQuote(bytes, from: i, escapes: escapes) else {
                     throw unterminated(c == UInt8(ascii: "'") ? "string literal" : "quoted identifier")
+                }
+                if c == UInt8(ascii: "\""), j - i - 1 == 10,
+                   String(decoding: bytes[(i + 1)..<j], as: UTF8.self).lowercased() == "set_config", opensCall(after: j + 1) {
+                    callsSetConfig = true
                 }
                 out.append(contentsOf: bytes[i...j])
                 hasContent = true
@@ -141,13 +166,20 @@ enum PostgresSQL {
             case UInt8(ascii: ";"):
                 finishStatement()
                 i += 1
+            case UInt8(ascii: "("), UInt8(ascii: ")"):
+                depth += c == UInt8(ascii: "(") ? 1 : -1
+                hasContent = true
+                out.append(c)
+                i += 1
             default:
                 if isIdentifierStart(c) && (i == 0 || !isIdentifierByte(bytes[i - 1])) {
                     var j = i + 1
                     while j < n && isIdentifierByte(bytes[j]) { j += 1 }
-                    if words.count < 3 {
-                        words.append(String(decoding: bytes[i..<j].map { $0 | (isUpperASCII($0) ? 0x20 : 0) }, as: UTF8.self))
-                    }
+                    let word = String(decoding: bytes[i..<j].map { $0 | (isUpperASCII($0) ? 0x20 : 0) }, as: UTF8.self)
+                    if words.count < 3 { words.append(word) }
+                    if word == "set_config", opensCall(after: j) { callsSetConfig = true }
+                    if word == "into", depth == 0, previousWord != "insert", previousWord != "merge" { sawTopLevelInto = true }
+                    previousWord = word
                     out.append(contentsOf: bytes[i..<j])
                     hasContent = true
                     i = j
@@ -202,10 +234,24 @@ enum PostgresSQL {
 /// What a statement's first words say it does, for the rules that hold before PostgreSQL runs it.
 enum StatementKind {
     case transactionControl
-    /// Changes the session the pool hands to the next caller (roles, settings, prepared statements).
+    /// Changes the session the pool hands to the next caller (roles, settings, prepared
+    /// statements): refused to all feature SQL.
     case sessionControl(String)
+    /// Runs code the store cannot check, or leaves state on a pooled connection: refused to all
+    /// feature SQL, with the reason.
+    case refused(String)
     case schemaChange
     case other
+
+    init(_ statement: PostgresStatementText) {
+        self.init(statement.words)
+        guard case .other = self else { return }
+        if statement.callsSetConfig {
+            self = .refused("set_config() changes a setting of the pooled connection, its role among them; use SET LOCAL inside tx { } for a setting of one transaction")
+        } else if statement.selectsInto {
+            self = .refused("SELECT … INTO creates a table; create tables in a migration (CREATE TABLE … AS), and read rows with query")
+        }
+    }
 
     init(_ words: [String]) {
         let first = words.first ?? ""
@@ -227,6 +273,19 @@ enum StatementKind {
             }
         case "reset", "discard", "deallocate":
             self = .sessionControl("\(first.uppercased()) changes the session the store keeps on each pooled connection")
+        case "do":
+            self = .refused("a DO block runs procedural code the store cannot check, which can change the role and settings of the pooled connection; write its steps as statements inside tx { }")
+        case "prepare", "execute":
+            self = .refused("PREPARE and EXECUTE keep statements in a pooled connection's session; the store prepares every statement itself")
+        case "listen", "unlisten":
+            self = .refused("LISTEN ties a pooled connection to a channel; subscribe with store.changes() instead")
+        case "copy":
+            self = .refused("COPY is not supported through the store; insert or select the rows with statements")
+        case "load":
+            self = .refused("LOAD loads a library into the server session of a pooled connection")
+        case "create" where ["temp", "temporary"].contains(second)
+            || (["local", "global"].contains(second) && ["temp", "temporary"].contains(words.count > 2 ? words[2] : "")):
+            self = .refused("a TEMP object lives on the one pooled connection that made it; create a table in a migration")
         case "create", "alter", "drop", "grant", "revoke", "comment", "reassign", "security", "import", "reindex", "cluster":
             self = .schemaChange
         default:

@@ -239,28 +239,35 @@ public final class PostgresStore: Store, Sendable {
         _ sql: String, access: Access, _ body: (PostgresConnection, PostgresConnection.Entry) throws -> R
     ) throws -> R {
         try withConnection { connection, pinned in
-            let entry = try connection.entry(for: sql)
+            var entry = try connection.entry(for: sql)
             switch entry.kind {
             case .transactionControl:
                 throw Fence.transactionControlRefusal.with(sql: sql)
             case .sessionControl(let reason):
                 throw StoreError(.misuse, reason + "; the store manages roles and session settings of its pooled connections", sql: sql)
+            case .refused(let reason):
+                throw StoreError(.misuse, reason, sql: sql)
             case .schemaChange:
                 if case .scoped(let feature, _) = access { throw Fence.schemaChangeRefusal(feature: feature).with(sql: sql) }
             case .other:
                 break
             }
-            try use(access, on: connection)
-            do {
-                return try body(connection, entry)
-            } catch let error as StoreError where error.sqlState == "0A000" && !pinned {
-                // "cached plan must not change result type": a table changed under a prepared
-                // `select *`. Outside a transaction, prepare it again once.
-                connection.forget(sql)
-                return try body(connection, try connection.entry(for: sql))
-            } catch let error as StoreError where error.sqlState == "42501" {
-                guard case .scoped(let feature, _) = access else { throw error }
-                throw fenceError(error, feature: feature, migration: nil, words: entry.statement.words, connection: connection, canQuery: !pinned)
+            var replanned = false
+            while true {
+                try use(access, on: connection)
+                do {
+                    return try body(connection, entry)
+                } catch let error as StoreError where error.sqlState == "0A000" && !pinned && !replanned {
+                    // "cached plan must not change result type": a table changed under a prepared
+                    // `select *`. Outside a transaction, prepare it again once, under the call's
+                    // role (a role switch that went out with the failed statement was undone).
+                    replanned = true
+                    connection.forget(sql)
+                    entry = try connection.entry(for: sql)
+                } catch let error as StoreError where error.sqlState == "42501" {
+                    guard case .scoped(let feature, _) = access else { throw error }
+                    throw fenceError(error, feature: feature, migration: nil, words: entry.statement.words, connection: connection, canQuery: !pinned)
+                }
             }
         }
     }

@@ -131,8 +131,8 @@ public enum Conformance {
         let rows: [Row] = try store.query("select title, done from notes order by id", [])
         #expect(rows.first?.columns == ["title", "done"])
         struct Missing: Decodable { let nope: String }
-        #expect(throws: StoreError.self) { let _: [Missing] = try store.query("select title from notes") }
-        #expect(throws: StoreError.self) { let _: [Int] = try store.query("select weight from notes") }
+        expect(.decoding) { let _: [Missing] = try store.query("select title from notes") }
+        expect(.decoding) { let _: [Int] = try store.query("select weight from notes") }
     }
 
     /// `exec` reports this statement's changes and inserted id; errors are clear and value-free.
@@ -158,9 +158,10 @@ public enum Conformance {
             #expect(error.code == .parameterCount)
             #expect(!error.description.contains("secret-value"))
         }
-        #expect(throws: StoreError.self) { try store.exec("selec 1") }
-        #expect(throws: StoreError.self) { try store.exec("delete from notes; delete from notes") }
-        #expect(throws: StoreError.self) { try store.exec("begin") }
+        expect(.sql) { try store.exec("selec 1") }
+        expect(.multipleStatements) { try store.exec("delete from notes; delete from notes") }
+        expect(.transactionControl) { try store.exec("begin") }
+        expect(.transactionControl) { try store.exec("commit") }
     }
 
     /// `tx` commits, rolls back exactly its level, and sees its own rows.
@@ -188,6 +189,18 @@ public enum Conformance {
         }
         let titles: [String] = try store.query("select title from notes")
         #expect(titles == ["outer"])
+        // A tx that returns has committed; one that throws has committed nothing — also when
+        // its body swallowed a failed statement (SQLite undoes that statement alone, PostgreSQL
+        // the whole transaction, and then tx throws).
+        do {
+            try store.tx {
+                try store.exec("insert into notes (title) values ('kept or not')")
+                _ = try? store.exec("insert into notes (title) values (?)", nil)
+            }
+            #expect(try store.one("select count(*) from notes where title = 'kept or not'") == 1)
+        } catch {
+            #expect(try store.one("select count(*) from notes where title = 'kept or not'") == 0)
+        }
     }
 
     /// Migrations run once, in order; edited and missing entries are refused; failing entries
@@ -203,9 +216,9 @@ public enum Conformance {
         #expect(try store.one("select count(*) from notes") == 2)
         var edited = entries
         edited[1] = "insert into notes (title) values ('changed')"
-        #expect(throws: StoreError.self) { try store.migrate("notes", edited) }
-        #expect(throws: StoreError.self) { try store.migrate("notes", Array(entries.prefix(1))) }
-        #expect(throws: StoreError.self) {
+        expect(.migration) { try store.migrate("notes", edited) }
+        expect(.migration) { try store.migrate("notes", Array(entries.prefix(1))) }
+        expect(.migration) {
             try store.migrate("notes", entries + ["insert into notes (title) values ('x'); insert into nowhere values (1)"])
         }
         #expect(try store.one("select count(*) from notes") == 2)
@@ -232,7 +245,7 @@ public enum Conformance {
                 #expect(error.message.contains("users") && error.message.contains("accounts"))
             }
         }
-        #expect(throws: StoreError.self) { try store.migrate("todos", [
+        expect(.fence) { try store.migrate("todos", [
             "create table todos (id \(d.autoKey), title text not null, user_id \(d.int64Type) references users(id))",
             "alter table users add column email text",
         ]) }
@@ -250,6 +263,18 @@ public enum Conformance {
             }
         } as Void
         #expect(try store.one("select count(*) from notes") == 200)
+    }
+}
+
+/// Expects `body` to throw a `StoreError` with `code`.
+func expect(_ code: StoreError.Code, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
+    do {
+        try body()
+        Issue.record("expected a StoreError with code \(code), nothing was thrown", sourceLocation: sourceLocation)
+    } catch let error as StoreError {
+        #expect(error.code == code, "got \(error.code): \(error)", sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("expected a StoreError with code \(code), got \(error)", sourceLocation: sourceLocation)
     }
 }
 

@@ -1,0 +1,170 @@
+import Foundation
+import Orion
+import OrionPostgres
+import Testing
+
+@Suite("PostgresStore: transactions that return have committed", .enabled(if: PG.available, PG.skipReason))
+struct PostgresCommitTests {
+    @Test("a tx whose statement failed and was swallowed throws instead of reporting PostgreSQL's ROLLBACK as a commit")
+    func rollbackReplyToCommit() throws {
+        let store = try PG.freshStore()
+        try store.migrate("notes", ["create table notes (id bigserial primary key, title text not null)"])
+        let error = try #require(throws: StoreError.self) {
+            try store.tx {
+                try store.exec("insert into notes (title) values ('a')")
+                _ = try? store.exec("insert into notes (title) values (?)", nil)
+            }
+        }
+        #expect(error.message.contains("rolled the transaction back"))
+        #expect(try store.one("select count(*) from notes") == 0)
+        // The connection is fine afterwards, and a clean tx commits.
+        try store.tx { try store.exec("insert into notes (title) values ('b')") }
+        #expect(try store.query("select title from notes") == ["b"])
+    }
+}
+
+@Suite("PostgresStore: a feature cannot leave its role", .enabled(if: PG.available, PG.skipReason))
+struct PostgresRoleFenceTests {
+    func twoFeatures(poolSize: Int = 2) throws -> PostgresStore {
+        let store = try PG.freshStore(poolSize: poolSize)
+        try store.migrate("accounts", ["create table users (id bigserial primary key, name text not null)", "insert into users (name) values ('ada')"])
+        try store.migrate("todos", ["create table todos (id bigserial primary key, title text)"])
+        return store
+    }
+
+    @Test("SQL that changes the role, runs unchecked code or leaves state on the connection is refused to every store", arguments: [
+        "select set_config('role', 'postgres', false)",
+        "select pg_catalog.set_config('role', 'postgres', false), 1",
+        "select \"set_config\" ('role', 'postgres', false)",
+        "select count(*) from todos where set_config('role', 'postgres', true) is not null",
+        "do $$ begin reset role; end $$",
+        "DO LANGUAGE plpgsql $x$ begin perform 1; end $x$",
+        "select * into stolen from todos",
+        "with t as (select 1 as n) select n into temp stolen from t",
+        "copy todos to stdout",
+        "prepare p as select 1",
+        "execute p",
+        "listen anything",
+        "create temp table users (id bigint)",
+        "create local temporary table users (id bigint)",
+    ])
+    func refusedForms(sql: String) throws {
+        let store = try twoFeatures()
+        let todos = store.scoped(to: "todos")
+        #expect { try todos.exec(sql) } throws: { ($0 as? StoreError)?.code == .misuse || ($0 as? StoreError)?.code == .fence }
+        #expect { try store.exec(sql) } throws: { ($0 as? StoreError)?.code == .misuse }
+        // Whatever was tried, the fence still holds on every pooled connection.
+        for _ in 0..<4 {
+            #expect { let _: [String] = try todos.query("select name from users") } throws: { ($0 as? StoreError)?.code == .fence }
+        }
+        let login: String? = try store.one("select current_user::text")
+        #expect(login == (try store.one("select session_user::text")))
+    }
+
+    @Test("set_config in a string, a comment or a column name is not a call")
+    func notACall() throws {
+        let store = try twoFeatures()
+        let todos = store.scoped(to: "todos")
+        try todos.exec("insert into todos (title) values ('set_config(''role'', ''x'', false)') -- set_config(")
+        #expect(try todos.one("select count(*) from todos where title like 'set_config%'") == 1)
+    }
+
+    @Test("migration code that could step out of its role is refused; triggers still run functions", arguments: [
+        "create function escape() returns void language plpgsql as $$ begin reset role; end $$",
+        "create function escape() returns void language plpgsql as $$ begin set role postgres; end $$",
+        "create function escape() returns void language plpgsql as $$ begin execute 'res' || 'et role'; end $$",
+        "create function escape() returns text language sql as $$ select set_config('role', 'postgres', false) $$",
+        "create function escape() returns void language plpgsql as 'begin set local role postgres; end'",
+        "create view escape as select pg_catalog.set_config('role', 'postgres', false) as r",
+        "do $$ begin perform 1; end $$",
+        "grant select on todos2 to public",
+        "alter default privileges grant select on tables to public",
+    ])
+    func migrationCode(entry: String) throws {
+        let store = try twoFeatures()
+        #expect {
+            try store.migrate("todos2", ["create table todos2 (id bigserial primary key)", entry])
+        } throws: { ($0 as? StoreError)?.code == .fence && "\($0)".contains("todos2[1]") }
+        #expect(try store.one("select count(*) from _orion_migrations where feature = 'todos2'") == 1)
+        // A trigger calling the feature's own function is fine.
+        try store.migrate("stamps", [
+            "create table stamps (id bigserial primary key, at timestamptz)",
+            "create function stamp() returns trigger language plpgsql as $$ begin new.at := now(); return new; end $$",
+            "create trigger stamp before insert on stamps for each row execute function stamp()",
+        ])
+        try store.scoped(to: "stamps").exec("insert into stamps default values")
+        #expect(try store.one("select count(*) from stamps where at is not null") == 1)
+    }
+
+    @Test("a feature's role may create nothing outside its migrations")
+    func noCreateOutsideMigrations() throws {
+        let store = try twoFeatures()
+        let canCreate: Bool? = try store.one("select has_schema_privilege('orion_todos', current_schema(), 'CREATE')")
+        #expect(canCreate == false)
+        // Its migrations still create tables, indexes, views and functions.
+        try store.migrate("todos", [
+            "create table todos (id bigserial primary key, title text)",
+            "create index todos_title on todos (title)",
+            "create view open_todos as select * from todos",
+            "create function todo_count() returns bigint language sql as $$ select count(*) from todos $$",
+        ])
+        #expect(try store.scoped(to: "todos").one("select todo_count()") == 0)
+    }
+
+    @Test("a TEMP table can never shadow a table for a later caller of the connection")
+    func tempNeverShadows() throws {
+        let store = try twoFeatures(poolSize: 1)
+        try store.tx {
+            // SET LOCAL is allowed; search_path is not: pg_temp stays last.
+            #expect { try store.exec("set local search_path = pg_temp, public") } throws: { ($0 as? StoreError)?.code == .misuse }
+        }
+        let path: String? = try store.one("select current_setting('search_path')")
+        #expect(path?.hasSuffix("pg_temp") == true)
+        #expect(try store.scoped(to: "accounts").one("select count(*) from users") == 1)
+    }
+
+    @Test("re-preparing a statement whose table changed runs it under the caller's role")
+    func replanUnderTheRightRole() throws {
+        let store = try twoFeatures(poolSize: 1)
+        let todos = store.scoped(to: "todos")
+        // The root store prepares `select * from users` on the one connection.
+        let before: [Row] = try store.query("select * from users")
+        #expect(before.count == 1)
+        try store.migrate("accounts", [
+            "create table users (id bigserial primary key, name text not null)", "insert into users (name) values ('ada')",
+            "alter table users add column email text",
+        ])
+        // The feature's call re-uses the cached statement: PostgreSQL re-plans it (0A000) and the
+        // retry must still run as the feature.
+        #expect { let _: [Row] = try todos.query("select * from users") } throws: { ($0 as? StoreError)?.code == .fence }
+        let after: [Row] = try store.query("select * from users")
+        #expect(after.first?.columns == ["id", "name", "email"])
+    }
+}
+
+@Suite("PostgreSQL connection errors never quote a password")
+struct PostgresPasswordTests {
+    @Test("libpq's parse errors are cut where they quote the password", arguments: [
+        "postgresql://app:Zq%zzX9v@127.0.0.1:1/db?connect_timeout=1",
+        "postgresql://app:Zq[X9v@127.0.0.1:1/db?connect_timeout=1",
+        "postgresql://app:Zq@X@9v@127.0.0.1:1/db?connect_timeout=1",
+        "postgresql://app:Zq X9v@127.0.0.1:1/db?connect_timeout=1",
+        "postgresql://app:Zq'X\"9v@127.0.0.1:1/db?connect_timeout=1",
+        "postgresql://app@127.0.0.1:1/db?password=Zq%zzX9v&connect_timeout=1",
+        "host=127.0.0.1 port=1 password='Zq X\\'9\"v' connect_timeout=1",
+        "host=127.0.0.1 port=1 password=Zq%zzX9v connect_timeout=1 bogus",
+        "host=127.0.0.1 port=1 password='Zq X9v connect_timeout=1",
+        "postgresql://app:Zq%zzX9v@[::1/db",
+    ])
+    func passwords(url: String) {
+        do {
+            _ = try PostgresStore(url: url)
+            Issue.record("connected to a closed port")
+        } catch {
+            let text = "\(error)" + ((error as? StoreError)?.debugDescription ?? "")
+            #expect(!text.contains("Zq"), "\(text)")
+            #expect(!text.contains("X9"), "\(text)")
+            #expect((error as? StoreError)?.code == .connection)
+        }
+    }
+}

@@ -27,7 +27,8 @@ import Synchronization
 ///   then up to 5 s (the busy timeout) for another process's write lock;
 /// - a read waits for a free reader connection (there are `readers` of them) while all run
 ///   other reads; with the write queue's batch open it waits for the writer instead;
-/// - a statement runs until it is done, or until `statementTimeLimit` stops it.
+/// - a statement runs until it is done, or until `statementTimeLimit` stops it (a write sharing
+///   the write queue's batch with others' writes is not stopped).
 /// On a server's cooperative pool keep transactions short, set a `statementTimeLimit`, and never
 /// block a `tx` body (or a `Decodable` initializer) on another thread that needs the store.
 /// Inside a `tx` body the same thread may call the store again: those calls join the transaction.
@@ -76,7 +77,9 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     ///   - synchronous: `.normal` (the default) or `.full`.
     ///   - readers: The most reader connections reading in parallel.
     ///   - statementCacheSize: Prepared statements kept per connection.
-    ///   - statementTimeLimit: Stops a statement that runs longer (`nil`: no limit).
+    ///   - statementTimeLimit: Stops a statement that runs longer (`nil`: no limit). With the
+    ///     write queue, a write that shares its batch with other callers' writes runs to its end:
+    ///     stopping it would make SQLite roll back the whole batch (see <doc:TheWriteQueue>).
     /// - Throws: ``StoreError`` when the file cannot be opened, is not a database, cannot use WAL,
     ///   or SQLite is older than 3.35.
     public init(

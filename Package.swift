@@ -8,6 +8,8 @@ let package = Package(
         .library(name: "Orion", targets: ["Orion"]),
         .library(name: "OrionObservability", targets: ["OrionObservability"]),
         .library(name: "OrionPostgres", targets: ["OrionPostgres"]),
+        // The contract every adapter passes, for a third-party adapter's own tests.
+        .library(name: "StoreConformance", targets: ["StoreConformance"]),
         .executable(name: "demo", targets: ["Demo"]),
     ],
     dependencies: [
@@ -40,13 +42,13 @@ let package = Package(
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
-        // The contract every adapter passes; the test targets run it against each adapter.
+        // The contract every adapter passes; each adapter's test target runs it.
         .target(name: "StoreConformance", dependencies: ["Orion"]),
         .executableTarget(name: "Demo", dependencies: ["Orion"]),
         // A helper process the tests start (locks across processes, concurrent boots, crashes).
         .executableTarget(name: "OrionTestChild", dependencies: ["Orion"]),
-        .testTarget(name: "OrionTests", dependencies: ["Orion", "OrionTestChild"]),
-        // PostgresStore's own tests, and the conformance suite over every adapter.
+        .testTarget(name: "OrionTests", dependencies: ["Orion", "OrionTestChild", "StoreConformance"]),
+        // PostgresStore's own tests, and the conformance suite over its adapters.
         .testTarget(name: "OrionPostgresTests", dependencies: ["Orion", "OrionPostgres", "StoreConformance"]),
         .testTarget(
             name: "OrionObservabilityTests",

@@ -23,7 +23,7 @@ enum PostgresMigrator {
     static let lockKey: Int64 = 0x6f_72_69_6f_6e
 
     static func migrate(feature: String, entries: [String], store: PostgresStore) throws {
-        try Migrator.validate(feature: feature)
+        try Migrations.validate(feature: feature)
         if store.isInTransaction { throw StoreError.migrateInsideTransaction(feature: feature) }
         try store.withConnection { connection, _ in
             try connection.use(role: .login)
@@ -32,19 +32,18 @@ enum PostgresMigrator {
             try ensureBookkeeping(connection)
             let role = PostgresStore.roleName(of: feature)
             try ensureRole(role, connection)
-            let fingerprints = entries.map(SHA256.hex)
             let applied = try connection.simpleRows(
                 "select idx, sha256 from _orion_migrations where feature = \(SQLText.quoteLiteral(feature)) order by idx")
-            var done = Set<Int>()
-            for row in applied {
-                guard let index = row[0].flatMap({ Int($0) }), let recorded = row[1] else { continue }
-                try Migrator.checkUnchanged(feature: feature, index: index, recorded: recorded, fingerprints: fingerprints)
-                done.insert(index)
-            }
-            for index in entries.indices where !done.contains(index) {
+            try Migrations.run(
+                feature: feature, entries: entries,
+                applied: applied.compactMap { row in
+                    guard let index = row[0].flatMap({ Int($0) }), let recorded = row[1] else { return nil }
+                    return Migrations.Applied(index: index, sha256: recorded)
+                }
+            ) { index, fingerprint, _ in
                 try apply(
                     feature: feature, role: role, index: index, entry: entries[index],
-                    fingerprint: fingerprints[index], connection: connection, store: store)
+                    fingerprint: fingerprint, connection: connection, store: store)
             }
             store.reloadOwners(connection)
         }
@@ -150,7 +149,7 @@ enum PostgresMigrator {
             for statement in statements {
                 switch StatementKind(statement) {
                 case .transactionControl:
-                    throw Fence.transactionControlRefusal
+                    throw FenceRefusal.transactionControl
                 case .sessionControl(let reason):
                     throw StoreError(.fence, "migration \(feature)[\(index)]: \(reason); an entry runs as its feature's role and cannot change it")
                 case .refused(let reason):

@@ -190,7 +190,7 @@ public final class PostgresStore: Store, Sendable {
     ///
     /// - Parameter feature: The feature's name, as given to `migrate`.
     public func scoped(to feature: String) -> any Store {
-        if let problem = Migrator.problem(withFeature: feature) {
+        if let problem = Migrations.problem(withFeature: feature) {
             preconditionFailure("scoped(to:): \(problem)")
         }
         return ScopedPostgresStore(store: self, feature: feature, role: Self.roleName(of: feature))
@@ -242,13 +242,13 @@ public final class PostgresStore: Store, Sendable {
             var entry = try connection.entry(for: sql)
             switch entry.kind {
             case .transactionControl:
-                throw Fence.transactionControlRefusal.with(sql: sql)
+                throw FenceRefusal.transactionControl.with(sql: sql)
             case .sessionControl(let reason):
                 throw StoreError(.misuse, reason + "; the store manages roles and session settings of its pooled connections", sql: sql)
             case .refused(let reason):
                 throw StoreError(.misuse, reason, sql: sql)
             case .schemaChange:
-                if case .scoped(let feature, _) = access { throw Fence.schemaChangeRefusal(feature: feature).with(sql: sql) }
+                if case .scoped(let feature, _) = access { throw FenceRefusal.schemaChange(feature: feature).with(sql: sql) }
             case .other:
                 break
             }
@@ -283,88 +283,6 @@ public final class PostgresStore: Store, Sendable {
                 sqlState: error.sqlState)
         }
     }
-
-    // MARK: The fence's errors
-
-    /// The role of a feature: `orion_<feature>`, or for names too long for PostgreSQL's 63
-    /// bytes, a prefix of it with a hash of the whole name.
-    static func roleName(of feature: String) -> String {
-        let name = "orion_" + feature
-        guard name.utf8.count > 63 else { return name }
-        return "orion_" + feature.prefix(40) + "_" + SHA256.hex(feature).prefix(16)
-    }
-
-    /// The relation a "permission denied" or "must be owner" message names.
-    static func refusedRelation(in message: String) -> String? {
-        let kinds = ["table ", "view ", "materialized view ", "sequence ", "relation ", "index ", "foreign table "]
-        for prefix in ["permission denied for ", "must be owner of "] where message.hasPrefix(prefix) {
-            let rest = message.dropFirst(prefix.count)
-            for kind in kinds where rest.hasPrefix(kind) {
-                let name = rest.dropFirst(kind.count)
-                return name.isEmpty ? nil : String(name)
-            }
-        }
-        return nil
-    }
-
-    /// Reads `_orion_tables` into ``owners`` (after a migration, and when a fence error needs it).
-    func reloadOwners(_ connection: PostgresConnection) {
-        connection.role = .unknown
-        guard (try? connection.use(role: .login)) != nil,
-              let rows = try? connection.simpleRows("select name, feature from _orion_tables")
-        else { return }
-        var map: [String: String] = [:]
-        for row in rows {
-            if let name = row[0], let feature = row[1] { map[name] = feature }
-        }
-        owners.withLock { $0 = map }
-    }
-
-    enum Ownership {
-        case feature(String)
-        /// No migration created it.
-        case none
-        /// Not in what was read last, and the registry cannot be read now (inside a transaction).
-        case unknown
-    }
-
-    /// Who owns `table`: from `_orion_tables` when the connection can query now, else from
-    /// what was read last.
-    func owner(of table: String, connection: PostgresConnection, canQuery: Bool) -> Ownership {
-        if canQuery { reloadOwners(connection) }
-        if let owner = owners.withLock({ $0[table] ?? $0[table.lowercased()] }) { return .feature(owner) }
-        return canQuery ? .none : .unknown
-    }
-
-    /// PostgreSQL's refusal of a privilege (SQLSTATE 42501) as the fence's error.
-    func fenceError(
-        _ error: StoreError, feature: String, migration index: Int?, words: [String],
-        connection: PostgresConnection, canQuery: Bool
-    ) -> StoreError {
-        let sql = error.sql
-        guard let table = Self.refusedRelation(in: error.message) else {
-            let who = index.map { "migration \(feature)[\($0)]" } ?? "feature '\(feature)'"
-            return StoreError(
-                .fence, "\(who) was refused by PostgreSQL's privileges (\(error.message)); a feature reaches only its own tables",
-                sql: sql, sqlState: error.sqlState, detail: error.detail)
-        }
-        if table.lowercased().hasPrefix(Fence.reservedPrefix) {
-            return StoreError(.fence, Fence.reservedRefusal(table: table).message, sql: sql, sqlState: error.sqlState)
-        }
-        let verb = StatementKind.verb(words)
-        let who = index.map { "migration \(feature)[\($0)]" } ?? "feature '\(feature)'"
-        let message: String
-        switch owner(of: table, connection: connection, canQuery: canQuery) {
-        case .feature(let owner) where owner != feature:
-            message = index.map { Fence.migrationRefusal(feature: feature, index: $0, verb: verb, table: table, owner: owner).message }
-                ?? Fence.scopedRefusal(feature: feature, verb: verb, table: table, owner: owner).message
-        case .feature, .unknown:
-            message = "\(who) cannot \(verb) table '\(table)': it is not one of the feature's tables (PostgreSQL refused the feature's role)"
-        case .none:
-            message = "\(who) cannot \(verb) table '\(table)': no feature's migration created it, and on PostgreSQL a feature reaches only its own tables; create the table in a migration, or grant the role \(Self.roleName(of: feature)) access to it"
-        }
-        return StoreError(.fence, message, sql: sql, sqlState: error.sqlState)
-    }
 }
 
 /// A feature's view of a ``PostgresStore``: the same pool, each statement run as the feature's role.
@@ -396,7 +314,7 @@ struct ScopedPostgresStore: Store, FeatureScoped {
 
     func migrate(_ feature: String, _ migrations: [String]) throws {
         guard feature == self.feature else {
-            throw Fence.foreignMigrateRefusal(scope: self.feature, feature: feature)
+            throw FenceRefusal.foreignMigrate(scope: self.feature, feature: feature)
         }
         try store.migrate(feature, migrations)
     }

@@ -4,65 +4,26 @@ import OrionPostgres
 import StoreConformance
 import Testing
 
-/// The adapters this package ships, each a fresh database per check: SQLite's, and PostgreSQL's
-/// when the run has a server (``PG``).
-enum Adapters {
-    /// One folder for the run's databases, removed when the test process exits.
-    static let folder: URL = {
-        let dir = FileManager.default.temporaryDirectory
-            .appendingPathComponent("orion-conformance-\(getpid())", isDirectory: true)
-        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        atexit { try? FileManager.default.removeItem(at: Adapters.folder) }
-        return dir
-    }()
-
-    /// A fresh database file's path in the run's folder.
-    static func freshPath() -> String {
-        folder.appendingPathComponent("\(UUID().uuidString).db").path
-    }
-
-    /// `scoped(to:)` of a `SQLiteStore` under test.
-    static let sqliteScope: @Sendable (any Store, String) -> any Store = { store, feature in
-        (store as! SQLiteStore).scoped(to: feature)
-    }
-
-    static let all: [Adapter] = sqlite + PG.adapters
-
-    static let sqlite: [Adapter] = [
-        Adapter(name: "SQLiteStore (file)", dialect: .sqlite, make: { try SQLiteStore(path: freshPath()) }, scope: sqliteScope),
-        Adapter(name: "SQLiteStore (:memory:)", dialect: .sqlite, make: { try SQLiteStore(path: ":memory:") }, scope: sqliteScope),
-        Adapter(
-            name: "SQLiteStore (file, write queue)", dialect: .sqlite,
-            make: { try SQLiteStore(path: freshPath(), writeQueue: WriteQueue()) }, scope: sqliteScope),
-        Adapter(name: "InstrumentedStore over SQLiteStore", dialect: .sqlite, make: {
-            InstrumentedStore(try SQLiteStore(path: freshPath()), sample: 1, onQuery: { _ in })
-        }, scope: { store, feature in
-            let base = (store as! InstrumentedStore).base as! SQLiteStore
-            return InstrumentedStore(base.scoped(to: feature), sample: 1, onQuery: { _ in })
-        }),
-    ]
-}
-
-@Suite("Conformance: the Store contract on every adapter (SQLite; PostgreSQL when ORION_POSTGRES_URL is set)")
-struct ConformanceTests {
-    @Test("values round-trip", arguments: Adapters.all)
+@Suite("Conformance: the Store contract on PostgreSQL's adapters", .enabled(if: PG.available, PG.skipReason))
+struct PostgresConformanceTests {
+    @Test("values round-trip", arguments: PG.adapters)
     func values(adapter: Adapter) throws { try Conformance.values(adapter) }
 
-    @Test("rows and scalars decode", arguments: Adapters.all)
+    @Test("rows and scalars decode", arguments: PG.adapters)
     func decoding(adapter: Adapter) throws { try Conformance.decoding(adapter) }
 
-    @Test("writes report honest results and errors are clear", arguments: Adapters.all)
+    @Test("writes report honest results and errors are clear", arguments: PG.adapters)
     func writes(adapter: Adapter) throws { try Conformance.writesAndErrors(adapter) }
 
-    @Test("transactions commit and roll back exactly their level", arguments: Adapters.all)
+    @Test("transactions commit and roll back exactly their level", arguments: PG.adapters)
     func transactions(adapter: Adapter) throws { try Conformance.transactions(adapter) }
 
-    @Test("migrations are append-only and run once", arguments: Adapters.all)
+    @Test("migrations are append-only and run once", arguments: PG.adapters)
     func migrations(adapter: Adapter) throws { try Conformance.migrations(adapter) }
 
-    @Test("the fence holds", arguments: Adapters.all)
+    @Test("the fence holds", arguments: PG.adapters)
     func fence(adapter: Adapter) throws { try Conformance.fence(adapter) }
 
-    @Test("threads", arguments: Adapters.all)
+    @Test("threads", arguments: PG.adapters)
     func threads(adapter: Adapter) throws { try Conformance.threads(adapter) }
 }

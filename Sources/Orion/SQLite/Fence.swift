@@ -1,73 +1,5 @@
 internal import CSQLite
 
-/// On whose behalf a statement is prepared; the authorizer decides by it.
-enum Access {
-    /// The store's own statements (transactions, bookkeeping): everything is allowed.
-    case `internal`
-    /// The unscoped store of the composition root: any table, but no transaction control,
-    /// no `ATTACH`, no writes to `_orion_*`, no changes to the pragmas the store sets.
-    case root
-    /// A feature's scoped store: the root's rules, no DDL, and no table another feature owns.
-    case scoped(Scope)
-    /// A feature's migration entry: the root's rules, and no table another feature owns.
-    case migration(feature: String, index: Int)
-
-    /// The statement cache's key part; `nil` for statements that are not cached.
-    var cacheScope: Int? {
-        switch self {
-        case .internal: -1
-        case .root: 0
-        case .scoped(let scope): scope.id
-        case .migration: nil
-        }
-    }
-
-    var feature: String? {
-        switch self {
-        case .internal, .root: nil
-        case .scoped(let scope): scope.feature
-        case .migration(let feature, _): feature
-        }
-    }
-}
-
-/// A feature name with a number that keys its cached statements.
-final class Scope: Sendable {
-    let feature: String
-    let id: Int
-
-    init(feature: String, id: Int) {
-        self.feature = feature
-        self.id = id
-    }
-}
-
-/// A foreign key as `pragma foreign_key_list` reports it, with the parent's key columns resolved.
-struct ForeignKey: Sendable, Equatable {
-    let child: String
-    let parent: String
-    let childColumns: [String]
-    let parentColumns: [String]
-    /// `on delete cascade`: deleting a parent row deletes child rows.
-    let deletesChild: Bool
-    /// `on delete set null|set default` or any `on update` action: a parent change updates child rows.
-    let updatesChild: Bool
-}
-
-/// Which feature owns which table or view, and the foreign keys between tables: what the
-/// authorizer consults. Loaded from `_orion_tables` and SQLite's own catalog.
-struct Registry: Sendable {
-    /// `pragma schema_version` when this was loaded; -1 before the first load.
-    var schemaVersion: Int64 = -1
-    /// Lowercased table or view name → owning feature.
-    var owners: [String: String] = [:]
-    var foreignKeys: [ForeignKey] = []
-
-    func owner(of name: String) -> String? {
-        owners[name] ?? owners[name.lowercased()]
-    }
-}
-
 /// The fence's rules: what a statement prepared with some ``Access`` may do.
 ///
 /// Called from SQLite's authorizer (`sqlite3_set_authorizer`) while a statement compiles, so it
@@ -83,7 +15,7 @@ struct Registry: Sendable {
 /// functions that hand out raw pointers (`fts3_tokenizer`, `load_extension`). Scoped stores
 /// and migration entries also may not touch a table another feature owns, and scoped stores
 /// run no DDL and read only the pragmas in ``readablePragmas``.
-package enum Fence {
+enum Fence {
     /// What the fence says about one access.
     enum Verdict {
         case allow
@@ -118,8 +50,6 @@ package enum Fence {
     /// the schema tables themselves).
     static let schemaTables: Set<String> = ["sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema"]
 
-    package static let reservedPrefix = "_orion_"
-
     /// Whether feature SQL may call the function `name`.
     static func checkFunction(_ name: String?) -> Verdict {
         guard let name, refusedFunctions.contains(name.lowercased()) else { return .allow }
@@ -142,7 +72,7 @@ package enum Fence {
         if case .internal = access { return .allow }
         switch action {
         case SQLITE_TRANSACTION, SQLITE_SAVEPOINT:
-            return .deny(transactionControlRefusal)
+            return .deny(FenceRefusal.transactionControl)
         case SQLITE_ATTACH, SQLITE_DETACH:
             return .deny(StoreError(.fence, "ATTACH and DETACH are refused to feature SQL: an attached database would step around the fence"))
         case SQLITE_PRAGMA:
@@ -157,15 +87,15 @@ package enum Fence {
         case .internal, .root:
             return .allow
         case .scoped(let scope):
-            if isDDL(action) || action == SQLITE_ANALYZE { return .deny(schemaChangeRefusal(feature: scope.feature)) }
+            if isDDL(action) || action == SQLITE_ANALYZE { return .deny(FenceRefusal.schemaChange(feature: scope.feature)) }
             return checkTables(action, a1, a2, feature: scope.feature, registry: registry, excusesEnforcement: true) {
-                scopedRefusal(feature: scope.feature, verb: $0, table: $1, owner: $2).message
+                FenceRefusal.scoped(feature: scope.feature, verb: $0, table: $1, owner: $2).message
             }
         case .migration(let feature, let index):
             // Migrations run with foreign keys off: SQLite enforces none while an entry runs, so
             // every access is the entry's own and none is excused as enforcement.
             return checkMigration(action, a1, a2, feature: feature, registry: registry) {
-                migrationRefusal(feature: feature, index: index, verb: $0, table: $1, owner: $2).message
+                FenceRefusal.migration(feature: feature, index: index, verb: $0, table: $1, owner: $2).message
             }
         }
     }
@@ -182,7 +112,7 @@ package enum Fence {
             if describingPragmas.contains(name) {
                 // foreign_key_check reads the rows of the table it checks.
                 if let scoped, name == "foreign_key_check", let owner = registry.owner(of: argument), owner != scoped {
-                    return .deny(scopedRefusal(feature: scoped, verb: "check the rows of", table: argument, owner: owner))
+                    return .deny(FenceRefusal.scoped(feature: scoped, verb: "check the rows of", table: argument, owner: owner))
                 }
                 return .allow
             }
@@ -199,48 +129,10 @@ package enum Fence {
         return .allow
     }
 
-    // The fence's errors, in the words every adapter uses.
-
-    /// Feature SQL wrote BEGIN, COMMIT, ROLLBACK, SAVEPOINT or RELEASE.
-    package static let transactionControlRefusal = StoreError(
-        .transactionControl,
-        "transaction control belongs to the store: wrap the work in tx { … } instead of writing BEGIN, COMMIT, ROLLBACK, SAVEPOINT or RELEASE")
-
-    /// A scoped store ran DDL.
-    package static func schemaChangeRefusal(feature: String) -> StoreError {
-        StoreError(
-            .fence,
-            "feature '\(feature)' ran a schema change through its scoped store; schema changes go through migrate(\"\(feature)\", …)")
-    }
-
-    /// A scoped store touched a table another feature owns.
-    package static func scopedRefusal(feature: String, verb: String, table: String, owner: String) -> StoreError {
-        StoreError(
-            .fence,
-            "feature '\(feature)' cannot \(verb) table '\(table)': it belongs to feature '\(owner)'; call the owner's functions on its scoped store")
-    }
-
-    /// A migration entry touched a table another feature owns.
-    package static func migrationRefusal(feature: String, index: Int, verb: String, table: String, owner: String) -> StoreError {
-        StoreError(.fence, "migration \(feature)[\(index)] cannot \(verb) table '\(table)': it belongs to feature '\(owner)'")
-    }
-
     /// Feature SQL tried to create a TEMP object.
     static let temporaryRefusal = StoreError(
         .fence,
         "TEMP tables, views, triggers and indexes are refused to feature SQL: a TEMP object lives on the one pooled connection that made it, where it would shadow a table for every later caller; create a table in a migration")
-
-    /// Feature SQL tried to change a table of the store's own bookkeeping.
-    package static func reservedRefusal(table: String) -> StoreError {
-        StoreError(.fence, "tables named \(reservedPrefix)* belong to the store; feature SQL cannot change '\(table)'")
-    }
-
-    /// A scoped store was asked to migrate another feature.
-    package static func foreignMigrateRefusal(scope: String, feature: String) -> StoreError {
-        StoreError(
-            .fence,
-            "the store scoped to feature '\(scope)' cannot migrate feature '\(feature)'; migrate it through its own scoped store or the root store")
-    }
 
     /// `_orion_*` tables are the store's: no feature SQL writes them or changes their schema.
     private static func checkReserved(_ action: Int32, _ a1: String?, _ a2: String?) -> StoreError? {
@@ -255,8 +147,8 @@ package enum Fence {
         default:
             target = nil
         }
-        guard let target, target.lowercased().hasPrefix(reservedPrefix) else { return nil }
-        return reservedRefusal(table: target)
+        guard let target, target.lowercased().hasPrefix(FenceRefusal.reservedPrefix) else { return nil }
+        return FenceRefusal.reserved(table: target)
     }
 
     /// Feature SQL may not write SQLite's own tables (`sqlite_sequence` holds every table's

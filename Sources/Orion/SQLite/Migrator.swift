@@ -15,28 +15,7 @@
 ///     feature text not null                            -- the feature whose migration created it
 /// )
 /// ```
-package enum Migrator {
-    static let maxFeatureLength = 64
-
-    /// What is wrong with a feature name, or `nil` when it is fine: 1 to 64 characters, starting
-    /// with a letter, then letters, digits, `_`, `-` or `.`.
-    package static func problem(withFeature feature: String) -> String? {
-        guard let first = feature.unicodeScalars.first else { return "the feature name is empty" }
-        guard feature.unicodeScalars.count <= maxFeatureLength else {
-            return "the feature name is longer than \(maxFeatureLength) characters"
-        }
-        func isLetter(_ c: Unicode.Scalar) -> Bool { ("a"..."z").contains(c) || ("A"..."Z").contains(c) }
-        guard isLetter(first) else { return "feature name '\(feature)' must start with a letter (a-z, A-Z)" }
-        for c in feature.unicodeScalars where !(isLetter(c) || ("0"..."9").contains(c) || c == "_" || c == "-" || c == ".") {
-            return "feature name '\(feature)' may hold only letters, digits, '_', '-' and '.'"
-        }
-        return nil
-    }
-
-    package static func validate(feature: String) throws {
-        if let problem = problem(withFeature: feature) { throw StoreError(.migration, problem) }
-    }
-
+enum Migrator {
     private struct Applied: Decodable {
         let idx: Int
         let sha256: String
@@ -58,30 +37,13 @@ package enum Migrator {
     /// transaction, after checking that the recorded ones are unchanged.
     static func migrate(feature: String, entries: [String], on connection: SQLiteConnection) throws {
         try ensureBookkeeping(connection)
-        let fingerprints = entries.map(SHA256.hex)
         let applied: [Applied] = try connection.all(
             "select idx, sha256 from _orion_migrations where feature = ? order by idx",
             [.text(feature)], access: .internal)
-        var done = Set<Int>()
-        for entry in applied {
-            try checkUnchanged(feature: feature, index: entry.idx, recorded: entry.sha256, fingerprints: fingerprints)
-            done.insert(entry.idx)
-        }
-        for index in entries.indices where !done.contains(index) {
-            try apply(feature: feature, index: index, entry: entries[index], fingerprint: fingerprints[index], fingerprints: fingerprints, on: connection)
-        }
-    }
-
-    package static func checkUnchanged(feature: String, index: Int, recorded: String, fingerprints: [String]) throws {
-        guard index < fingerprints.count else {
-            throw StoreError(
-                .migration,
-                "migration \(feature)[\(index)] was applied but is missing from the list (it has \(fingerprints.count) entr\(fingerprints.count == 1 ? "y" : "ies")); the list is append-only: restore the entry")
-        }
-        guard fingerprints[index] == recorded else {
-            throw StoreError(
-                .migration,
-                "migration \(feature)[\(index)] was edited after it was applied; entries are append-only: restore its applied text and append a new entry with the change")
+        try Migrations.run(
+            feature: feature, entries: entries, applied: applied.map { Migrations.Applied(index: $0.idx, sha256: $0.sha256) }
+        ) { index, fingerprint, fingerprints in
+            try apply(feature: feature, index: index, entry: entries[index], fingerprint: fingerprint, fingerprints: fingerprints, on: connection)
         }
     }
 
@@ -131,7 +93,7 @@ package enum Migrator {
                 [.text(feature), .integer(Int64(index))], access: .internal)
             if let recorded {
                 try connection.run("rollback")
-                try checkUnchanged(feature: feature, index: index, recorded: recorded, fingerprints: fingerprints)
+                try Migrations.checkUnchanged(feature: feature, index: index, recorded: recorded, fingerprints: fingerprints)
                 return
             }
             try connection.refreshRegistry()
@@ -165,7 +127,7 @@ package enum Migrator {
         if error.code == .fence || error.code == .transactionControl || error.message.hasPrefix("migration ") {
             return error.with(sql: entry)
         }
-        return .migrationFailed(feature: feature, index: index, reason: error.message, entry: entry, sqliteCode: error.sqliteCode)
+        return .migrationFailed(feature: feature, index: index, reason: error.message, entry: entry, sqliteCode: error.sqliteCode, sqliteCodeName: error.sqliteCodeName)
     }
 
     private static func schema(_ connection: SQLiteConnection) throws -> Set<SchemaObject> {
@@ -243,10 +205,9 @@ package enum Migrator {
                 "select \"table\" as \"table\", parent from pragma_foreign_key_check(?) limit 1",
                 [.text(table)], access: .internal)
             if let violation {
-                throw StoreError(
-                    .constraint,
-                    "migration \(feature)[\(index)] leaves rows of table '\(violation.table)' whose parent in '\(violation.parent)' is missing (pragma foreign_key_check); it was rolled back",
-                    sqliteCode: SQLiteCodes.constraintForeignKey)
+                throw SQLiteCodes.error(
+                    SQLiteCodes.constraintForeignKey,
+                    "migration \(feature)[\(index)] leaves rows of table '\(violation.table)' whose parent in '\(violation.parent)' is missing (pragma foreign_key_check); it was rolled back")
             }
         }
     }

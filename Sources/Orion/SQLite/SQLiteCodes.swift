@@ -46,6 +46,11 @@ enum SQLiteCodes {
         return "SQLite code \(code)"
     }
 
+    /// SQLite's failure `code` as a ``StoreError``, its code named.
+    static func error(_ code: Int32, _ message: String, sql: String? = nil) -> StoreError {
+        StoreError(kind(code), message, sql: sql, sqliteCode: code, sqliteCodeName: name(code))
+    }
+
     static func kind(_ code: Int32) -> StoreError.Code {
         switch code & 0xff {
         case SQLITE_CONSTRAINT: .constraint

@@ -81,7 +81,7 @@ final class SQLiteConnection {
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             if let db { sqlite3_close_v2(db) }
-            throw StoreError(SQLiteCodes.kind(rc), "cannot open database '\(path)': \(message)", sqliteCode: rc)
+            throw SQLiteCodes.error(rc, "cannot open database '\(path)': \(message)")
         }
         return db
     }
@@ -442,7 +442,7 @@ final class SQLiteConnection {
         defer { authorizer.access = outerAccess }
         let version: Int64 = try first("pragma schema_version", [], access: .internal) ?? 0
         guard version != authorizer.registry.schemaVersion else { return }
-        authorizer.registry = try RegistryLoader.load(from: self, schemaVersion: version)
+        authorizer.registry = try Registry.load(from: self, schemaVersion: version)
     }
 
     // MARK: State
@@ -474,10 +474,10 @@ final class SQLiteConnection {
             return StoreError(
                 .interrupted,
                 "the statement ran past the store's time limit of \(timeLimit) and was stopped",
-                sql: sql, sqliteCode: code)
+                sql: sql, sqliteCode: code, sqliteCodeName: SQLiteCodes.name(code))
         }
         let message = String(cString: sqlite3_errmsg(handle))
-        return StoreError(SQLiteCodes.kind(code), message, sql: sql, sqliteCode: code)
+        return SQLiteCodes.error(code, message, sql: sql)
     }
 
     // MARK: Callbacks

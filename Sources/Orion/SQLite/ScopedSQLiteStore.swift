@@ -38,7 +38,7 @@ struct ScopedSQLiteStore: Store {
 
     func migrate(_ feature: String, _ migrations: [String]) throws {
         guard feature == scope.feature else {
-            throw Fence.foreignMigrateRefusal(scope: scope.feature, feature: feature)
+            throw FenceRefusal.foreignMigrate(scope: scope.feature, feature: feature)
         }
         try store.migrate(feature, migrations)
     }

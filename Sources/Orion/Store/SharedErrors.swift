@@ -37,9 +37,12 @@ extension StoreError {
     }
 
     /// An entry of `migrate` failed for a reason other than the fence.
-    package static func migrationFailed(feature: String, index: Int, reason: String, entry: String, sqliteCode: Int32? = nil, sqlState: String? = nil, detail: String? = nil) -> StoreError {
+    package static func migrationFailed(
+        feature: String, index: Int, reason: String, entry: String,
+        sqliteCode: Int32? = nil, sqliteCodeName: String? = nil, sqlState: String? = nil, detail: String? = nil
+    ) -> StoreError {
         StoreError(
             .migration, "migration \(feature)[\(index)] failed and was rolled back: \(reason)",
-            sql: entry, sqliteCode: sqliteCode, sqlState: sqlState, detail: detail)
+            sql: entry, sqliteCode: sqliteCode, sqliteCodeName: sqliteCodeName, sqlState: sqlState, detail: detail)
     }
 }

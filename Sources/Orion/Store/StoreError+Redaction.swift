@@ -27,7 +27,7 @@ extension StoreError {
         guard !secrets.isEmpty else { return self }
         let redacted = Self.redact(message, secrets: secrets)
         guard redacted != message else { return self }
-        return StoreError(code, redacted, sql: sql, sqliteCode: sqliteCode, sqlState: sqlState, detail: detail)
+        return with(message: redacted)
     }
 
     /// `text` with the secrets cut: whole occurrences first, then quoted parts that are part of

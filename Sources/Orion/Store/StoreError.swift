@@ -90,16 +90,27 @@ public struct StoreError: Error, Sendable, CustomStringConvertible, CustomDebugS
     /// Detail a database server attached that may quote data (PostgreSQL's `DETAIL`); only in
     /// ``debugDescription``, never in ``description``.
     public let detail: String?
+    /// The name of ``sqliteCode`` (`SQLITE_CONSTRAINT_UNIQUE`), given by the SQLite adapter.
+    let sqliteCodeName: String?
 
     /// Creates an error.
     public init(
         _ code: Code, _ message: String, sql: String? = nil,
         sqliteCode: Int32? = nil, sqlState: String? = nil, detail: String? = nil
     ) {
+        self.init(code, message, sql: sql, sqliteCode: sqliteCode, sqliteCodeName: nil, sqlState: sqlState, detail: detail)
+    }
+
+    /// Creates an error with the name of SQLite's code, for the description.
+    package init(
+        _ code: Code, _ message: String, sql: String? = nil,
+        sqliteCode: Int32?, sqliteCodeName: String?, sqlState: String? = nil, detail: String? = nil
+    ) {
         self.code = code
         self.message = message
         self.sql = sql
         self.sqliteCode = sqliteCode
+        self.sqliteCodeName = sqliteCodeName
         self.sqlState = sqlState
         self.detail = detail
     }
@@ -107,7 +118,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible, CustomDebugS
     /// The message, the database's code, and the SQL. Never a bound value.
     public var description: String {
         var text = message
-        if let sqliteCode { text += " (\(SQLiteCodes.name(sqliteCode)))" }
+        if let sqliteCode { text += " (\(sqliteCodeName ?? "SQLite code \(sqliteCode)"))" }
         if let sqlState { text += " (SQLSTATE \(sqlState))" }
         if let sql { text += " — in: \(sql)" }
         return text
@@ -122,6 +133,11 @@ public struct StoreError: Error, Sendable, CustomStringConvertible, CustomDebugS
 
     /// The same error for another statement (used where a wrapper knows the SQL and the cause does not).
     package func with(sql: String?) -> StoreError {
-        StoreError(code, message, sql: sql, sqliteCode: sqliteCode, sqlState: sqlState, detail: detail)
+        StoreError(code, message, sql: sql, sqliteCode: sqliteCode, sqliteCodeName: sqliteCodeName, sqlState: sqlState, detail: detail)
+    }
+
+    /// The same error with another message (used to take bound values out of it).
+    package func with(message: String) -> StoreError {
+        StoreError(code, message, sql: sql, sqliteCode: sqliteCode, sqliteCodeName: sqliteCodeName, sqlState: sqlState, detail: detail)
     }
 }

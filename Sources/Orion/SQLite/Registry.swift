@@ -1,5 +1,31 @@
-/// Reads the ownership registry (`_orion_tables`) and the foreign keys from SQLite's catalog.
-enum RegistryLoader {
+/// A foreign key as `pragma foreign_key_list` reports it, with the parent's key columns resolved.
+struct ForeignKey: Sendable, Equatable {
+    let child: String
+    let parent: String
+    let childColumns: [String]
+    let parentColumns: [String]
+    /// `on delete cascade`: deleting a parent row deletes child rows.
+    let deletesChild: Bool
+    /// `on delete set null|set default` or any `on update` action: a parent change updates child rows.
+    let updatesChild: Bool
+}
+
+/// Which feature owns which table or view, and the foreign keys between tables: what the
+/// authorizer consults. Loaded from `_orion_tables` and SQLite's own catalog.
+struct Registry: Sendable {
+    /// `pragma schema_version` when this was loaded; -1 before the first load.
+    var schemaVersion: Int64 = -1
+    /// Lowercased table or view name → owning feature.
+    var owners: [String: String] = [:]
+    var foreignKeys: [ForeignKey] = []
+
+    func owner(of name: String) -> String? {
+        owners[name] ?? owners[name.lowercased()]
+    }
+}
+
+/// Reading the registry: `_orion_tables`, and the foreign keys from SQLite's own catalog.
+extension Registry {
     private struct Owner: Decodable {
         let name: String
         let feature: String
@@ -21,6 +47,7 @@ enum RegistryLoader {
         }
     }
 
+    /// Reads who owns what, and every foreign key, on `connection`.
     static func load(from connection: SQLiteConnection, schemaVersion: Int64) throws -> Registry {
         var registry = Registry(schemaVersion: schemaVersion)
         let hasRegistry: Int? = try connection.first(

@@ -1,6 +1,13 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+/// Strictness the code follows, checked by the compiler (as swift-log does).
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
 let package = Package(
     name: "orion-swift",
     platforms: [.macOS(.v15)],
@@ -23,14 +30,14 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
         ),
-        .target(name: "Orion", dependencies: ["CSQLite"]),
+        .target(name: "Orion", dependencies: ["CSQLite"], swiftSettings: strict),
         .systemLibrary(
             name: "CLibPQ",
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
         ),
         // PostgresStore: a module of its own, so SQLite users never link libpq.
-        .target(name: "OrionPostgres", dependencies: ["Orion", "CLibPQ"]),
+        .target(name: "OrionPostgres", dependencies: ["Orion", "CLibPQ"], swiftSettings: strict),
         // Bridges query events to swift-log, swift-metrics and swift-distributed-tracing; the
         // core stays free of dependencies.
         .target(
@@ -40,16 +47,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         // The contract every adapter passes; each adapter's test target runs it.
-        .target(name: "StoreConformance", dependencies: ["Orion"]),
-        .executableTarget(name: "Demo", dependencies: ["Orion"]),
+        .target(name: "StoreConformance", dependencies: ["Orion"], swiftSettings: strict),
+        .executableTarget(name: "Demo", dependencies: ["Orion"], swiftSettings: strict),
         // A helper process the tests start (locks across processes, concurrent boots, crashes).
-        .executableTarget(name: "OrionTestChild", dependencies: ["Orion"]),
-        .testTarget(name: "OrionTests", dependencies: ["Orion", "OrionTestChild", "StoreConformance"]),
+        .executableTarget(name: "OrionTestChild", dependencies: ["Orion"], swiftSettings: strict),
+        .testTarget(name: "OrionTests", dependencies: ["Orion", "OrionTestChild", "StoreConformance"], swiftSettings: strict),
         // PostgresStore's own tests, and the conformance suite over its adapters.
-        .testTarget(name: "OrionPostgresTests", dependencies: ["Orion", "OrionPostgres", "StoreConformance"]),
+        .testTarget(name: "OrionPostgresTests", dependencies: ["Orion", "OrionPostgres", "StoreConformance"], swiftSettings: strict),
         .testTarget(
             name: "OrionObservabilityTests",
             dependencies: [
@@ -57,7 +65,8 @@ let package = Package(
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
-            ]
+            ],
+            swiftSettings: strict
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,7 +1,8 @@
-import CoreMetrics
-import Logging
-import Orion
-import Tracing
+public import CoreMetrics
+import struct Foundation.Date
+public import Logging
+public import Orion
+public import Tracing
 
 /// Sends Orion's query events to the observability packages a Swift server already runs:
 /// swift-log, swift-metrics and swift-distributed-tracing.

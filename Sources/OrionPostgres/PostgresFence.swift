@@ -1,5 +1,6 @@
 import Foundation
 import Orion
+import Synchronization
 
 /// The fence on PostgreSQL: each feature's role, and PostgreSQL's refusals of a privilege
 /// turned into the fence's errors, in the words SQLite's fence uses.

@@ -1,5 +1,5 @@
 import Foundation
-import Orion
+public import Orion
 import Synchronization
 
 /// The store over PostgreSQL: the same five methods as `SQLiteStore`, synchronous,

@@ -1,6 +1,6 @@
 import Foundation
-import Orion
-import Testing
+public import Orion
+public import Testing
 
 /// How an adapter's SQL differs from SQLite's, written down in one place: the suite builds its
 /// schemas from these pieces, and everything else is the same SQL on every adapter.

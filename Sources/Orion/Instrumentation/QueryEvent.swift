@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// One statement the store ran: what a query panel shows and what metrics count.
 ///

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The little SQL lexing the store needs; never used to decide access (the authorizer does that).
 package enum SQLText {
     /// `name` as a double-quoted identifier (`"a""b"`), the same in SQLite and PostgreSQL.

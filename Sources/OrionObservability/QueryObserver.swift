@@ -1,8 +1,9 @@
 public import CoreMetrics
-import struct Foundation.Date
 public import Logging
 public import Orion
 public import Tracing
+
+import struct Foundation.Date
 
 /// Sends Orion's query events to the observability packages a Swift server already runs:
 /// swift-log, swift-metrics and swift-distributed-tracing.

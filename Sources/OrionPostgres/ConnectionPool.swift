@@ -28,7 +28,10 @@ final class ConnectionPool: @unchecked Sendable {
     /// A connection for the caller alone, until ``release(_:)``. Opens one when none is idle and
     /// the pool has room; otherwise waits up to ``timeout`` for one to come back.
     func acquire() throws -> PostgresConnection {
-        enum Next { case use(PostgresConnection), open }
+        enum Next {
+            case use(PostgresConnection)
+            case open
+        }
         let next: Next = try lock.withLock {
             var deadline: timespec?
             while true {

@@ -251,7 +251,7 @@ final class PostgresConnection: @unchecked Sendable {
             guard PQsendQueryParams(handle, command, 0, nil, nil, nil, nil, 0) == 1 else { return nil }
         }
         guard PQsendQueryPrepared(handle, name, count, values, lengths, formats, 0) == 1,
-              PQpipelineSync(handle) == 1
+            PQpipelineSync(handle) == 1
         else { return nil }
         // Each query's results end with a NULL; the sync point comes last.
         func next() -> OpaquePointer? {

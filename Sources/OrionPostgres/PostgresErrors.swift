@@ -150,7 +150,12 @@ extension PostgresConnection {
         var current: String?
         for character in text {
             if character == "\"" {
-                if let part = current { parts.append(part); current = nil } else { current = "" }
+                if let part = current {
+                    parts.append(part)
+                    current = nil
+                } else {
+                    current = ""
+                }
             } else if current != nil {
                 current!.append(character)
             }

@@ -30,7 +30,7 @@ extension PostgresStore {
     func reloadOwners(_ connection: PostgresConnection) {
         connection.role = .unknown
         guard (try? connection.use(role: .login)) != nil,
-              let rows = try? connection.simpleRows("select name, feature from _orion_tables")
+            let rows = try? connection.simpleRows("select name, feature from _orion_tables")
         else { return }
         var map: [String: String] = [:]
         for row in rows {
@@ -75,7 +75,8 @@ extension PostgresStore {
         let message: String
         switch owner(of: table, connection: connection, canQuery: canQuery) {
         case .feature(let owner) where owner != feature:
-            message = index.map { FenceRefusal.migration(feature: feature, index: $0, verb: verb, table: table, owner: owner).message }
+            message =
+                index.map { FenceRefusal.migration(feature: feature, index: $0, verb: verb, table: table, owner: owner).message }
                 ?? FenceRefusal.scoped(feature: feature, verb: verb, table: table, owner: owner).message
         case .feature, .unknown:
             message = "\(who) cannot \(verb) table '\(table)': it is not one of the feature's tables (PostgreSQL refused the feature's role)"

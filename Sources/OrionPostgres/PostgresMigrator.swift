@@ -50,7 +50,8 @@ enum PostgresMigrator {
     }
 
     private static func ensureBookkeeping(_ connection: PostgresConnection) throws {
-        try connection.simpleQuery("""
+        try connection.simpleQuery(
+            """
             create table if not exists _orion_migrations (
                 feature text not null,
                 idx integer not null,
@@ -126,7 +127,8 @@ enum PostgresMigrator {
     }
 
     private static func ownedRelations(_ role: String, _ connection: PostgresConnection) throws -> [String: String] {
-        let rows = try connection.simpleRows("""
+        let rows = try connection.simpleRows(
+            """
             select c.relname, c.relkind from pg_class c join pg_roles r on r.oid = c.relowner
             where r.rolname = \(SQLText.quoteLiteral(role)) and c.relnamespace = current_schema()::regnamespace
               and c.relkind in ('r', 'p', 'v', 'm', 'f')
@@ -154,7 +156,8 @@ enum PostgresMigrator {
                     throw StoreError(.fence, "migration \(feature)[\(index)]: \(reason); an entry runs as its feature's role and cannot change it")
                 case .refused(let reason):
                     throw StoreError(.fence, "migration \(feature)[\(index)]: \(reason)")
-                case .schemaChange where ["grant", "revoke", "reassign", "security"].contains(statement.words.first ?? "")
+                case .schemaChange
+                where ["grant", "revoke", "reassign", "security"].contains(statement.words.first ?? "")
                     || statement.words.starts(with: ["alter", "default", "privileges"]):
                     throw StoreError(
                         .fence,

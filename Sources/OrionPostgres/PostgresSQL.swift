@@ -53,10 +53,11 @@ enum PostgresSQL {
         func finishStatement() {
             if hasContent {
                 let reads = ["select", "with", "values", "table"].contains(words.first ?? "")
-                statements.append(PostgresStatementText(
-                    text: String(decoding: out, as: UTF8.self), parameterCount: parameters, words: words,
-                    original: String(decoding: bytes[start..<i], as: UTF8.self),
-                    callsSetConfig: callsSetConfig, selectsInto: reads && sawTopLevelInto))
+                statements.append(
+                    PostgresStatementText(
+                        text: String(decoding: out, as: UTF8.self), parameterCount: parameters, words: words,
+                        original: String(decoding: bytes[start..<i], as: UTF8.self),
+                        callsSetConfig: callsSetConfig, selectsInto: reads && sawTopLevelInto))
             }
             start = i + 1
             out.removeAll(keepingCapacity: true)
@@ -83,13 +84,15 @@ enum PostgresSQL {
             switch c {
             case UInt8(ascii: "'"), UInt8(ascii: "\""):
                 // E'…' (or e'…') allows backslash escapes; the E is already copied as a word.
-                let escapes = c == UInt8(ascii: "'") && i > 0 && (bytes[i - 1] | 0x20) == UInt8(ascii: "e")
+                let escapes =
+                    c == UInt8(ascii: "'") && i > 0 && (bytes[i - 1] | 0x20) == UInt8(ascii: "e")
                     && (i < 2 || !isIdentifierByte(bytes[i - 2]))
                 guard let j = closingQuote(bytes, from: i, escapes: escapes) else {
                     throw unterminated(c == UInt8(ascii: "'") ? "string literal" : "quoted identifier")
                 }
                 if c == UInt8(ascii: "\""), j - i - 1 == 10,
-                   String(decoding: bytes[(i + 1)..<j], as: UTF8.self).lowercased() == "set_config", opensCall(after: j + 1) {
+                    String(decoding: bytes[(i + 1)..<j], as: UTF8.self).lowercased() == "set_config", opensCall(after: j + 1)
+                {
                     callsSetConfig = true
                 }
                 out.append(contentsOf: bytes[i...j])
@@ -208,9 +211,15 @@ enum PostgresSQL {
         let quote = bytes[start]
         var j = start + 1
         while j < bytes.count {
-            if escapes && bytes[j] == UInt8(ascii: "\\") { j += 2; continue }
+            if escapes && bytes[j] == UInt8(ascii: "\\") {
+                j += 2
+                continue
+            }
             if bytes[j] == quote {
-                if j + 1 < bytes.count && bytes[j + 1] == quote { j += 2; continue }
+                if j + 1 < bytes.count && bytes[j + 1] == quote {
+                    j += 2
+                    continue
+                }
                 return j
             }
             j += 1
@@ -283,7 +292,8 @@ enum StatementKind {
             self = .refused("COPY is not supported through the store; insert or select the rows with statements")
         case "load":
             self = .refused("LOAD loads a library into the server session of a pooled connection")
-        case "create" where ["temp", "temporary"].contains(second)
+        case "create"
+        where ["temp", "temporary"].contains(second)
             || (["local", "global"].contains(second) && ["temp", "temporary"].contains(words.count > 2 ? words[2] : "")):
             self = .refused("a TEMP object lives on the one pooled connection that made it; create a table in a migration")
         case "create", "alter", "drop", "grant", "revoke", "comment", "reassign", "security", "import", "reindex", "cluster":

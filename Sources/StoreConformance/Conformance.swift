@@ -83,9 +83,11 @@ public enum Conformance {
     public static func values(_ adapter: Adapter) throws {
         let store = try adapter.make()
         let d = adapter.dialect
-        try store.migrate("vals", [
-            "create table vals (id \(d.autoKey), i \(d.int64Type), r \(d.doubleType), t text, b \(d.blobType), f \(d.boolType), at \(d.dateType))",
-        ])
+        try store.migrate(
+            "vals",
+            [
+                "create table vals (id \(d.autoKey), i \(d.int64Type), r \(d.doubleType), t text, b \(d.blobType), f \(d.boolType), at \(d.dateType))"
+            ])
         let at = Date(timeIntervalSince1970: 1_700_000_000.25)
         let id = try store.exec(
             "insert into vals (i, r, t, b, f, at) values (?, ?, ?, ?, ?, ?)",
@@ -245,10 +247,14 @@ public enum Conformance {
                 #expect(error.message.contains("users") && error.message.contains("accounts"))
             }
         }
-        expect(.fence) { try store.migrate("todos", [
-            "create table todos (id \(d.autoKey), title text not null, user_id \(d.int64Type) references users(id))",
-            "alter table users add column email text",
-        ]) }
+        expect(.fence) {
+            try store.migrate(
+                "todos",
+                [
+                    "create table todos (id \(d.autoKey), title text not null, user_id \(d.int64Type) references users(id))",
+                    "alter table users add column email text",
+                ])
+        }
         #expect(try accounts.one("select count(*) from users") == 1)
     }
 

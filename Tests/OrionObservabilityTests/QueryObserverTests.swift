@@ -3,10 +3,11 @@ import InMemoryLogging
 import InMemoryTracing
 import Logging
 import MetricsTestKit
-@testable import Orion
 import OrionObservability
 import Testing
 import Tracing
+
+@testable import Orion
 
 @Suite("QueryObserver: swift-log, swift-metrics and swift-distributed-tracing")
 struct QueryObserverTests {

@@ -1,6 +1,7 @@
 import Orion
-@testable import OrionPostgres
 import Testing
+
+@testable import OrionPostgres
 
 @Suite("PostgreSQL placeholders: ? becomes $n outside quotes and comments")
 struct PostgresSQLTests {
@@ -14,10 +15,11 @@ struct PostgresSQLTests {
             """
         let statement = try one(sql)
         #expect(statement.parameterCount == 2)
-        #expect(statement.text == """
-            select $1, '?', 'it''s ?', E'\\'?', "a?b", $$ ? $$, $tag$ ? $x$ ? $tag$, a$b, -- ?
-            /* ? /* nested ? */ still ? */ $2
-            """)
+        #expect(
+            statement.text == """
+                select $1, '?', 'it''s ?', E'\\'?', "a?b", $$ ? $$, $tag$ ? $x$ ? $tag$, a$b, -- ?
+                /* ? /* nested ? */ still ? */ $2
+                """)
         #expect(statement.words.first == "select")
     }
 
@@ -68,13 +70,25 @@ struct PostgresSQLTests {
     func kinds() throws {
         func kind(_ sql: String) throws -> StatementKind { StatementKind(try one(sql).words) }
         for sql in ["BEGIN", "start transaction", "commit", "END", "rollback to savepoint a", "savepoint a", "release a", "prepare transaction 'x'"] {
-            guard case .transactionControl = try kind(sql) else { Issue.record("\(sql) is transaction control"); continue }
+            guard case .transactionControl = try kind(sql) else {
+                Issue.record("\(sql) is transaction control")
+                continue
+            }
         }
         for sql in ["set role postgres", "SET search_path = x", "reset role", "discard all", "set local role x", "set local time zone 'x'", "deallocate all"] {
-            guard case .sessionControl = try kind(sql) else { Issue.record("\(sql) is session control"); continue }
+            guard case .sessionControl = try kind(sql) else {
+                Issue.record("\(sql) is session control")
+                continue
+            }
         }
-        guard case .other = try kind("set local lock_timeout = '1s'") else { Issue.record("SET LOCAL of another setting is allowed"); return }
-        guard case .schemaChange = try kind("/* hi */ CREATE index on t (x)") else { Issue.record("create index is DDL"); return }
+        guard case .other = try kind("set local lock_timeout = '1s'") else {
+            Issue.record("SET LOCAL of another setting is allowed")
+            return
+        }
+        guard case .schemaChange = try kind("/* hi */ CREATE index on t (x)") else {
+            Issue.record("create index is DDL")
+            return
+        }
         #expect(StatementKind.verb(try one("with x as (select 1) select * from x").words) == "read")
         #expect(StatementKind.verb(try one("create unique index on t (x)").words) == "index")
     }

@@ -24,7 +24,8 @@ struct PostgresValueTests {
             let empty: Data
         }
         let id = UUID()
-        let mixed: Mixed? = try store.one("""
+        let mixed: Mixed? = try store.one(
+            """
             select 12345678901234::numeric as whole, 1.50::numeric as fraction, ?::bigint as big, ?::bigint as small,
                    (select sum(x) from (values (1::bigint), (2)) v(x)) as total,
                    'NaN'::float8 as nan, ?::float8 as inf, ?::uuid as id, '{"a": [1, 2]}'::jsonb as doc, ''::bytea as empty
@@ -61,7 +62,11 @@ struct PostgresValueTests {
         try store.migrate("events", ["create table events (id bigserial primary key, at timestamptz not null, local timestamp, done boolean not null)"])
         let at = Date(timeIntervalSince1970: 1_700_000_000.123)
         try store.exec("insert into events (at, local, done) values (?, ?, ?)", at, at, true)
-        struct Event: Decodable { let at: Date; let local: Date; let done: Bool }
+        struct Event: Decodable {
+            let at: Date
+            let local: Date
+            let done: Bool
+        }
         let back: Event? = try store.one("select at, local, done from events where done = ?", true)
         #expect(back.map { abs($0.at.timeIntervalSince1970 - at.timeIntervalSince1970) < 0.0005 } == true)
         #expect(back.map { abs($0.local.timeIntervalSince1970 - at.timeIntervalSince1970) < 0.0005 } == true)
@@ -84,11 +89,13 @@ struct PostgresExecTests {
     @Test("lastId is the id a sequence gave this insert, and 0 otherwise")
     func lastId() throws {
         let store = try PG.freshStore()
-        try store.migrate("things", [
-            "create table things (id bigserial primary key, name text unique)",
-            "create table tags (id bigint generated always as identity primary key, label text)",
-            "create table plain (id bigint primary key)",
-        ])
+        try store.migrate(
+            "things",
+            [
+                "create table things (id bigserial primary key, name text unique)",
+                "create table tags (id bigint generated always as identity primary key, label text)",
+                "create table plain (id bigint primary key)",
+            ])
         let a = try store.exec("insert into things (name) values (?)", "a")
         #expect(a == ExecResult(changes: 1, lastId: 1))
         #expect(try store.exec("insert into tags (label) values ('x'), ('y')") == ExecResult(changes: 2, lastId: 2))
@@ -332,7 +339,11 @@ struct PostgresFenceTests {
     func registry() throws {
         let store = try PG.freshStore()
         try store.migrate("todos", ["create table todos (id bigserial primary key)", "create view open_todos as select * from todos"])
-        struct Entry: Decodable, Equatable { let name: String; let type: String; let feature: String }
+        struct Entry: Decodable, Equatable {
+            let name: String
+            let type: String
+            let feature: String
+        }
         let entries: [Entry] = try store.query("select name, type, feature from _orion_tables order by name")
         #expect(entries == [Entry(name: "open_todos", type: "view", feature: "todos"), Entry(name: "todos", type: "table", feature: "todos")])
         #expect(try store.one("select tableowner from pg_tables where tablename = 'todos'") == "orion_todos")

@@ -56,15 +56,20 @@ enum PG {
         (store as! PostgresStore).scoped(to: feature)
     }
 
-    static let adapters: [Adapter] = available ? [
-        Adapter(name: "PostgresStore", dialect: .postgres, make: { try freshStore() }, scope: scope),
-        Adapter(name: "InstrumentedStore over PostgresStore", dialect: .postgres, make: {
-            InstrumentedStore(try freshStore(), sample: 1, onQuery: { _ in })
-        }, scope: { store, feature in
-            let base = (store as! InstrumentedStore).base as! PostgresStore
-            return InstrumentedStore(base.scoped(to: feature), sample: 1, onQuery: { _ in })
-        }),
-    ] : []
+    static let adapters: [Adapter] =
+        available
+        ? [
+            Adapter(name: "PostgresStore", dialect: .postgres, make: { try freshStore() }, scope: scope),
+            Adapter(
+                name: "InstrumentedStore over PostgresStore", dialect: .postgres,
+                make: {
+                    InstrumentedStore(try freshStore(), sample: 1, onQuery: { _ in })
+                },
+                scope: { store, feature in
+                    let base = (store as! InstrumentedStore).base as! PostgresStore
+                    return InstrumentedStore(base.scoped(to: feature), sample: 1, onQuery: { _ in })
+                }),
+        ] : []
 }
 
 @Suite("PostgreSQL is there when CI says it is")

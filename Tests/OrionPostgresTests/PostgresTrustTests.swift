@@ -32,22 +32,24 @@ struct PostgresRoleFenceTests {
         return store
     }
 
-    @Test("SQL that changes the role, runs unchecked code or leaves state on the connection is refused to every store", arguments: [
-        "select set_config('role', 'postgres', false)",
-        "select pg_catalog.set_config('role', 'postgres', false), 1",
-        "select \"set_config\" ('role', 'postgres', false)",
-        "select count(*) from todos where set_config('role', 'postgres', true) is not null",
-        "do $$ begin reset role; end $$",
-        "DO LANGUAGE plpgsql $x$ begin perform 1; end $x$",
-        "select * into stolen from todos",
-        "with t as (select 1 as n) select n into temp stolen from t",
-        "copy todos to stdout",
-        "prepare p as select 1",
-        "execute p",
-        "listen anything",
-        "create temp table users (id bigint)",
-        "create local temporary table users (id bigint)",
-    ])
+    @Test(
+        "SQL that changes the role, runs unchecked code or leaves state on the connection is refused to every store",
+        arguments: [
+            "select set_config('role', 'postgres', false)",
+            "select pg_catalog.set_config('role', 'postgres', false), 1",
+            "select \"set_config\" ('role', 'postgres', false)",
+            "select count(*) from todos where set_config('role', 'postgres', true) is not null",
+            "do $$ begin reset role; end $$",
+            "DO LANGUAGE plpgsql $x$ begin perform 1; end $x$",
+            "select * into stolen from todos",
+            "with t as (select 1 as n) select n into temp stolen from t",
+            "copy todos to stdout",
+            "prepare p as select 1",
+            "execute p",
+            "listen anything",
+            "create temp table users (id bigint)",
+            "create local temporary table users (id bigint)",
+        ])
     func refusedForms(sql: String) throws {
         let store = try twoFeatures()
         let todos = store.scoped(to: "todos")
@@ -69,17 +71,19 @@ struct PostgresRoleFenceTests {
         #expect(try todos.one("select count(*) from todos where title like 'set_config%'") == 1)
     }
 
-    @Test("migration code that could step out of its role is refused; triggers still run functions", arguments: [
-        "create function escape() returns void language plpgsql as $$ begin reset role; end $$",
-        "create function escape() returns void language plpgsql as $$ begin set role postgres; end $$",
-        "create function escape() returns void language plpgsql as $$ begin execute 'res' || 'et role'; end $$",
-        "create function escape() returns text language sql as $$ select set_config('role', 'postgres', false) $$",
-        "create function escape() returns void language plpgsql as 'begin set local role postgres; end'",
-        "create view escape as select pg_catalog.set_config('role', 'postgres', false) as r",
-        "do $$ begin perform 1; end $$",
-        "grant select on todos2 to public",
-        "alter default privileges grant select on tables to public",
-    ])
+    @Test(
+        "migration code that could step out of its role is refused; triggers still run functions",
+        arguments: [
+            "create function escape() returns void language plpgsql as $$ begin reset role; end $$",
+            "create function escape() returns void language plpgsql as $$ begin set role postgres; end $$",
+            "create function escape() returns void language plpgsql as $$ begin execute 'res' || 'et role'; end $$",
+            "create function escape() returns text language sql as $$ select set_config('role', 'postgres', false) $$",
+            "create function escape() returns void language plpgsql as 'begin set local role postgres; end'",
+            "create view escape as select pg_catalog.set_config('role', 'postgres', false) as r",
+            "do $$ begin perform 1; end $$",
+            "grant select on todos2 to public",
+            "alter default privileges grant select on tables to public",
+        ])
     func migrationCode(entry: String) throws {
         let store = try twoFeatures()
         #expect {
@@ -87,11 +91,13 @@ struct PostgresRoleFenceTests {
         } throws: { ($0 as? StoreError)?.code == .fence && "\($0)".contains("todos2[1]") }
         #expect(try store.one("select count(*) from _orion_migrations where feature = 'todos2'") == 1)
         // A trigger calling the feature's own function is fine.
-        try store.migrate("stamps", [
-            "create table stamps (id bigserial primary key, at timestamptz)",
-            "create function stamp() returns trigger language plpgsql as $$ begin new.at := now(); return new; end $$",
-            "create trigger stamp before insert on stamps for each row execute function stamp()",
-        ])
+        try store.migrate(
+            "stamps",
+            [
+                "create table stamps (id bigserial primary key, at timestamptz)",
+                "create function stamp() returns trigger language plpgsql as $$ begin new.at := now(); return new; end $$",
+                "create trigger stamp before insert on stamps for each row execute function stamp()",
+            ])
         try store.scoped(to: "stamps").exec("insert into stamps default values")
         #expect(try store.one("select count(*) from stamps where at is not null") == 1)
     }
@@ -102,12 +108,14 @@ struct PostgresRoleFenceTests {
         let canCreate: Bool? = try store.one("select has_schema_privilege('orion_todos', current_schema(), 'CREATE')")
         #expect(canCreate == false)
         // Its migrations still create tables, indexes, views and functions.
-        try store.migrate("todos", [
-            "create table todos (id bigserial primary key, title text)",
-            "create index todos_title on todos (title)",
-            "create view open_todos as select * from todos",
-            "create function todo_count() returns bigint language sql as $$ select count(*) from todos $$",
-        ])
+        try store.migrate(
+            "todos",
+            [
+                "create table todos (id bigserial primary key, title text)",
+                "create index todos_title on todos (title)",
+                "create view open_todos as select * from todos",
+                "create function todo_count() returns bigint language sql as $$ select count(*) from todos $$",
+            ])
         #expect(try store.scoped(to: "todos").one("select todo_count()") == 0)
     }
 
@@ -130,10 +138,12 @@ struct PostgresRoleFenceTests {
         // The root store prepares `select * from users` on the one connection.
         let before: [Row] = try store.query("select * from users")
         #expect(before.count == 1)
-        try store.migrate("accounts", [
-            "create table users (id bigserial primary key, name text not null)", "insert into users (name) values ('ada')",
-            "alter table users add column email text",
-        ])
+        try store.migrate(
+            "accounts",
+            [
+                "create table users (id bigserial primary key, name text not null)", "insert into users (name) values ('ada')",
+                "alter table users add column email text",
+            ])
         // The feature's call re-uses the cached statement: PostgreSQL re-plans it (0A000) and the
         // retry must still run as the feature.
         #expect { let _: [Row] = try todos.query("select * from users") } throws: { ($0 as? StoreError)?.code == .fence }
@@ -144,18 +154,20 @@ struct PostgresRoleFenceTests {
 
 @Suite("PostgreSQL connection errors never quote a password")
 struct PostgresPasswordTests {
-    @Test("libpq's parse errors are cut where they quote the password", arguments: [
-        "postgresql://app:Zq%zzX9v@127.0.0.1:1/db?connect_timeout=1",
-        "postgresql://app:Zq[X9v@127.0.0.1:1/db?connect_timeout=1",
-        "postgresql://app:Zq@X@9v@127.0.0.1:1/db?connect_timeout=1",
-        "postgresql://app:Zq X9v@127.0.0.1:1/db?connect_timeout=1",
-        "postgresql://app:Zq'X\"9v@127.0.0.1:1/db?connect_timeout=1",
-        "postgresql://app@127.0.0.1:1/db?password=Zq%zzX9v&connect_timeout=1",
-        "host=127.0.0.1 port=1 password='Zq X\\'9\"v' connect_timeout=1",
-        "host=127.0.0.1 port=1 password=Zq%zzX9v connect_timeout=1 bogus",
-        "host=127.0.0.1 port=1 password='Zq X9v connect_timeout=1",
-        "postgresql://app:Zq%zzX9v@[::1/db",
-    ])
+    @Test(
+        "libpq's parse errors are cut where they quote the password",
+        arguments: [
+            "postgresql://app:Zq%zzX9v@127.0.0.1:1/db?connect_timeout=1",
+            "postgresql://app:Zq[X9v@127.0.0.1:1/db?connect_timeout=1",
+            "postgresql://app:Zq@X@9v@127.0.0.1:1/db?connect_timeout=1",
+            "postgresql://app:Zq X9v@127.0.0.1:1/db?connect_timeout=1",
+            "postgresql://app:Zq'X\"9v@127.0.0.1:1/db?connect_timeout=1",
+            "postgresql://app@127.0.0.1:1/db?password=Zq%zzX9v&connect_timeout=1",
+            "host=127.0.0.1 port=1 password='Zq X\\'9\"v' connect_timeout=1",
+            "host=127.0.0.1 port=1 password=Zq%zzX9v connect_timeout=1 bogus",
+            "host=127.0.0.1 port=1 password='Zq X9v connect_timeout=1",
+            "postgresql://app:Zq%zzX9v@[::1/db",
+        ])
     func passwords(url: String) {
         do {
             _ = try PostgresStore(url: url)

@@ -30,12 +30,15 @@ enum SQLiteAdapters {
         Adapter(
             name: "SQLiteStore (file, write queue)", dialect: .sqlite,
             make: { try SQLiteStore(path: freshPath(), writeQueue: WriteQueue()) }, scope: scope),
-        Adapter(name: "InstrumentedStore over SQLiteStore", dialect: .sqlite, make: {
-            InstrumentedStore(try SQLiteStore(path: freshPath()), sample: 1, onQuery: { _ in })
-        }, scope: { store, feature in
-            let base = (store as! InstrumentedStore).base as! SQLiteStore
-            return InstrumentedStore(base.scoped(to: feature), sample: 1, onQuery: { _ in })
-        }),
+        Adapter(
+            name: "InstrumentedStore over SQLiteStore", dialect: .sqlite,
+            make: {
+                InstrumentedStore(try SQLiteStore(path: freshPath()), sample: 1, onQuery: { _ in })
+            },
+            scope: { store, feature in
+                let base = (store as! InstrumentedStore).base as! SQLiteStore
+                return InstrumentedStore(base.scoped(to: feature), sample: 1, onQuery: { _ in })
+            }),
     ]
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Orion
 
 @Suite("Crash safety: SIGKILL at random points")

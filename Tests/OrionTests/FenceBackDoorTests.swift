@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Orion
 
 /// Todos, and orders whose rows point at todos (owned by another feature), with every kind of
@@ -7,22 +8,26 @@ import Testing
 /// cascades, and nothing a feature writes itself.
 func ordersAndTodos(_ dir: TempDir) throws -> SQLiteStore {
     let store = try SQLiteStore(path: dir.path())
-    try store.migrate("todos", [
-        "create table todos (id integer primary key, title text not null, slug text unique)",
-        "insert into todos (id, title, slug) values (1, 'one', 'o'), (2, 'two', 't'), (3, 'three', 'h')",
-    ])
-    try store.migrate("orders", [
-        """
-        create table orders (
-            id integer primary key,
-            todo_id integer references todos(id) on delete cascade on update cascade,
-            note_todo integer references todos(id) on delete set null on update set null,
-            todo_slug text references todos(slug),
-            secret text
-        )
-        """,
-        "insert into orders (todo_id, note_todo, secret) values (1, 1, 'a'), (2, 2, 'b'), (3, 3, 'c')",
-    ])
+    try store.migrate(
+        "todos",
+        [
+            "create table todos (id integer primary key, title text not null, slug text unique)",
+            "insert into todos (id, title, slug) values (1, 'one', 'o'), (2, 'two', 't'), (3, 'three', 'h')",
+        ])
+    try store.migrate(
+        "orders",
+        [
+            """
+            create table orders (
+                id integer primary key,
+                todo_id integer references todos(id) on delete cascade on update cascade,
+                note_todo integer references todos(id) on delete set null on update set null,
+                todo_slug text references todos(slug),
+                secret text
+            )
+            """,
+            "insert into orders (todo_id, note_todo, secret) values (1, 1, 'a'), (2, 2, 'b'), (3, 3, 'c')",
+        ])
     return store
 }
 
@@ -39,15 +44,17 @@ struct ForeignKeyFenceTests {
         orders = store.scoped(to: "orders")
     }
 
-    @Test("the parent's feature cannot touch the child table through the shape of a cascade", arguments: [
-        "delete from orders",
-        "delete from orders where todo_id = 1",
-        "select todo_id from orders",
-        "select count(*) from orders where note_todo = 2",
-        "update orders set note_todo = null",
-        "update orders set todo_id = 3 where todo_id = 1",
-        "delete from todos where id in (select todo_id from orders)",
-    ])
+    @Test(
+        "the parent's feature cannot touch the child table through the shape of a cascade",
+        arguments: [
+            "delete from orders",
+            "delete from orders where todo_id = 1",
+            "select todo_id from orders",
+            "select count(*) from orders where note_todo = 2",
+            "update orders set note_todo = null",
+            "update orders set todo_id = 3 where todo_id = 1",
+            "delete from todos where id in (select todo_id from orders)",
+        ])
     func parentSide(sql: String) throws {
         let error = expectStoreError(.fence) { try todos.exec(sql) }
         #expect(error?.message.contains("'orders'") == true)
@@ -55,16 +62,18 @@ struct ForeignKeyFenceTests {
         #expect(try store.one("select count(*) from orders where note_todo is not null") == 3)
     }
 
-    @Test("the child's feature cannot read the parent's keys", arguments: [
-        "select slug from todos",
-        "select slug from todos where slug > 'a'",
-        "insert into orders (todo_slug) select slug from todos",
-        "select id from todos",
-        "select count(*) from todos",
-        "insert into orders (todo_id) select id from todos",
-        "insert into orders (todo_id, secret) values (1, (select max(id) from todos))",
-        "update orders set secret = (select min(id) from todos)",
-    ])
+    @Test(
+        "the child's feature cannot read the parent's keys",
+        arguments: [
+            "select slug from todos",
+            "select slug from todos where slug > 'a'",
+            "insert into orders (todo_slug) select slug from todos",
+            "select id from todos",
+            "select count(*) from todos",
+            "insert into orders (todo_id) select id from todos",
+            "insert into orders (todo_id, secret) values (1, (select max(id) from todos))",
+            "update orders set secret = (select min(id) from todos)",
+        ])
     func childSide(sql: String) throws {
         let error = expectStoreError(.fence) { try orders.exec(sql) }
         #expect(error?.message.contains("'todos'") == true)
@@ -107,11 +116,13 @@ struct ForeignKeyFenceTests {
     @Test("a migration cannot write the child table another feature owns, whatever its keys")
     func migrationHasNoExemption() throws {
         let error = expectStoreError(.fence) {
-            try store.migrate("todos", [
-                "create table todos (id integer primary key, title text not null, slug text unique)",
-                "insert into todos (id, title, slug) values (1, 'one', 'o'), (2, 'two', 't'), (3, 'three', 'h')",
-                "delete from orders",
-            ])
+            try store.migrate(
+                "todos",
+                [
+                    "create table todos (id integer primary key, title text not null, slug text unique)",
+                    "insert into todos (id, title, slug) values (1, 'one', 'o'), (2, 'two', 't'), (3, 'three', 'h')",
+                    "delete from orders",
+                ])
         }
         #expect(error?.message.contains("todos[2]") == true)
         #expect(try store.one("select count(*) from orders") == 3)
@@ -131,11 +142,13 @@ struct StoreWideFenceTests {
         todos = store.scoped(to: "todos")
     }
 
-    @Test("pragmas that set something are refused to every store", arguments: [
-        "pragma max_page_count = 2", "pragma wal_autocheckpoint = 0", "pragma case_sensitive_like = 1",
-        "pragma defer_foreign_keys = on", "pragma cache_size = 1", "pragma main.journal_size_limit = 0",
-        "pragma foreign_keys = off", "pragma synchronous = off", "pragma query_only = 1",
-    ])
+    @Test(
+        "pragmas that set something are refused to every store",
+        arguments: [
+            "pragma max_page_count = 2", "pragma wal_autocheckpoint = 0", "pragma case_sensitive_like = 1",
+            "pragma defer_foreign_keys = on", "pragma cache_size = 1", "pragma main.journal_size_limit = 0",
+            "pragma foreign_keys = off", "pragma synchronous = off", "pragma query_only = 1",
+        ])
     func settingPragmas(sql: String) throws {
         let scoped = expectStoreError(.fence) { try todos.exec(sql) }
         #expect(scoped?.message.contains("pragma") == true)
@@ -160,11 +173,13 @@ struct StoreWideFenceTests {
         #expect(try store.one("pragma integrity_check") == "ok")
     }
 
-    @Test("SQLite's own tables are not feature SQL's to write", arguments: [
-        "update sqlite_sequence set seq = 1000 where name = 'invoices'",
-        "delete from sqlite_sequence",
-        "insert into sqlite_sequence (name, seq) values ('invoices', 5)",
-    ])
+    @Test(
+        "SQLite's own tables are not feature SQL's to write",
+        arguments: [
+            "update sqlite_sequence set seq = 1000 where name = 'invoices'",
+            "delete from sqlite_sequence",
+            "insert into sqlite_sequence (name, seq) values ('invoices', 5)",
+        ])
     func sqliteTables(sql: String) throws {
         try store.exec("insert into invoices (total) values (1)")
         expectStoreError(.fence) { try todos.exec(sql) }
@@ -176,13 +191,15 @@ struct StoreWideFenceTests {
         try store.migrate("scratch", ["create table scratch (id integer primary key autoincrement)", "insert into scratch default values", "drop table scratch"])
     }
 
-    @Test("TEMP tables, views, triggers and indexes are refused to migrations and stores", arguments: [
-        "create temp table invoices (id integer primary key, total integer)",
-        "create table temp.invoices (id integer primary key, total integer)",
-        "create temp view v as select 1",
-        "create temp trigger t after insert on todos begin select 1; end",
-        "create temp table copy as select * from todos",
-    ])
+    @Test(
+        "TEMP tables, views, triggers and indexes are refused to migrations and stores",
+        arguments: [
+            "create temp table invoices (id integer primary key, total integer)",
+            "create table temp.invoices (id integer primary key, total integer)",
+            "create temp view v as select 1",
+            "create temp trigger t after insert on todos begin select 1; end",
+            "create temp table copy as select * from todos",
+        ])
     func temporaryObjects(sql: String) throws {
         let error = expectStoreError(.fence) { try store.migrate("todos", ["create table todos (id integer primary key autoincrement, title text not null)", sql]) }
         #expect(error?.message.contains("TEMP") == true)
@@ -192,9 +209,11 @@ struct StoreWideFenceTests {
         expectStoreError(.fence) { try todos.exec("insert into invoices (total) values (9)") }
     }
 
-    @Test("functions that hand out raw pointers are refused", arguments: [
-        "select fts3_tokenizer('simple')", "select hex(fts3_tokenizer('simple'))", "select load_extension('x')",
-    ])
+    @Test(
+        "functions that hand out raw pointers are refused",
+        arguments: [
+            "select fts3_tokenizer('simple')", "select hex(fts3_tokenizer('simple'))", "select load_extension('x')",
+        ])
     func pointerFunctions(sql: String) throws {
         let error = expectStoreError(.fence) { let _: [Row] = try todos.query(sql) }
         #expect(error?.message.contains("raw pointers") == true)

@@ -1,17 +1,22 @@
 import Foundation
 import Testing
+
 @testable import Orion
 
 /// Two features: accounts (users) and todos (whose rows point at a user).
 func twoFeatures(_ dir: TempDir, writeQueue: WriteQueue? = nil) throws -> SQLiteStore {
     let store = try SQLiteStore(path: dir.path(), writeQueue: writeQueue)
-    try store.migrate("accounts", [
-        "create table users (id integer primary key, name text not null)",
-        "insert into users (id, name) values (1, 'ada'), (2, 'bob')",
-    ])
-    try store.migrate("todos", [
-        "create table todos (id integer primary key, title text not null, user_id integer references users(id) on delete cascade)",
-    ])
+    try store.migrate(
+        "accounts",
+        [
+            "create table users (id integer primary key, name text not null)",
+            "insert into users (id, name) values (1, 'ada'), (2, 'bob')",
+        ])
+    try store.migrate(
+        "todos",
+        [
+            "create table todos (id integer primary key, title text not null, user_id integer references users(id) on delete cascade)"
+        ])
     return store
 }
 
@@ -59,56 +64,74 @@ struct MigrationFenceTests {
 
     @Test("dropping another feature's view is refused")
     func dropForeignView() throws {
-        try store.migrate("accounts", [
-            "create table users (id integer primary key, name text not null)",
-            "insert into users (id, name) values (1, 'ada'), (2, 'bob')",
-            "create view user_names as select name from users",
-        ])
-        let error = expectStoreError(.fence) {
-            try store.migrate("todos", [
-                "create table todos (id integer primary key, title text not null, user_id integer references users(id) on delete cascade)",
-                "drop view user_names",
+        try store.migrate(
+            "accounts",
+            [
+                "create table users (id integer primary key, name text not null)",
+                "insert into users (id, name) values (1, 'ada'), (2, 'bob')",
+                "create view user_names as select name from users",
             ])
+        let error = expectStoreError(.fence) {
+            try store.migrate(
+                "todos",
+                [
+                    "create table todos (id integer primary key, title text not null, user_id integer references users(id) on delete cascade)",
+                    "drop view user_names",
+                ])
         }
         #expect(error?.message.contains("'user_names'") == true)
     }
 
     @Test("a table a feature creates is registered to it; renames and drops keep the registry true")
     func registry() throws {
-        try store.migrate("notes", [
-            "create table notes (id integer primary key)",
-            "create index notes_id on notes(id)",
-            "create view note_ids as select id from notes",
-            "alter table notes rename to memos",
-            "create table trash (id integer)",
-            "drop table trash",
-        ])
-        struct Owner: Decodable, Equatable { let name: String; let type: String; let feature: String }
+        try store.migrate(
+            "notes",
+            [
+                "create table notes (id integer primary key)",
+                "create index notes_id on notes(id)",
+                "create view note_ids as select id from notes",
+                "alter table notes rename to memos",
+                "create table trash (id integer)",
+                "drop table trash",
+            ])
+        struct Owner: Decodable, Equatable {
+            let name: String
+            let type: String
+            let feature: String
+        }
         let owners: [Owner] = try store.query("select name, type, feature from _orion_tables where feature = 'notes' order by name")
         #expect(owners == [Owner(name: "memos", type: "table", feature: "notes"), Owner(name: "note_ids", type: "view", feature: "notes")])
     }
 
     @Test("a foreign key to another feature's table is integrity, not access, and is allowed")
     func foreignKeyAllowed() throws {
-        try store.migrate("todos", [
-            "create table todos (id integer primary key, title text not null, user_id integer references users(id) on delete cascade)",
-            "create table comments (id integer primary key, user_id integer not null references users(id), body text)",
-        ])
+        try store.migrate(
+            "todos",
+            [
+                "create table todos (id integer primary key, title text not null, user_id integer references users(id) on delete cascade)",
+                "create table comments (id integer primary key, user_id integer not null references users(id), body text)",
+            ])
     }
 
-    @Test("feature SQL cannot write the registry or the migration records", arguments: [
-        "insert into _orion_tables (name, type, feature) values ('users', 'table', 'todos')",
-        "update _orion_tables set feature = 'todos'",
-        "delete from _orion_migrations",
-        "drop table _orion_tables",
-        "create table _orion_mine (id integer)",
-    ])
+    @Test(
+        "feature SQL cannot write the registry or the migration records",
+        arguments: [
+            "insert into _orion_tables (name, type, feature) values ('users', 'table', 'todos')",
+            "update _orion_tables set feature = 'todos'",
+            "delete from _orion_migrations",
+            "drop table _orion_tables",
+            "create table _orion_mine (id integer)",
+        ])
     func registryIsNotForgeable(sql: String) throws {
         expectStoreError(.fence) { try store.exec(sql) }
-        expectStoreError(.fence) { try store.migrate("todos", [
-            "create table todos (id integer primary key, title text not null, user_id integer references users(id) on delete cascade)",
-            sql,
-        ]) }
+        expectStoreError(.fence) {
+            try store.migrate(
+                "todos",
+                [
+                    "create table todos (id integer primary key, title text not null, user_id integer references users(id) on delete cascade)",
+                    sql,
+                ])
+        }
         #expect(try store.one("select feature from _orion_tables where name = 'users'") == "accounts")
     }
 
@@ -147,14 +170,16 @@ struct ScopedStoreTests {
         #expect(error?.message.contains("'todos'") == true)
     }
 
-    @Test("joins, subqueries and writes against another feature's table are refused", arguments: [
-        "select t.title from todos t join users u on u.id = t.user_id",
-        "select title from todos where user_id in (select id from users where name = 'ada')",
-        "insert into users (name) values ('eve')",
-        "update users set name = 'x'",
-        "delete from users",
-        "insert into todos (title) select name from users",
-    ])
+    @Test(
+        "joins, subqueries and writes against another feature's table are refused",
+        arguments: [
+            "select t.title from todos t join users u on u.id = t.user_id",
+            "select title from todos where user_id in (select id from users where name = 'ada')",
+            "insert into users (name) values ('eve')",
+            "update users set name = 'x'",
+            "delete from users",
+            "insert into todos (title) select name from users",
+        ])
     func foreignAccess(sql: String) throws {
         expectStoreError(.fence) { try todos.exec(sql) }
     }
@@ -172,10 +197,12 @@ struct ScopedStoreTests {
         expectStoreError(.fence) { try todos.exec("drop table todos") }
         expectStoreError(.fence) { try todos.exec("create index i on todos(title)") }
         expectStoreError(.fence) { try todos.migrate("accounts", ["create table x (id integer)"]) }
-        try todos.migrate("todos", [
-            "create table todos (id integer primary key, title text not null, user_id integer references users(id) on delete cascade)",
-            "create index todos_title on todos(title)",
-        ])
+        try todos.migrate(
+            "todos",
+            [
+                "create table todos (id integer primary key, title text not null, user_id integer references users(id) on delete cascade)",
+                "create index todos_title on todos(title)",
+            ])
         #expect(!(todos is SQLiteStore))
         expectStoreError(.fence) { try todos.exec("attach database ? as x", dir.path("x.db")) }
         expectStoreError(.fence) { try todos.exec("delete from _orion_tables") }

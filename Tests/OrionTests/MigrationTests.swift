@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Orion
 
 @Suite("Migrations: append-only, forward-only, once each")
@@ -27,10 +28,11 @@ struct MigrationTests {
         try store.migrate("notes", entries)
         #expect(try store.one("select count(*) from notes") == 1)
         let records: [Record] = try store.query("select feature, idx, sha256 from _orion_migrations order by idx")
-        #expect(records == [
-            Record(feature: "notes", idx: 0, sha256: SHA256.hex(entries[0])),
-            Record(feature: "notes", idx: 1, sha256: SHA256.hex(entries[1])),
-        ])
+        #expect(
+            records == [
+                Record(feature: "notes", idx: 0, sha256: SHA256.hex(entries[0])),
+                Record(feature: "notes", idx: 1, sha256: SHA256.hex(entries[1])),
+            ])
         let appliedAt: Date? = try store.one("select applied_at from _orion_migrations where idx = 0")
         #expect(appliedAt.map { abs($0.timeIntervalSinceNow) < 60 } == true)
     }
@@ -47,10 +49,12 @@ struct MigrationTests {
     @Test("a failing entry is rolled back whole, names feature, index and SQLite's message, and earlier entries stay")
     func failingEntry() throws {
         let error = expectStoreError(.migration) {
-            try store.migrate("notes", [
-                "create table notes (id integer primary key)",
-                "create table drafts (id integer primary key); insert into drafts default values; insert into nowhere values (1)",
-            ])
+            try store.migrate(
+                "notes",
+                [
+                    "create table notes (id integer primary key)",
+                    "create table drafts (id integer primary key); insert into drafts default values; insert into nowhere values (1)",
+                ])
         }
         #expect(error?.message.contains("notes[1]") == true)
         #expect(error?.message.contains("no such table: nowhere") == true)
@@ -121,22 +125,26 @@ struct MigrationTests {
 
     @Test("rebuilding a parent table (SQLite's 12 steps) keeps the child rows")
     func tableRebuild() throws {
-        try store.migrate("shop", [
-            "create table customers (id integer primary key, name text not null)",
-            "create table orders (id integer primary key, customer_id integer not null references customers(id) on delete cascade)",
-            "insert into customers (id, name) values (1, 'ada'), (2, 'bob'); insert into orders (customer_id) values (1), (1), (2)",
-        ])
-        try store.migrate("shop", [
-            "create table customers (id integer primary key, name text not null)",
-            "create table orders (id integer primary key, customer_id integer not null references customers(id) on delete cascade)",
-            "insert into customers (id, name) values (1, 'ada'), (2, 'bob'); insert into orders (customer_id) values (1), (1), (2)",
-            """
-            create table customers_new (id integer primary key, name text not null, email text);
-            insert into customers_new (id, name) select id, name from customers;
-            drop table customers;
-            alter table customers_new rename to customers;
-            """,
-        ])
+        try store.migrate(
+            "shop",
+            [
+                "create table customers (id integer primary key, name text not null)",
+                "create table orders (id integer primary key, customer_id integer not null references customers(id) on delete cascade)",
+                "insert into customers (id, name) values (1, 'ada'), (2, 'bob'); insert into orders (customer_id) values (1), (1), (2)",
+            ])
+        try store.migrate(
+            "shop",
+            [
+                "create table customers (id integer primary key, name text not null)",
+                "create table orders (id integer primary key, customer_id integer not null references customers(id) on delete cascade)",
+                "insert into customers (id, name) values (1, 'ada'), (2, 'bob'); insert into orders (customer_id) values (1), (1), (2)",
+                """
+                create table customers_new (id integer primary key, name text not null, email text);
+                insert into customers_new (id, name) select id, name from customers;
+                drop table customers;
+                alter table customers_new rename to customers;
+                """,
+            ])
         #expect(try store.one("select count(*) from orders") == 3)
         #expect(try store.one("pragma foreign_keys") == 1)
         let columns: [String] = try store.query("select name from pragma_table_info('customers')")
@@ -147,18 +155,22 @@ struct MigrationTests {
 
     @Test("an entry that leaves rows without their parent is refused and rolled back")
     func foreignKeyCheck() throws {
-        try store.migrate("shop", [
-            "create table customers (id integer primary key)",
-            "create table orders (id integer primary key, customer_id integer references customers(id))",
-            "insert into customers values (1); insert into orders (customer_id) values (1)",
-        ])
-        let error = expectStoreError(.constraint) {
-            try store.migrate("shop", [
+        try store.migrate(
+            "shop",
+            [
                 "create table customers (id integer primary key)",
                 "create table orders (id integer primary key, customer_id integer references customers(id))",
                 "insert into customers values (1); insert into orders (customer_id) values (1)",
-                "delete from customers",
             ])
+        let error = expectStoreError(.constraint) {
+            try store.migrate(
+                "shop",
+                [
+                    "create table customers (id integer primary key)",
+                    "create table orders (id integer primary key, customer_id integer references customers(id))",
+                    "insert into customers values (1); insert into orders (customer_id) values (1)",
+                    "delete from customers",
+                ])
         }
         #expect(error?.message.contains("shop[3]") == true)
         #expect(error?.message.contains("orders") == true)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Orion
 
 @Suite("Statements: one statement, positional parameters, honest results")
@@ -51,9 +52,11 @@ struct StatementTests {
         }
     }
 
-    @Test("transaction control in feature SQL is refused and points to tx", arguments: [
-        "begin", "begin immediate", "commit", "rollback", "savepoint a", "release a", "end",
-    ])
+    @Test(
+        "transaction control in feature SQL is refused and points to tx",
+        arguments: [
+            "begin", "begin immediate", "commit", "rollback", "savepoint a", "release a", "end",
+        ])
     func transactionControl(sql: String) throws {
         let error = expectStoreError(.transactionControl) { try store.exec(sql) }
         #expect(error?.message.contains("tx") == true)
@@ -170,7 +173,7 @@ struct StatementTests {
         try store.close()
         expectStoreError(.closed) { let _: [Todo] = try Todos.all(store) }
         expectStoreError(.closed) { try Todos.insert(store, "x") }
-        expectStoreError(.closed) { try store.tx { } }
+        expectStoreError(.closed) { try store.tx {} }
         expectStoreError(.closed) { try store.migrate("todos", Todos.migrations) }
         await #expect(throws: StoreError.self) { try await store.durable() }
     }

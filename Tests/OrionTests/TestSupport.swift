@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Orion
 
 /// A fresh temporary folder per test, removed when the test's scope ends.
@@ -111,7 +112,7 @@ struct Todo: Codable, Sendable, Equatable {
 
 enum Todos {
     static let migrations = [
-        "create table todos (id integer primary key, title text not null, done integer not null default 0)",
+        "create table todos (id integer primary key, title text not null, done integer not null default 0)"
     ]
 
     static func all(_ store: some Store) throws -> [Todo] {

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+
 @testable import Orion
 
 @Suite("Values: binding and decoding")
@@ -52,9 +53,10 @@ struct ValueTests {
         let _: Int? = try recorder.one("select ? + ?", 1, nil)
         let _: [String] = try recorder.query("select ?", "x")
         try recorder.exec("select ?", 2.5)
-        #expect(recorder.calls.withLock { $0 } == [
-            "one [.integer(1), .null]", "query [.text(\"x\")]", "exec [.real(2.5)]",
-        ])
+        #expect(
+            recorder.calls.withLock { $0 } == [
+                "one [.integer(1), .null]", "query [.text(\"x\")]", "exec [.real(2.5)]",
+            ])
     }
 
     @Test("nil binds NULL in the variadic forms")
@@ -87,9 +89,11 @@ struct ValueTests {
     }
 
     // Seconds since 1970, not Dates: Foundation's Date.description traps on a non-finite date.
-    @Test("a Date SQLite's date text cannot hold is refused, naming the parameter, on every path", arguments: [
-        Double.infinity, -Double.infinity, Double.nan, 253_402_300_800, -62_167_219_200.001, 1e15,
-    ])
+    @Test(
+        "a Date SQLite's date text cannot hold is refused, naming the parameter, on every path",
+        arguments: [
+            Double.infinity, -Double.infinity, Double.nan, 253_402_300_800, -62_167_219_200.001, 1e15,
+        ])
     func unrepresentableDates(seconds: Double) throws {
         let date = Date(timeIntervalSince1970: seconds)
         try store.exec("create table if not exists stamps (id integer, at text)")
@@ -115,9 +119,11 @@ struct ValueTests {
         }
     }
 
-    @Test("SQLite's messages never carry a bound value into an error", arguments: [
-        "select json_extract('{}', ?)", "select json_extract('{\"a\":1}', ?)",
-    ])
+    @Test(
+        "SQLite's messages never carry a bound value into an error",
+        arguments: [
+            "select json_extract('{}', ?)", "select json_extract('{\"a\":1}', ?)",
+        ])
     func boundValuesStayOut(sql: String) throws {
         let secret = "4111-1111-1111-1111"
         let error = expectStoreError(.sql) { let _: String? = try store.one(sql, secret) }
@@ -139,17 +145,19 @@ struct ValueTests {
         #expect(plain?.message == "malformed JSON")
     }
 
-    @Test("Date decodes from datetime(), ISO-8601 with T, Z or an offset, and Unix seconds", arguments: [
-        ("select '2024-03-01 12:30:45'", 1_709_296_245.0),
-        ("select '2024-03-01T12:30:45Z'", 1_709_296_245.0),
-        ("select '2024-03-01T14:30:45+02:00'", 1_709_296_245.0),
-        ("select '2024-03-01T12:30:45.250Z'", 1_709_296_245.25),
-        ("select '2024-03-01 14:30:45.250000+02'", 1_709_296_245.25),
-        ("select '2024-03-01 12:30'", 1_709_296_200.0),
-        ("select '2024-03-01'", 1_709_251_200.0),
-        ("select 1709296245", 1_709_296_245.0),
-        ("select 1709296245.5", 1_709_296_245.5),
-    ])
+    @Test(
+        "Date decodes from datetime(), ISO-8601 with T, Z or an offset, and Unix seconds",
+        arguments: [
+            ("select '2024-03-01 12:30:45'", 1_709_296_245.0),
+            ("select '2024-03-01T12:30:45Z'", 1_709_296_245.0),
+            ("select '2024-03-01T14:30:45+02:00'", 1_709_296_245.0),
+            ("select '2024-03-01T12:30:45.250Z'", 1_709_296_245.25),
+            ("select '2024-03-01 14:30:45.250000+02'", 1_709_296_245.25),
+            ("select '2024-03-01 12:30'", 1_709_296_200.0),
+            ("select '2024-03-01'", 1_709_251_200.0),
+            ("select 1709296245", 1_709_296_245.0),
+            ("select 1709296245.5", 1_709_296_245.5),
+        ])
     func dateFormats(sql: String, seconds: Double) throws {
         let date: Date? = try store.one(sql)
         #expect(date?.timeIntervalSince1970 == seconds)
@@ -179,7 +187,10 @@ struct ValueTests {
     }
 
     enum Status: String, Codable { case open, closed }
-    enum Priority: Int, Codable { case low = 1, high = 2 }
+    enum Priority: Int, Codable {
+        case low = 1
+        case high = 2
+    }
 
     struct Ticket: Decodable, Equatable {
         let id: Int64
@@ -195,13 +206,16 @@ struct ValueTests {
 
     @Test("a struct decodes by column name, with enums, optionals, dates, UUIDs and data")
     func structDecoding() throws {
-        let ticket: Ticket? = try store.one("""
+        let ticket: Ticket? = try store.one(
+            """
             select 'closed' as status, 7 as id, 2 as priority, null as note, 1 as score,
                    '2020-01-02 03:04:05.678' as at, null as ref, x'01' as payload, -5 as small
             """)
-        #expect(ticket == Ticket(
-            id: 7, status: .closed, priority: .high, note: nil, score: 1,
-            at: Date(timeIntervalSince1970: 1_577_934_245.678), ref: nil, payload: Data([1]), small: -5))
+        #expect(
+            ticket
+                == Ticket(
+                    id: 7, status: .closed, priority: .high, note: nil, score: 1,
+                    at: Date(timeIntervalSince1970: 1_577_934_245.678), ref: nil, payload: Data([1]), small: -5))
     }
 
     struct Renamed: Decodable {
@@ -252,13 +266,19 @@ struct ValueTests {
         #expect(row?["c"] == .null)
         #expect(row?["missing"] == nil)
         #expect(row?[0] == .integer(1))
-        struct AB: Decodable { let a: Int; let b: String }
+        struct AB: Decodable {
+            let a: Int
+            let b: String
+        }
         #expect(try row?.decode(AB.self).b == "x")
         let all: [Row] = try store.query("select ? as v", [SQLValue.integer(9)])
         #expect(all.first?["v"] == .integer(9))
     }
 
-    struct Needs: Decodable { let id: Int; let title: String }
+    struct Needs: Decodable {
+        let id: Int
+        let title: String
+    }
 
     @Test("a missing column names the column, the type and the columns there are")
     func missingColumn() throws {
@@ -270,7 +290,10 @@ struct ValueTests {
 
     @Test("an optional property needs its column too: a misspelt column is an error, not nil")
     func missingOptionalColumn() throws {
-        struct Note: Decodable { let id: Int; let body: String? }
+        struct Note: Decodable {
+            let id: Int
+            let body: String?
+        }
         let error = expectStoreError(.decoding) { let _: Note? = try store.one("select 1 as id, 'x' as bdy") }
         #expect(error?.message.contains("'body'") == true)
         let note: Note? = try store.one("select 1 as id, null as body")

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+
 @testable import Orion
 
 /// What no caller's statement may do to the others' writes in a shared batch.
@@ -64,12 +65,16 @@ struct WriteQueueSafetyTests {
         #expect(try committed() == 2)
     }
 
-    @Test("statements that roll back the whole transaction run in a batch of their own", arguments: [
-        ("create table u (v integer unique)", "insert or rollback into u values (1)"),
-        ("create table u (v integer unique on conflict rollback)", "insert into u values (1)"),
-        ("create table u (v integer); create trigger no_dupes before insert on u when exists (select 1 from u where v = new.v) begin select raise(rollback, 'duplicate'); end",
-         "insert into u values (1)"),
-    ])
+    @Test(
+        "statements that roll back the whole transaction run in a batch of their own",
+        arguments: [
+            ("create table u (v integer unique)", "insert or rollback into u values (1)"),
+            ("create table u (v integer unique on conflict rollback)", "insert into u values (1)"),
+            (
+                "create table u (v integer); create trigger no_dupes before insert on u when exists (select 1 from u where v = new.v) begin select raise(rollback, 'duplicate'); end",
+                "insert into u values (1)"
+            ),
+        ])
     func rollbackForms(schema: String, conflicting: String) async throws {
         let store = try SQLiteStore(path: dir.path(), writeQueue: holdOpen)
         try store.migrate("todos", Todos.migrations)
@@ -185,18 +190,20 @@ struct WriteQueueSafetyTests {
         let holderChecked = Mutex<[Bool]>([])
         let otherWriteLanded = Mutex<[Bool]>([])
         let box = Mutex<SQLiteStore?>(nil)
-        let queue = WriteQueue(maxBatch: 1, onBatch: { event in
-            guard event.failure == nil, let store = box.withLock({ $0 }) else { return }
-            holderChecked.withLock { $0.append(store.writerHeldByCurrentThreadForTests) }
-            guard otherWriteLanded.withLock({ $0.isEmpty }) else { return }
-            let done = DispatchSemaphore(value: 0)
-            Thread {
-                _ = try? store.exec("insert into todos (title) values ('from the handler')")
-                done.signal()
-            }.start()
-            let landed = done.wait(timeout: .now() + 10) == .success
-            otherWriteLanded.withLock { $0.append(landed) }
-        })
+        let queue = WriteQueue(
+            maxBatch: 1,
+            onBatch: { event in
+                guard event.failure == nil, let store = box.withLock({ $0 }) else { return }
+                holderChecked.withLock { $0.append(store.writerHeldByCurrentThreadForTests) }
+                guard otherWriteLanded.withLock({ $0.isEmpty }) else { return }
+                let done = DispatchSemaphore(value: 0)
+                Thread {
+                    _ = try? store.exec("insert into todos (title) values ('from the handler')")
+                    done.signal()
+                }.start()
+                let landed = done.wait(timeout: .now() + 10) == .success
+                otherWriteLanded.withLock { $0.append(landed) }
+            })
         let store = try todoStore(dir, writeQueue: queue)
         box.withLock { $0 = store }
         try Todos.insert(store, "a")

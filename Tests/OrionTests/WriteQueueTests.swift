@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+
 @testable import Orion
 
 /// A queue that holds its batch open until flushed (unless a test says otherwise).
@@ -114,10 +115,12 @@ struct WriteQueueTests {
     @Test("a write that leaves a deferred foreign-key violation is refused alone; the batch commits")
     func deferredForeignKey() throws {
         let store = try todoStore(dir, writeQueue: holdOpen)
-        try store.migrate("links", [
-            "create table parents (id integer primary key)",
-            "create table kids (id integer primary key, pid integer references parents(id) deferrable initially deferred)",
-        ])
+        try store.migrate(
+            "links",
+            [
+                "create table parents (id integer primary key)",
+                "create table kids (id integer primary key, pid integer references parents(id) deferrable initially deferred)",
+            ])
         try Todos.insert(store, "a")
         let error = expectStoreError(.constraint) { try store.exec("insert into kids (pid) values (42)") }
         #expect(error?.message.contains("deferred foreign-key") == true)
@@ -276,9 +279,13 @@ struct WriteQueueTests {
     @Test("onBatch reports each commit with its size and waiters")
     func onBatch() throws {
         let events = Mutex<[BatchEvent]>([])
-        let store = try todoStore(dir, writeQueue: WriteQueue(maxBatch: 1000, maxDelay: .seconds(60), onBatch: { event in
-            events.withLock { $0.append(event) }
-        }))
+        let store = try todoStore(
+            dir,
+            writeQueue: WriteQueue(
+                maxBatch: 1000, maxDelay: .seconds(60),
+                onBatch: { event in
+                    events.withLock { $0.append(event) }
+                }))
         try Todos.insert(store, "a")
         try Todos.insert(store, "b")
         try store.flush()

@@ -45,28 +45,36 @@ func benchPostgresReads() throws {
     let n = 20_000
     var orionSum = 0
     var rawSum: Int64 = 0
-    try compare("Point reads over PostgreSQL 15 (unix socket, one connection, 20,000 reads per round)", unit: "per read", perOp: n, baseline: "libpq, C, prepared", [
-        ("libpq, C, prepared", { rawSum = ids.withUnsafeBufferPointer { rawpq_point_reads(raw, $0.baseAddress, Int32(n)) } }),
-        ("PostgresStore.one → 4-column Decodable", {
-            orionSum = 0
-            for id in ids.prefix(n) {
-                let item: Item? = try store.one("select id, name, qty, price from items where id = ?", id)
-                orionSum &+= item!.qty
-            }
-        }),
-        // Every call switches the connection's role: SET ROLE travels with the statement.
-        ("scoped stores of two features, alternating", {
-            for (k, id) in ids.prefix(n).enumerated() {
-                if k % 2 == 0 {
-                    let item: Item? = try items.one("select id, name, qty, price from items where id = ?", id)
-                    precondition(item != nil)
-                } else {
-                    let qty: Int? = try other.one("select qty from other where id = ?", 1)
-                    precondition(qty == 1)
+    try compare(
+        "Point reads over PostgreSQL 15 (unix socket, one connection, 20,000 reads per round)", unit: "per read", perOp: n, baseline: "libpq, C, prepared",
+        [
+            ("libpq, C, prepared", { rawSum = ids.withUnsafeBufferPointer { rawpq_point_reads(raw, $0.baseAddress, Int32(n)) } }),
+            (
+                "PostgresStore.one → 4-column Decodable",
+                {
+                    orionSum = 0
+                    for id in ids.prefix(n) {
+                        let item: Item? = try store.one("select id, name, qty, price from items where id = ?", id)
+                        orionSum &+= item!.qty
+                    }
                 }
-            }
-        }),
-    ])
+            ),
+            // Every call switches the connection's role: SET ROLE travels with the statement.
+            (
+                "scoped stores of two features, alternating",
+                {
+                    for (k, id) in ids.prefix(n).enumerated() {
+                        if k % 2 == 0 {
+                            let item: Item? = try items.one("select id, name, qty, price from items where id = ?", id)
+                            precondition(item != nil)
+                        } else {
+                            let qty: Int? = try other.one("select qty from other where id = ?", 1)
+                            precondition(qty == 1)
+                        }
+                    }
+                }
+            ),
+        ])
     precondition(Int64(orionSum) == rawSum, "both read the same rows")
 }
 

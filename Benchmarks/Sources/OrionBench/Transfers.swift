@@ -142,7 +142,10 @@ func runTransfersOnThreads(
     let run = onSixtyFourThreads(accounts: accounts, duration: duration) { _, from, to in
         let acknowledged = DispatchSemaphore(value: 0)
         try? transfer(store, .queueTx, from, to)
-        Task { try? await store.durable(); acknowledged.signal() }
+        Task {
+            try? await store.durable()
+            acknowledged.signal()
+        }
         acknowledged.wait()
         return (1, 0)
     }
@@ -163,7 +166,8 @@ func benchTransfers() async throws {
 
     var rng = SystemRandomNumberGenerator()
     let pairs = 400_000
-    var from = [Int64](), to = [Int64]()
+    var from = [Int64]()
+    var to = [Int64]()
     for _ in 0..<pairs {
         let a = skewedID(accounts, &rng)
         var b = skewedID(accounts, &rng)

@@ -104,100 +104,145 @@ func benchReads() throws {
     let floorPoint = FloorDecoder(floor.point)
     let floorRange = FloorDecoder(floor.range)
 
-    try compare("Point read by primary key into a 4-column struct (autocommit per lookup)", unit: "per read", perOp: lookups, baseline: "raw C", [
-        ("raw C", { sink &+= Int(ids.withUnsafeBufferPointer { raw_point_reads(raw, $0.baseAddress, Int32(lookups)) }) }),
-        ("Orion one → Decodable", {
-            for id in ids {
-                let item: Item? = try store.one(sql, id)
-                sink &+= item!.qty
-            }
-        }),
-        ("Decodable floor (bench-only decoder)", {
-            for id in ids {
-                let item = try floor.one(id, floorPoint)
-                sink &+= item!.qty
-            }
-        }),
-        ("GRDB pool.read + Codable fetchOne", {
-            for id in ids {
-                let item = try pool.read { db in try Item.fetchOne(db, sql: sql, arguments: [id]) }
-                sink &+= item!.qty
-            }
-        }),
-        ("GRDB pool.read + cached statement + init(row:)", {
-            for id in ids {
-                let item = try pool.read { db in try RowItem.fetchOne(db.cachedStatement(sql: sql), arguments: [id]) }
-                sink &+= item!.qty
-            }
-        }),
-        ("GRDB queue.inDatabase + cached statement + Codable", {
-            for id in ids {
-                let item = try queue.inDatabase { db in try Item.fetchOne(db.cachedStatement(sql: sql), arguments: [id]) }
-                sink &+= item!.qty
-            }
-        }),
-    ])
+    try compare(
+        "Point read by primary key into a 4-column struct (autocommit per lookup)", unit: "per read", perOp: lookups, baseline: "raw C",
+        [
+            ("raw C", { sink &+= Int(ids.withUnsafeBufferPointer { raw_point_reads(raw, $0.baseAddress, Int32(lookups)) }) }),
+            (
+                "Orion one → Decodable",
+                {
+                    for id in ids {
+                        let item: Item? = try store.one(sql, id)
+                        sink &+= item!.qty
+                    }
+                }
+            ),
+            (
+                "Decodable floor (bench-only decoder)",
+                {
+                    for id in ids {
+                        let item = try floor.one(id, floorPoint)
+                        sink &+= item!.qty
+                    }
+                }
+            ),
+            (
+                "GRDB pool.read + Codable fetchOne",
+                {
+                    for id in ids {
+                        let item = try pool.read { db in try Item.fetchOne(db, sql: sql, arguments: [id]) }
+                        sink &+= item!.qty
+                    }
+                }
+            ),
+            (
+                "GRDB pool.read + cached statement + init(row:)",
+                {
+                    for id in ids {
+                        let item = try pool.read { db in try RowItem.fetchOne(db.cachedStatement(sql: sql), arguments: [id]) }
+                        sink &+= item!.qty
+                    }
+                }
+            ),
+            (
+                "GRDB queue.inDatabase + cached statement + Codable",
+                {
+                    for id in ids {
+                        let item = try queue.inDatabase { db in try Item.fetchOne(db.cachedStatement(sql: sql), arguments: [id]) }
+                        sink &+= item!.qty
+                    }
+                }
+            ),
+        ])
 
     let instrumented = InstrumentedStore(store, sample: 1, onQuery: { _ in })
     let scoped = store.scoped(to: "items")
-    try compare("Point read: instrumentation (sample 1, no-op handler) and a scoped store", unit: "per read", perOp: lookups, baseline: "Orion one → Decodable", [
-        ("Orion one → Decodable", {
-            for id in ids {
-                let item: Item? = try store.one(sql, id)
-                sink &+= item!.qty
-            }
-        }),
-        ("InstrumentedStore(sample: 1) one", {
-            for id in ids {
-                let item: Item? = try instrumented.one(sql, id)
-                sink &+= item!.qty
-            }
-        }),
-        ("scoped(to: \"items\") one", {
-            for id in ids {
-                let item: Item? = try scoped.one(sql, id)
-                sink &+= item!.qty
-            }
-        }),
-    ])
+    try compare(
+        "Point read: instrumentation (sample 1, no-op handler) and a scoped store", unit: "per read", perOp: lookups, baseline: "Orion one → Decodable",
+        [
+            (
+                "Orion one → Decodable",
+                {
+                    for id in ids {
+                        let item: Item? = try store.one(sql, id)
+                        sink &+= item!.qty
+                    }
+                }
+            ),
+            (
+                "InstrumentedStore(sample: 1) one",
+                {
+                    for id in ids {
+                        let item: Item? = try instrumented.one(sql, id)
+                        sink &+= item!.qty
+                    }
+                }
+            ),
+            (
+                "scoped(to: \"items\") one",
+                {
+                    for id in ids {
+                        let item: Item? = try scoped.one(sql, id)
+                        sink &+= item!.qty
+                    }
+                }
+            ),
+        ])
 
     let rows = 1000
     let repeats = 200
     let rangeSQL = "select id, name, qty, price from items where id >= ? and id < ? order by id"
     var buffer = [raw_item](repeating: raw_item(), count: rows)
-    try compare("Query of 1,000 rows × 4 columns into structs", unit: "per row", perOp: rows * repeats, baseline: "raw C", [
-        ("raw C", { sink &+= Int(buffer.withUnsafeMutableBufferPointer { raw_range_reads(raw, 1000, Int32(rows), Int32(repeats), $0.baseAddress) }) }),
-        ("Orion query → [Decodable]", {
-            for _ in 0..<repeats {
-                let items: [Item] = try store.query(rangeSQL, 1000, 1000 + rows)
-                sink &+= items.count
-            }
-        }),
-        ("Decodable floor (bench-only decoder)", {
-            for _ in 0..<repeats {
-                let items = try floor.rows(from: 1000, count: Int64(rows), floorRange)
-                sink &+= items.count
-            }
-        }),
-        ("GRDB pool.read + Codable fetchAll", {
-            for _ in 0..<repeats {
-                let items = try pool.read { db in try Item.fetchAll(db, sql: rangeSQL, arguments: [1000, 1000 + rows]) }
-                sink &+= items.count
-            }
-        }),
-        ("GRDB queue.inDatabase + cached statement + Codable fetchAll", {
-            for _ in 0..<repeats {
-                let items = try queue.inDatabase { db in try Item.fetchAll(db.cachedStatement(sql: rangeSQL), arguments: [1000, 1000 + rows]) }
-                sink &+= items.count
-            }
-        }),
-        ("GRDB pool.read + init(row:) fetchAll", {
-            for _ in 0..<repeats {
-                let items = try pool.read { db in try RowItem.fetchAll(db.cachedStatement(sql: rangeSQL), arguments: [1000, 1000 + rows]) }
-                sink &+= items.count
-            }
-        }),
-    ])
+    try compare(
+        "Query of 1,000 rows × 4 columns into structs", unit: "per row", perOp: rows * repeats, baseline: "raw C",
+        [
+            ("raw C", { sink &+= Int(buffer.withUnsafeMutableBufferPointer { raw_range_reads(raw, 1000, Int32(rows), Int32(repeats), $0.baseAddress) }) }),
+            (
+                "Orion query → [Decodable]",
+                {
+                    for _ in 0..<repeats {
+                        let items: [Item] = try store.query(rangeSQL, 1000, 1000 + rows)
+                        sink &+= items.count
+                    }
+                }
+            ),
+            (
+                "Decodable floor (bench-only decoder)",
+                {
+                    for _ in 0..<repeats {
+                        let items = try floor.rows(from: 1000, count: Int64(rows), floorRange)
+                        sink &+= items.count
+                    }
+                }
+            ),
+            (
+                "GRDB pool.read + Codable fetchAll",
+                {
+                    for _ in 0..<repeats {
+                        let items = try pool.read { db in try Item.fetchAll(db, sql: rangeSQL, arguments: [1000, 1000 + rows]) }
+                        sink &+= items.count
+                    }
+                }
+            ),
+            (
+                "GRDB queue.inDatabase + cached statement + Codable fetchAll",
+                {
+                    for _ in 0..<repeats {
+                        let items = try queue.inDatabase { db in try Item.fetchAll(db.cachedStatement(sql: rangeSQL), arguments: [1000, 1000 + rows]) }
+                        sink &+= items.count
+                    }
+                }
+            ),
+            (
+                "GRDB pool.read + init(row:) fetchAll",
+                {
+                    for _ in 0..<repeats {
+                        let items = try pool.read { db in try RowItem.fetchAll(db.cachedStatement(sql: rangeSQL), arguments: [1000, 1000 + rows]) }
+                        sink &+= items.count
+                    }
+                }
+            ),
+        ])
     print("(checksum \(sink & 0xff))")
 }
 
@@ -215,24 +260,35 @@ func benchInserts() throws {
         try store.close()
         return path
     }
-    try compare("Autocommit single-row insert (synchronous = normal)", unit: "per insert", perOp: count, baseline: "raw C", [
-        ("raw C", {
-            let raw = raw_open(try freshPath(), 1)!
-            defer { raw_close(raw) }
-            precondition(raw_inserts(raw, Int32(count)) == 0)
-        }),
-        ("Orion exec", {
-            let store = try SQLiteStore(path: try freshPath())
-            for i in 0..<count { try store.exec("insert into log (a, b) values (?, ?)", i, "some text payload") }
-            try store.close()
-        }),
-        ("GRDB writeWithoutTransaction + execute", {
-            let queue = try DatabaseQueue(path: try freshPath())
-            for i in 0..<count {
-                try queue.writeWithoutTransaction { db in try db.execute(sql: "insert into log (a, b) values (?, ?)", arguments: [i, "some text payload"]) }
-            }
-        }),
-    ])
+    try compare(
+        "Autocommit single-row insert (synchronous = normal)", unit: "per insert", perOp: count, baseline: "raw C",
+        [
+            (
+                "raw C",
+                {
+                    let raw = raw_open(try freshPath(), 1)!
+                    defer { raw_close(raw) }
+                    precondition(raw_inserts(raw, Int32(count)) == 0)
+                }
+            ),
+            (
+                "Orion exec",
+                {
+                    let store = try SQLiteStore(path: try freshPath())
+                    for i in 0..<count { try store.exec("insert into log (a, b) values (?, ?)", i, "some text payload") }
+                    try store.close()
+                }
+            ),
+            (
+                "GRDB writeWithoutTransaction + execute",
+                {
+                    let queue = try DatabaseQueue(path: try freshPath())
+                    for i in 0..<count {
+                        try queue.writeWithoutTransaction { db in try db.execute(sql: "insert into log (a, b) values (?, ?)", arguments: [i, "some text payload"]) }
+                    }
+                }
+            ),
+        ])
 }
 
 // MARK: Parallel reads
@@ -277,7 +333,10 @@ func benchParallel() throws {
         }
         return Double(threads * min(perThread, ids.count - 1000)) / elapsed
     }
-    var one: [Double] = [], two: [Double] = [], rawOne: [Double] = [], rawTwo: [Double] = []
+    var one: [Double] = []
+    var two: [Double] = []
+    var rawOne: [Double] = []
+    var rawTwo: [Double] = []
     for _ in 0..<rounds {
         one.append(run(threads: 1))
         two.append(run(threads: 2))

@@ -97,16 +97,18 @@ public struct InstrumentedStore: Store {
         do {
             let result = try call()
             if Sampler.shared.admits(threshold) {
-                onQuery(QueryEvent(
-                    sql: sql, paramCount: paramCount, rows: rows(result), duration: ContinuousClock.now - start,
-                    kind: kind, start: wall, feature: feature))
+                onQuery(
+                    QueryEvent(
+                        sql: sql, paramCount: paramCount, rows: rows(result), duration: ContinuousClock.now - start,
+                        kind: kind, start: wall, feature: feature))
             }
             return result
         } catch {
             let code = (error as? StoreError)?.code.description ?? String(describing: type(of: error))
-            onQuery(QueryEvent(
-                sql: sql, paramCount: paramCount, rows: 0, duration: ContinuousClock.now - start,
-                kind: kind, start: wall, error: code, feature: feature))
+            onQuery(
+                QueryEvent(
+                    sql: sql, paramCount: paramCount, rows: 0, duration: ContinuousClock.now - start,
+                    kind: kind, start: wall, error: code, feature: feature))
             throw error
         }
     }

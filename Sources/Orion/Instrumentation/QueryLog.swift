@@ -58,33 +58,33 @@ public final class QueryLog: Sendable {
         var durations: [Duration] = []
         var next = 0
 
-    mutating func add(_ event: QueryEvent, window: Int) {
-        stats.count += 1
-        stats.total += event.duration
-        stats.max = Swift.max(stats.max, event.duration)
-        stats.rows += event.rows
-        if event.failed { stats.errors += 1 }
-        if durations.count < window {
-            durations.append(event.duration)
-        } else {
-            durations[next] = event.duration
-            next = (next + 1) % window
+        mutating func add(_ event: QueryEvent, window: Int) {
+            stats.count += 1
+            stats.total += event.duration
+            stats.max = Swift.max(stats.max, event.duration)
+            stats.rows += event.rows
+            if event.failed { stats.errors += 1 }
+            if durations.count < window {
+                durations.append(event.duration)
+            } else {
+                durations[next] = event.duration
+                next = (next + 1) % window
+            }
         }
-    }
 
-    func withPercentiles() -> QueryLog.Statement {
-        var stats = stats
-        let sorted = durations.sorted()
-        func percentile(_ p: Double) -> Duration {
-            guard !sorted.isEmpty else { return .zero }
-            let rank = Int((p * Double(sorted.count)).rounded(.up)) - 1
-            return sorted[Swift.min(Swift.max(rank, 0), sorted.count - 1)]
+        func withPercentiles() -> QueryLog.Statement {
+            var stats = stats
+            let sorted = durations.sorted()
+            func percentile(_ p: Double) -> Duration {
+                guard !sorted.isEmpty else { return .zero }
+                let rank = Int((p * Double(sorted.count)).rounded(.up)) - 1
+                return sorted[Swift.min(Swift.max(rank, 0), sorted.count - 1)]
+            }
+            stats.p50 = percentile(0.50)
+            stats.p95 = percentile(0.95)
+            stats.p99 = percentile(0.99)
+            return stats
         }
-        stats.p50 = percentile(0.50)
-        stats.p95 = percentile(0.95)
-        stats.p99 = percentile(0.99)
-        return stats
-    }
     }
 
     private struct State {
@@ -134,9 +134,10 @@ public final class QueryLog: Sendable {
                     state.overflow += 1
                     return
                 }
-                state.statements[event.sql] = Aggregate(stats: Statement(
-                    sql: event.sql, count: 0, total: .zero, max: .zero, rows: 0, errors: 0,
-                    p50: .zero, p95: .zero, p99: .zero))
+                state.statements[event.sql] = Aggregate(
+                    stats: Statement(
+                        sql: event.sql, count: 0, total: .zero, max: .zero, rows: 0, errors: 0,
+                        p50: .zero, p95: .zero, p99: .zero))
             }
             state.statements[event.sql]!.add(event, window: window)
         }

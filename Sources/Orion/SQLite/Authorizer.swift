@@ -126,10 +126,11 @@ final class Authorizer {
 @available(*, unavailable)
 extension Authorizer: Sendable {}
 
-private let authorizerCallback: @convention(c) (
-    UnsafeMutableRawPointer?, Int32, UnsafePointer<CChar>?, UnsafePointer<CChar>?,
-    UnsafePointer<CChar>?, UnsafePointer<CChar>?
-) -> Int32 = { context, action, p1, p2, database, inner in
-    guard let context else { return SQLITE_OK }
-    return Unmanaged<Authorizer>.fromOpaque(context).takeUnretainedValue().authorize(action, p1, p2, database, inner)
-}
+private let authorizerCallback:
+    @convention(c) (
+        UnsafeMutableRawPointer?, Int32, UnsafePointer<CChar>?, UnsafePointer<CChar>?,
+        UnsafePointer<CChar>?, UnsafePointer<CChar>?
+    ) -> Int32 = { context, action, p1, p2, database, inner in
+        guard let context else { return SQLITE_OK }
+        return Unmanaged<Authorizer>.fromOpaque(context).takeUnretainedValue().authorize(action, p1, p2, database, inner)
+    }

@@ -53,9 +53,10 @@ enum Fence {
     /// Whether feature SQL may call the function `name`.
     static func checkFunction(_ name: String?) -> Verdict {
         guard let name, refusedFunctions.contains(name.lowercased()) else { return .allow }
-        return .deny(StoreError(
-            .fence,
-            "function \(name.lowercased())() is refused to feature SQL: it hands out or registers raw pointers inside the process"))
+        return .deny(
+            StoreError(
+                .fence,
+                "function \(name.lowercased())() is refused to feature SQL: it hands out or registers raw pointers inside the process"))
     }
 
     /// The verdict on `action`.
@@ -117,14 +118,16 @@ enum Fence {
                 return .allow
             }
             if case .root = access, databasePragmas.contains(name) { return .allow }
-            return .deny(StoreError(
-                .fence,
-                "pragma \(name) with a value is refused to feature SQL: through a pooled store it would change only the one connection this statement runs on, and every later caller of it; the store sets its connections itself (open the store with the setting you need)"))
+            return .deny(
+                StoreError(
+                    .fence,
+                    "pragma \(name) with a value is refused to feature SQL: through a pooled store it would change only the one connection this statement runs on, and every later caller of it; the store sets its connections itself (open the store with the setting you need)"))
         }
         if scoped != nil || access.feature != nil, !readablePragmas.contains(name) {
-            return .deny(StoreError(
-                .fence,
-                "pragma \(name) is refused to scoped stores and migrations: they may read a store setting or describe a table, not run a pragma that acts; run it through the root store"))
+            return .deny(
+                StoreError(
+                    .fence,
+                    "pragma \(name) is refused to scoped stores and migrations: they may read a store setting or describe a table, not run a pragma that acts; run it through the root store"))
         }
         return .allow
     }
@@ -139,10 +142,10 @@ enum Fence {
         let target: String?
         switch action {
         case SQLITE_INSERT, SQLITE_UPDATE, SQLITE_DELETE, SQLITE_CREATE_TABLE, SQLITE_CREATE_TEMP_TABLE,
-             SQLITE_DROP_TABLE, SQLITE_DROP_TEMP_TABLE, SQLITE_CREATE_VIEW, SQLITE_CREATE_TEMP_VIEW:
+            SQLITE_DROP_TABLE, SQLITE_DROP_TEMP_TABLE, SQLITE_CREATE_VIEW, SQLITE_CREATE_TEMP_VIEW:
             target = a1
         case SQLITE_ALTER_TABLE, SQLITE_CREATE_INDEX, SQLITE_CREATE_TEMP_INDEX, SQLITE_CREATE_TRIGGER,
-             SQLITE_CREATE_TEMP_TRIGGER, SQLITE_DROP_INDEX, SQLITE_DROP_TRIGGER:
+            SQLITE_CREATE_TEMP_TRIGGER, SQLITE_DROP_INDEX, SQLITE_DROP_TRIGGER:
             target = a2
         default:
             target = nil
@@ -155,7 +158,7 @@ enum Fence {
     /// AUTOINCREMENT counter); the schema changes that write them do so themselves.
     private static func checkSQLiteTable(_ action: Int32, _ a1: String?) -> StoreError? {
         guard action == SQLITE_INSERT || action == SQLITE_UPDATE || action == SQLITE_DELETE,
-              let table = a1?.lowercased(), table.hasPrefix("sqlite_"), !schemaTables.contains(table)
+            let table = a1?.lowercased(), table.hasPrefix("sqlite_"), !schemaTables.contains(table)
         else { return nil }
         return StoreError(.fence, "feature SQL cannot write SQLite's own table '\(table)': SQLite keeps it for every table of the database")
     }
@@ -164,7 +167,7 @@ enum Fence {
     private static func isTemporary(_ action: Int32, database: String?) -> Bool {
         switch action {
         case SQLITE_CREATE_TEMP_INDEX, SQLITE_CREATE_TEMP_TABLE, SQLITE_CREATE_TEMP_TRIGGER, SQLITE_CREATE_TEMP_VIEW,
-             SQLITE_DROP_TEMP_INDEX, SQLITE_DROP_TEMP_TABLE, SQLITE_DROP_TEMP_TRIGGER, SQLITE_DROP_TEMP_VIEW:
+            SQLITE_DROP_TEMP_INDEX, SQLITE_DROP_TEMP_TABLE, SQLITE_DROP_TEMP_TRIGGER, SQLITE_DROP_TEMP_VIEW:
             return true
         default:
             return database?.lowercased() == "temp" && isDDL(action)
@@ -174,10 +177,10 @@ enum Fence {
     static func isDDL(_ action: Int32) -> Bool {
         switch action {
         case SQLITE_CREATE_INDEX, SQLITE_CREATE_TABLE, SQLITE_CREATE_TEMP_INDEX, SQLITE_CREATE_TEMP_TABLE,
-             SQLITE_CREATE_TEMP_TRIGGER, SQLITE_CREATE_TEMP_VIEW, SQLITE_CREATE_TRIGGER, SQLITE_CREATE_VIEW,
-             SQLITE_DROP_INDEX, SQLITE_DROP_TABLE, SQLITE_DROP_TEMP_INDEX, SQLITE_DROP_TEMP_TABLE,
-             SQLITE_DROP_TEMP_TRIGGER, SQLITE_DROP_TEMP_VIEW, SQLITE_DROP_TRIGGER, SQLITE_DROP_VIEW,
-             SQLITE_ALTER_TABLE, SQLITE_CREATE_VTABLE, SQLITE_DROP_VTABLE:
+            SQLITE_CREATE_TEMP_TRIGGER, SQLITE_CREATE_TEMP_VIEW, SQLITE_CREATE_TRIGGER, SQLITE_CREATE_VIEW,
+            SQLITE_DROP_INDEX, SQLITE_DROP_TABLE, SQLITE_DROP_TEMP_INDEX, SQLITE_DROP_TEMP_TABLE,
+            SQLITE_DROP_TEMP_TRIGGER, SQLITE_DROP_TEMP_VIEW, SQLITE_DROP_TRIGGER, SQLITE_DROP_VIEW,
+            SQLITE_ALTER_TABLE, SQLITE_CREATE_VTABLE, SQLITE_DROP_VTABLE:
             true
         default:
             false
@@ -246,7 +249,8 @@ enum Fence {
         }
         for fk in registry.foreignKeys {
             if action == SQLITE_READ, fk.parent == name, writable(fk.child),
-               let col, fk.parentColumns.contains(col) {
+                let col, fk.parentColumns.contains(col)
+            {
                 return true
             }
             guard fk.child == name, writable(fk.parent) else { continue }

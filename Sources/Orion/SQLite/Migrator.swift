@@ -54,7 +54,8 @@ enum Migrator {
         guard existing != 2 else { return }
         try connection.run("begin immediate")
         do {
-            try connection.run("""
+            try connection.run(
+                """
                 create table if not exists _orion_migrations (
                     feature text not null,
                     idx integer not null,
@@ -63,7 +64,8 @@ enum Migrator {
                     primary key (feature, idx)
                 )
                 """)
-            try connection.run("""
+            try connection.run(
+                """
                 create table if not exists _orion_tables (
                     name text not null primary key collate nocase,
                     type text not null,

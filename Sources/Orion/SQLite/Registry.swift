@@ -82,14 +82,15 @@ extension Registry {
                     [.text(first.parent)], access: .internal)
             }
             let changesChild: Set<String> = ["CASCADE", "SET NULL", "SET DEFAULT"]
-            registry.foreignKeys.append(ForeignKey(
-                child: first.child.lowercased(),
-                parent: first.parent.lowercased(),
-                childColumns: childColumns,
-                parentColumns: resolved,
-                deletesChild: first.onDelete.uppercased() == "CASCADE",
-                updatesChild: ["SET NULL", "SET DEFAULT"].contains(first.onDelete.uppercased())
-                    || changesChild.contains(first.onUpdate.uppercased())))
+            registry.foreignKeys.append(
+                ForeignKey(
+                    child: first.child.lowercased(),
+                    parent: first.parent.lowercased(),
+                    childColumns: childColumns,
+                    parentColumns: resolved,
+                    deletesChild: first.onDelete.uppercased() == "CASCADE",
+                    updatesChild: ["SET NULL", "SET DEFAULT"].contains(first.onDelete.uppercased())
+                        || changesChild.contains(first.onUpdate.uppercased())))
         }
         return registry
     }

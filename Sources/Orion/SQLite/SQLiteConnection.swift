@@ -54,10 +54,11 @@ final class SQLiteConnection {
         handle = try Self.open(path: path)
         self.role = role
         self.timeLimit = timeLimit
-        timeLimitNanoseconds = timeLimit.map { limit in
-            let (seconds, attoseconds) = limit.components
-            return max(1, UInt64(max(0, seconds)) &* 1_000_000_000 &+ UInt64(max(0, attoseconds / 1_000_000_000)))
-        } ?? 0
+        timeLimitNanoseconds =
+            timeLimit.map { limit in
+                let (seconds, attoseconds) = limit.components
+                return max(1, UInt64(max(0, seconds)) &* 1_000_000_000 &+ UInt64(max(0, attoseconds / 1_000_000_000)))
+            } ?? 0
         cache = StatementCache(capacity: statementCacheSize)
         try configure(synchronous: synchronous)
     }
@@ -237,7 +238,7 @@ final class SQLiteConnection {
         let decoder = statement.decoder(for: T.self)
         do {
             return try decoder.decodeRow(T.self)
-        } catch where decoder.metNullScalar {
+        } catch  where decoder.metNullScalar {
             throw NoValue()
         }
     }
@@ -359,7 +360,8 @@ final class SQLiteConnection {
             guard step == SQLITE_ROW else { throw error(step, sql: statement.sql) }
             // EXPLAIN's columns: addr, opcode, p1, p2, p3, p4, p5, comment.
             guard sqlite3_column_int(explain, 3) == Self.conflictRollback,
-                  let opcode = sqlite3_column_text(explain, 1) else { continue }
+                let opcode = sqlite3_column_text(explain, 1)
+            else { continue }
             let name = String(cString: opcode)
             if name == "Halt" || name == "HaltIfNull" {
                 risk = true

@@ -91,11 +91,14 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                 path: path, role: memory ? .memory : .writer, synchronous: synchronous,
                 statementCacheSize: statementCacheSize, timeLimit: statementTimeLimit),
             group: group)
-        readerPool = memory ? nil : ReaderPool(capacity: readers) {
-            try SQLiteConnection(
-                path: path, role: .reader, synchronous: synchronous,
-                statementCacheSize: statementCacheSize, timeLimit: statementTimeLimit)
-        }
+        readerPool =
+            memory
+            ? nil
+            : ReaderPool(capacity: readers) {
+                try SQLiteConnection(
+                    path: path, role: .reader, synchronous: synchronous,
+                    statementCacheSize: statementCacheSize, timeLimit: statementTimeLimit)
+            }
         if let group {
             group.owner = self
             ShutdownFlush.register(self)
@@ -347,7 +350,8 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             return try connection.withStatement(sql, params, access: access) { statement in
                 if writer.depth > 0 || writer.group?.isOpen == true && statement.isReadOnly {
                     if writer.depth > 0, writer.group?.sharesBatch == true, !statement.isReadOnly,
-                       try connection.mayRollBackTransaction(statement) {
+                        try connection.mayRollBackTransaction(statement)
+                    {
                         throw StoreError.rollbackInSharedBatch(sql: sql)
                     }
                     return try writer.guarded { try run(connection, statement) }

@@ -35,7 +35,7 @@ struct StatementCache {
     @inline(__always)
     private static func slot(_ sql: String, _ scope: Int) -> Int? {
         guard sql.utf8.count > 15,
-              let address = sql.utf8.withContiguousStorageIfAvailable({ UInt(bitPattern: $0.baseAddress) })
+            let address = sql.utf8.withContiguousStorageIfAvailable({ UInt(bitPattern: $0.baseAddress) })
         else { return nil }
         return Int(truncatingIfNeeded: (address >> 4) &+ UInt(bitPattern: scope) &* 31) & (frontSize - 1)
     }
@@ -59,7 +59,8 @@ struct StatementCache {
     mutating func put(_ sql: String, scope: Int, _ statement: SQLiteStatement) {
         // A statement in use when it is evicted stays alive with its user and is finalized after.
         if entries.count >= capacity,
-           let oldest = entries.min(by: { $0.value.lastUsed < $1.value.lastUsed })?.key {
+            let oldest = entries.min(by: { $0.value.lastUsed < $1.value.lastUsed })?.key
+        {
             entries[oldest] = nil
             for i in front.indices where front[i]?.key == oldest { front[i] = nil }
         }

@@ -49,7 +49,8 @@ final class Writer {
             }
         }
         if depth > 0 && aborted == nil {
-            aborted = (thrown as? StoreError).flatMap { $0.code == .writeQueueStopped ? $0 : nil }
+            aborted =
+                (thrown as? StoreError).flatMap { $0.code == .writeQueueStopped ? $0 : nil }
                 ?? StoreError(
                     cause?.code ?? .sql,
                     "SQLite rolled back the whole transaction (\(cause?.message ?? "\(error)")); nothing more runs in this tx, and it commits nothing",

@@ -50,13 +50,14 @@ final class RowDecoder: Decoder, RowProvidingDecoder {
     /// A `DecodingError` thrown by a type's own `init(from:)`, described by kind and path only:
     /// its debug description may quote the value.
     static func describe(_ error: DecodingError) -> String {
-        let (kind, context): (String, DecodingError.Context?) = switch error {
-        case .typeMismatch(_, let c): ("a type mismatch", c)
-        case .valueNotFound(_, let c): ("a missing value", c)
-        case .keyNotFound(_, let c): ("a missing key", c)
-        case .dataCorrupted(let c): ("a value it does not accept", c)
-        @unknown default: ("an error", nil)
-        }
+        let (kind, context): (String, DecodingError.Context?) =
+            switch error {
+            case .typeMismatch(_, let c): ("a type mismatch", c)
+            case .valueNotFound(_, let c): ("a missing value", c)
+            case .keyNotFound(_, let c): ("a missing key", c)
+            case .dataCorrupted(let c): ("a value it does not accept", c)
+            @unknown default: ("an error", nil)
+            }
         let path = context?.codingPath.map(\.stringValue).joined(separator: ".") ?? ""
         return "its init(from:) reported \(kind)" + (path.isEmpty ? "" : " at '\(path)'")
     }
@@ -222,8 +223,11 @@ final class RowDecoder: Decoder, RowProvidingDecoder {
         case .blob:
             let b = cell.bytes
             guard b.count == 16 else { throw mismatch(i, UUID.self, "holds a BLOB of \(b.count) bytes, UUID needs 16") }
-            return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
-                               b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+            return UUID(
+                uuid: (
+                    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+                    b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]
+                ))
         case .null: throw null(i, UUID.self, topLevel: topLevel)
         case let other: throw mismatch(i, UUID.self, "holds \(other.sqlName), UUID needs TEXT")
         }

@@ -245,7 +245,7 @@ package final class ResultTable {
         start = 0
         do {
             return try decoder.decodeRow(T.self)
-        } catch where decoder.metNullScalar {
+        } catch  where decoder.metNullScalar {
             return nil
         }
     }

@@ -15,8 +15,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible, CustomDebugS
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         enum Kind: Hashable, Sendable {
             case sql, constraint, busy, interrupted, parameterCount, multipleStatements,
-                 unsupportedParameter, transactionControl, decoding, closed, fence, migration,
-                 writeQueueStopped, misuse, connection, io
+                unsupportedParameter, transactionControl, decoding, closed, fence, migration,
+                writeQueueStopped, misuse, connection, io
         }
         let kind: Kind
         init(_ kind: Kind) { self.kind = kind }

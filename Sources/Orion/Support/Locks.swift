@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-package import Glibc
-#elseif canImport(Musl)
-package import Musl
-#elseif canImport(Darwin)
-package import Darwin
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    package import Glibc
+#elseif canImport(Musl)
+    package import Musl
+#elseif canImport(Darwin)
+    package import Darwin
+#endif
 
 /// A monotonic clock in nanoseconds (`CLOCK_MONOTONIC`), for deadlines kept as plain integers.
 @inline(__always)
@@ -19,9 +20,9 @@ func monotonicNanoseconds() -> UInt64 {
 @inline(__always)
 package func currentThreadID() -> UInt {
     #if canImport(Darwin)
-    UInt(bitPattern: pthread_self())
+        UInt(bitPattern: pthread_self())
     #else
-    UInt(pthread_self())
+        UInt(pthread_self())
     #endif
 }
 

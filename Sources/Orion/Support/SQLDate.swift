@@ -47,12 +47,18 @@ enum SQLDate {
             if value < 0 { out.append(UInt8(ascii: "-")) }
             out.append(contentsOf: digits)
         }
-        put(year, 4); out.append(UInt8(ascii: "-"))
-        put(month, 2); out.append(UInt8(ascii: "-"))
-        put(day, 2); out.append(UInt8(ascii: " "))
-        put(msOfDay / 3_600_000, 2); out.append(UInt8(ascii: ":"))
-        put(msOfDay / 60_000 % 60, 2); out.append(UInt8(ascii: ":"))
-        put(msOfDay / 1000 % 60, 2); out.append(UInt8(ascii: "."))
+        put(year, 4)
+        out.append(UInt8(ascii: "-"))
+        put(month, 2)
+        out.append(UInt8(ascii: "-"))
+        put(day, 2)
+        out.append(UInt8(ascii: " "))
+        put(msOfDay / 3_600_000, 2)
+        out.append(UInt8(ascii: ":"))
+        put(msOfDay / 60_000 % 60, 2)
+        out.append(UInt8(ascii: ":"))
+        put(msOfDay / 1000 % 60, 2)
+        out.append(UInt8(ascii: "."))
         put(msOfDay % 1000, 3)
         return String(decoding: out, as: UTF8.self)
     }
@@ -72,12 +78,15 @@ enum SQLDate {
             return v
         }
         func take(_ c: UInt8) -> Bool {
-            if p.first == c { p.removeFirst(); return true }
+            if p.first == c {
+                p.removeFirst()
+                return true
+            }
             return false
         }
         guard let year = number(4), take(UInt8(ascii: "-")),
-              let month = number(2), take(UInt8(ascii: "-")),
-              let day = number(2), (1...12).contains(month), (1...31).contains(day)
+            let month = number(2), take(UInt8(ascii: "-")),
+            let day = number(2), (1...12).contains(month), (1...31).contains(day)
         else { return nil }
         var ms: Int64 = 0
         if take(UInt8(ascii: " ")) || take(UInt8(ascii: "T")) || take(UInt8(ascii: "t")) {

@@ -21,7 +21,7 @@ package enum SQLText {
             let c = text[i]
             switch c {
             case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"),
-                 0x0b, 0x0c, UInt8(ascii: ";"):
+                0x0b, 0x0c, UInt8(ascii: ";"):
                 i = text.index(after: i)
             case UInt8(ascii: "-"):
                 let next = text.index(after: i)

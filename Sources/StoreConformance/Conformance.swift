@@ -1,5 +1,6 @@
 import Foundation
 public import Orion
+import Synchronization
 public import Testing
 
 /// How an adapter's SQL differs from SQLite's, written down in one place: the suite builds its
@@ -287,18 +288,10 @@ func expect(_ code: StoreError.Code, sourceLocation: SourceLocation = #_sourceLo
 extension DispatchQueue {
     /// `concurrentPerform` whose body may throw; rethrows the first error.
     static func concurrentPerform(iterations: Int, execute body: @Sendable (Int) throws -> Void) throws {
-        let failure = LockedError()
+        let failure = Mutex<(any Error)?>(nil)
         concurrentPerform(iterations: iterations) { i in
-            do { try body(i) } catch { failure.set(error) }
+            do { try body(i) } catch { failure.withLock { if $0 == nil { $0 = error } } }
         }
-        if let error = failure.error { throw error }
+        if let error = failure.withLock({ $0 }) { throw error }
     }
-}
-
-private final class LockedError: @unchecked Sendable {
-    // `@unchecked Sendable`: `stored` is only touched under `lock`.
-    private let lock = NSLock()
-    private var stored: (any Error)?
-    func set(_ error: any Error) { lock.withLock { if stored == nil { stored = error } } }
-    var error: (any Error)? { lock.withLock { stored } }
 }

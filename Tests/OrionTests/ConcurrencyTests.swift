@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import Orion
@@ -105,28 +106,48 @@ struct LimitTests {
     func closeDuringReads() throws {
         let store = try todoStore(dir)
         for i in 0..<50 { try Todos.insert(store, "t\(i)") }
-        let failures = ErrorBox()
-        let group = DispatchGroup()
-        for _ in 0..<4 {
-            group.enter()
-            Thread {
-                defer { group.leave() }
-                for _ in 0..<500 {
-                    do {
-                        let _: [Todo] = try Todos.all(store)
-                    } catch let error as StoreError where error.code == .closed {
-                        return
-                    } catch {
-                        failures.add(error)
-                        return
-                    }
+        /// A row whose decoding holds the read open until the test lets it go.
+        struct HeldTodo: Decodable {
+            nonisolated(unsafe) static var inside = DispatchSemaphore(value: 0)
+            nonisolated(unsafe) static var proceed = DispatchSemaphore(value: 0)
+            let id: Int
+            init(from decoder: any Decoder) throws {
+                id = try decoder.container(keyedBy: CodingKeys.self).decode(Int.self, forKey: .id)
+                if id == 1 {
+                    Self.inside.signal()
+                    Self.proceed.wait()
                 }
-            }.start()
+            }
+            enum CodingKeys: String, CodingKey { case id }
         }
-        usleep(2000)
-        try store.close()
-        group.wait()
-        #expect(failures.first == nil)
+        let inFlight = Mutex<Result<[HeldTodo], any Error>?>(nil)
+        let reader = Thread {
+            let result = Result { () throws -> [HeldTodo] in try store.query("select id from todos order by id") }
+            inFlight.withLock { $0 = result }
+        }
+        reader.start()
+        HeldTodo.inside.wait()
+        // The read is inside its decoding, holding a reader connection. Close from another thread,
+        // and wait until the store refuses new calls: close has begun while the read is in flight.
+        let closed = DispatchSemaphore(value: 0)
+        let closeFailure = Mutex<(any Error)?>(nil)
+        Thread {
+            do { try store.close() } catch { closeFailure.withLock { $0 = error } }
+            closed.signal()
+        }.start()
+        while true {
+            do {
+                let _: Int? = try store.one("select 1")
+            } catch let error as StoreError where error.code == .closed {
+                break
+            }
+        }
+        #expect(closed.wait(timeout: .now() + 0.2) == .timedOut, "close must wait for the read in flight")
+        HeldTodo.proceed.signal()
+        closed.wait()
+        let result = try #require(inFlight.withLock { $0 })
+        #expect(try result.get().count == 50, "the read in flight finishes with all its rows")
+        #expect(closeFailure.withLock { $0 } == nil)
         expectStoreError(.closed) { let _: [Todo] = try Todos.all(store) }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import Orion
@@ -24,19 +25,19 @@ final class TempDir: Sendable {
 
 /// Runs `body` on `count` real threads at once and waits for all of them.
 func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) throws -> Void) throws {
-    let errors = ErrorBox()
+    let errors = Mutex<[any Error]>([])
     let group = DispatchGroup()
     for i in 0..<count {
         group.enter()
         let thread = Thread {
             defer { group.leave() }
-            do { try body(i) } catch { errors.add(error) }
+            do { try body(i) } catch { errors.withLock { $0.append(error) } }
         }
         thread.stackSize = 1 << 20
         thread.start()
     }
     group.wait()
-    if let first = errors.first { throw first }
+    if let first = errors.withLock({ $0.first }) { throw first }
 }
 
 /// A `tx` held open on another thread: `body` runs inside it, then the transaction waits for
@@ -67,13 +68,6 @@ final class HeldTransaction: @unchecked Sendable {
 
     /// Waits until the transaction has committed (or rolled back).
     func finish() { done.wait() }
-}
-
-final class ErrorBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var errors: [any Error] = []
-    func add(_ error: any Error) { lock.withLock { errors.append(error) } }
-    var first: (any Error)? { lock.withLock { errors.first } }
 }
 
 /// Expects `body` to throw a ``StoreError`` with `code`, and returns it.

@@ -216,13 +216,22 @@ struct WriteQueueTests {
         #expect(store.writeQueueMetrics.waitersResumed <= 1)
     }
 
-    @Test("durable() returns at once when nothing is pending, and without a queue")
+    @Test("durable() returns at once when nothing is pending, and without a queue", .timeLimit(.minutes(1)))
     func durableIdle() async throws {
-        let store = try todoStore(dir, writeQueue: WriteQueue())
+        // With a batch that would stay open for a minute, durable() would wait for it: here
+        // there is none, so it returns without a commit to wait for.
+        let store = try todoStore(dir, writeQueue: holdOpen)
         try await store.durable()
+        #expect(store.writeQueueMetrics.batches == 0)
+        #expect(store.writeQueueMetrics.waitersResumed == 0)
+        #expect(!store.batchIsOpenForTests)
+        // Without a queue every write is committed when exec returns.
         let plain = try SQLiteStore(path: dir.path("plain.db"))
         try plain.exec("create table t (v integer)")
+        try plain.exec("insert into t values (1)")
         try await plain.durable()
+        let other = try SQLiteStore(path: dir.path("plain.db"))
+        #expect(try other.one("select count(*) from t") == 1)
     }
 
     @Test("with a zero delay the batch commits as soon as the writer is free")

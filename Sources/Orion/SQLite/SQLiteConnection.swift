@@ -192,68 +192,6 @@ final class SQLiteConnection {
         }
     }
 
-    /// All rows of `statement`, decoded as `T`.
-    func rows<T: Decodable>(_ statement: SQLiteStatement, as type: T.Type) throws -> [T] {
-        guard try step(statement) else { return [] }
-        let decoder = statement.decoder(for: T.self)
-        // Rows gather in a buffer of T and become an Array once: this code runs unspecialized
-        // (T is the caller's type), where every `Array.append` looked up `Array<T>`'s metadata.
-        var capacity = 16
-        var count = 0
-        var buffer = UnsafeMutablePointer<T>.allocate(capacity: capacity)
-        defer {
-            buffer.deinitialize(count: count)
-            buffer.deallocate()
-        }
-        repeat {
-            if count == capacity {
-                let grown = UnsafeMutablePointer<T>.allocate(capacity: capacity * 2)
-                grown.moveInitialize(from: buffer, count: count)
-                buffer.deallocate()
-                buffer = grown
-                capacity *= 2
-            }
-            (buffer + count).initialize(to: try decoder.decodeRow(T.self))
-            count += 1
-        } while try step(statement)
-        let rows = [T](unsafeUninitializedCapacity: count) { target, initialized in
-            target.baseAddress!.moveInitialize(from: buffer, count: count)
-            initialized = count
-        }
-        count = 0
-        return rows
-    }
-
-    /// The first row of `statement` decoded as `T`; throws ``NoValue`` for no row or a
-    /// one-column NULL (which `one` turns into `nil`).
-    ///
-    /// Not `T?`: the callers are generic over their result, and handing them `T?` makes the
-    /// runtime look up `Optional<T>`'s metadata on every call (≈ 325 instructions).
-    func firstRow<T: Decodable>(_ statement: SQLiteStatement, as type: T.Type) throws -> T {
-        guard try step(statement) else { throw NoValue() }
-        // A write with RETURNING made all its changes in that first step. Reset it once the row
-        // is decoded, so the write is finished before this returns: the write queue releases the
-        // write's savepoint next, which SQLite refuses while the statement is still running.
-        defer { if !statement.isReadOnly { sqlite3_reset(statement.handle) } }
-        let decoder = statement.decoder(for: T.self)
-        do {
-            return try decoder.decodeRow(T.self)
-        } catch  where decoder.metNullScalar {
-            throw NoValue()
-        }
-    }
-
-    /// Runs `statement` to the end: what it changed and the rowid it inserted.
-    func execute(_ statement: SQLiteStatement) throws -> ExecResult {
-        let before = sqlite3_total_changes64(handle)
-        sqlite3_set_last_insert_rowid(handle, 0)
-        while try step(statement) {}
-        let changed = sqlite3_total_changes64(handle) != before
-        return ExecResult(
-            changes: changed ? Int(sqlite3_changes64(handle)) : 0,
-            lastId: statement.inserts ? sqlite3_last_insert_rowid(handle) : 0)
-    }
-
     /// Runs one of the store's own statements (no parameters, no fence).
     func run(_ sql: String) throws {
         try withStatement(sql, [], access: .internal) { while try step($0) {} }
@@ -272,108 +210,6 @@ final class SQLiteConnection {
     func all<T: Decodable>(_ sql: String, _ params: [SQLValue], access: Access) throws -> [T] {
         try withStatement(sql, params, access: access) { try rows($0, as: T.self) }
     }
-
-    /// Runs every statement of `script` in order (a migration entry), uncached.
-    func executeScript(_ script: String, access: Access) throws {
-        authorizer.access = access
-        try script.withCString { start in
-            var next: UnsafePointer<CChar>? = start
-            while let cursor = next, cursor.pointee != 0 {
-                var raw: OpaquePointer?
-                authorizer.beginCompile(access)
-                let rc = sqlite3_prepare_v3(handle, cursor, -1, 0, &raw, &next)
-                authorizer.explicitPrepare = false
-                guard rc == SQLITE_OK else { throw error(rc, sql: script) }
-                guard let raw else { continue }
-                let statement = SQLiteStatement(handle: raw, sql: script, inserts: false)
-                while try step(statement) {}
-            }
-        }
-    }
-
-    /// Prepares `sql` under `access` without running it, and returns the fence's refusal if
-    /// there was one (other compile errors are not the fence's business and are ignored).
-    func fenceRefusal(compiling sql: String, access: Access) -> StoreError? {
-        let outerAccess = authorizer.access
-        defer { authorizer.access = outerAccess }
-        authorizer.beginCompile(access)
-        var raw: OpaquePointer?
-        let rc = sqlite3_prepare_v3(handle, sql, -1, 0, &raw, nil)
-        authorizer.explicitPrepare = false
-        if let raw { sqlite3_finalize(raw) }
-        let refusal = authorizer.denial
-        authorizer.denial = nil
-        return rc == SQLITE_OK ? nil : refusal
-    }
-
-    /// Proves that `sql` makes, by itself, no access the fence refuses: compiles it once more
-    /// with foreign keys off, where SQLite generates no enforcement, so every access the
-    /// authorizer sees is the statement's own and none is excused.
-    ///
-    /// Run only for statements that met an access of enforcement's shape (rare: a feature
-    /// writing a table with a foreign key into another feature's). Switching foreign keys off
-    /// and on expires this connection's prepared statements, which SQLite re-prepares on
-    /// their next step.
-    func prove(_ sql: String, access: Access) throws {
-        let foreignKeysWereOn = orion_db_config_flag(handle, SQLITE_DBCONFIG_ENABLE_FKEY, -1) == 1
-        if foreignKeysWereOn { _ = orion_db_config_flag(handle, SQLITE_DBCONFIG_ENABLE_FKEY, 0) }
-        let outerAccess = authorizer.access
-        let outerExplicit = authorizer.explicitPrepare
-        defer {
-            if foreignKeysWereOn { _ = orion_db_config_flag(handle, SQLITE_DBCONFIG_ENABLE_FKEY, 1) }
-            authorizer.strict = false
-            authorizer.access = outerAccess
-            authorizer.explicitPrepare = outerExplicit
-        }
-        authorizer.beginCompile(access)
-        authorizer.strict = true
-        var raw: OpaquePointer?
-        let rc = sqlite3_prepare_v3(handle, sql, -1, 0, &raw, nil)
-        authorizer.explicitPrepare = false
-        if let raw { sqlite3_finalize(raw) }
-        if let denial = authorizer.denial {
-            authorizer.denial = nil
-            throw denial.with(sql: sql)
-        }
-        if rc != SQLITE_OK { throw error(rc, sql: sql) }
-    }
-
-    /// Whether `statement` may end the whole transaction when it fails: an `OR ROLLBACK`
-    /// conflict clause, a constraint declared `ON CONFLICT ROLLBACK`, or `RAISE(ROLLBACK)` in a
-    /// trigger it fires. Read from its bytecode (`EXPLAIN`, which lists trigger programs too):
-    /// a `Halt` or `HaltIfNull` whose P2 is `OE_Rollback`. Learned once per compile.
-    func mayRollBackTransaction(_ statement: SQLiteStatement) throws -> Bool {
-        let prepares = sqlite3_stmt_status(statement.handle, SQLITE_STMTSTATUS_REPREPARE, 0)
-        if let known = statement.rollbackRisk, known.prepares == prepares { return known.risk }
-        // Prepared and finalized here, not cached: it runs once per compile of `statement`.
-        let outerAccess = authorizer.access
-        authorizer.access = .internal
-        defer { authorizer.access = outerAccess }
-        var raw: OpaquePointer?
-        let rc = sqlite3_prepare_v3(handle, "explain " + statement.sql, -1, 0, &raw, nil)
-        guard rc == SQLITE_OK, let explain = raw else { throw error(rc, sql: statement.sql) }
-        defer { sqlite3_finalize(explain) }
-        var risk = false
-        while true {
-            let step = sqlite3_step(explain)
-            if step == SQLITE_DONE { break }
-            guard step == SQLITE_ROW else { throw error(step, sql: statement.sql) }
-            // EXPLAIN's columns: addr, opcode, p1, p2, p3, p4, p5, comment.
-            guard sqlite3_column_int(explain, 3) == Self.conflictRollback,
-                let opcode = sqlite3_column_text(explain, 1)
-            else { continue }
-            let name = String(cString: opcode)
-            if name == "Halt" || name == "HaltIfNull" {
-                risk = true
-                break
-            }
-        }
-        statement.rollbackRisk = (prepares, risk)
-        return risk
-    }
-
-    /// SQLite's `OE_Rollback`: the conflict action that rolls back the whole transaction.
-    private static let conflictRollback: Int32 = 1
 
     // MARK: Preparing
 
@@ -434,17 +270,6 @@ final class SQLiteConnection {
             }
         }
         return statement
-    }
-
-    // MARK: Registry
-
-    /// Reads who owns what again when the schema changed since the last read.
-    func refreshRegistry() throws {
-        let outerAccess = authorizer.access
-        defer { authorizer.access = outerAccess }
-        let version: Int64 = try first("pragma schema_version", [], access: .internal) ?? 0
-        guard version != authorizer.registry.schemaVersion else { return }
-        authorizer.registry = try Registry.load(from: self, schemaVersion: version)
     }
 
     // MARK: State

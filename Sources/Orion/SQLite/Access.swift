@@ -20,6 +20,11 @@ enum Access {
         }
     }
 
+    var isMigration: Bool {
+        if case .migration = self { return true }
+        return false
+    }
+
     var feature: String? {
         switch self {
         case .internal, .root: nil

@@ -20,7 +20,7 @@ final class Authorizer {
     private(set) var sawInsert = false
     /// Whether the statement compiled a schema change: SQLite then writes its own tables
     /// (`sqlite_sequence`, `sqlite_stat1`) as part of it.
-    private var sawSchemaChange = false
+    private(set) var sawSchemaChange = false
     /// True while the store itself prepares a statement; false when SQLite re-prepares one
     /// during a step (after a schema change).
     @exclusivity(unchecked) var explicitPrepare = false
@@ -39,7 +39,7 @@ final class Authorizer {
     /// The schema version at which the statement re-preparing now was proven (-1: never).
     @exclusivity(unchecked) var currentProof: Int64 = -1
     /// While a migration entry runs: the tables its statements write, for its foreign-key check.
-    var touchedTables: Set<String>?
+    var touchedTables: Set<SQLName>?
 
     /// Resets the per-compile state before the store prepares a statement.
     func beginCompile(_ access: Access) {
@@ -48,13 +48,17 @@ final class Authorizer {
         sawInsert = false
         sawSchemaChange = false
         needsProof = false
+        needsRegistry = false
         explicitPrepare = true
     }
 
-    /// Resets what a re-prepare during the coming steps must not inherit from an earlier compile.
+    /// Resets what a re-prepare during the coming steps must not inherit from an earlier compile
+    /// (a refused compile leaves its flags behind).
     @inline(__always)
     func beginRun(proof: Int64) {
         sawSchemaChange = false
+        needsProof = false
+        needsRegistry = false
         currentProof = proof
     }
 
@@ -85,16 +89,26 @@ final class Authorizer {
         if touchedTables != nil {
             switch action {
             case SQLITE_INSERT, SQLITE_UPDATE, SQLITE_DELETE, SQLITE_DROP_TABLE:
-                if let a1 { touchedTables?.insert(a1.lowercased()) }
+                if let a1 { touchedTables?.insert(SQLName(a1)) }
             case SQLITE_ALTER_TABLE:
-                if let a2 { touchedTables?.insert(a2.lowercased()) }
+                if let a2 { touchedTables?.insert(SQLName(a2)) }
             default:
                 break
             }
         }
-        let verdict = Fence.check(
+        var verdict = Fence.check(
             action, a1, a2, database: database.map { String(cString: $0) }, access: access,
             registry: registry, withinSchemaChange: sawSchemaChange)
+        if let inner, !verdict.isDenial {
+            // Inside a trigger or a view, the code is another feature's: it may touch only what
+            // that feature may, whoever set it off (a cascade, the root store).
+            let code = String(cString: inner)
+            if let owner = registry.owner(ofCode: code), owner != access.feature,
+                case .deny(let refusal) = Fence.checkCode(action, a1, a2, code: code, owner: owner, registry: registry)
+            {
+                verdict = .deny(refusal)
+            }
+        }
         return decide(verdict)
     }
 

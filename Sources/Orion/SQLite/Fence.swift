@@ -23,6 +23,24 @@ enum Fence {
         /// Allowed only when SQLite makes the access itself, enforcing a foreign key (a parent-key
         /// lookup, a declared cascade); refused with this error when the statement makes it.
         case enforcement(StoreError)
+
+        var isDenial: Bool {
+            if case .deny = self { return true }
+            return false
+        }
+    }
+
+    /// The verdict on an access made inside the trigger or view `code`, which belongs to feature
+    /// `owner`: code runs within its owner's fence. Its migration checked what it touches; this
+    /// check holds when ownership changed since. An access of enforcement's shape passes (the
+    /// migration compiled the body without that excuse).
+    static func checkCode(
+        _ action: Int32, _ a1: String?, _ a2: String?, code: String, owner: String, registry: Registry
+    ) -> Verdict {
+        let verdict = checkTables(action, a1, a2, feature: owner, registry: registry, excusesEnforcement: true) {
+            "the trigger or view '\(code)' of feature '\(owner)' cannot \($0) table '\($1)': it belongs to feature '\($2)'"
+        }
+        return verdict.isDenial ? verdict : .allow
     }
 
     /// Pragmas any feature SQL may read (the form without an argument).
@@ -48,7 +66,16 @@ enum Fence {
 
     /// SQLite's own tables that only SQLite writes, by its schema changes (defensive mode guards
     /// the schema tables themselves).
-    static let schemaTables: Set<String> = ["sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema"]
+    static let schemaTables: Set<SQLName> = Set(
+        ["sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema"].map(SQLName.init))
+
+    /// The planner's statistics, which `ANALYZE` and `pragma optimize` write.
+    static let statisticsTables: Set<SQLName> = Set(["sqlite_stat1", "sqlite_stat4"].map(SQLName.init))
+
+    /// Tables that describe every feature's tables (`dbstat`: their pages and row counts;
+    /// `sqlite_stmt`: the statements of a connection; `sqlite_dbpage`: raw pages): scoped stores
+    /// and migrations may not read them.
+    static let introspectionTables: Set<SQLName> = Set(["dbstat", "sqlite_stmt", "sqlite_dbpage"].map(SQLName.init))
 
     /// Whether feature SQL may call the function `name`.
     static func checkFunction(_ name: String?) -> Verdict {
@@ -83,12 +110,20 @@ enum Fence {
         }
         if isTemporary(action, database: database) { return .deny(temporaryRefusal) }
         if let denial = checkReserved(action, a1, a2) { return .deny(denial) }
-        if !withinSchemaChange, let denial = checkSQLiteTable(action, a1) { return .deny(denial) }
+        if !withinSchemaChange, let denial = checkSQLiteTable(action, a1, access: access) { return .deny(denial) }
+        if access.feature != nil, action == SQLITE_READ, let table = a1, introspectionTables.contains(SQLName(table)) {
+            return .deny(
+                StoreError(
+                    .fence,
+                    "feature SQL cannot read '\(table)': it describes every feature's tables (\(table == "sqlite_stmt" ? "the statements of a pooled connection" : "their pages and rows")); read it through the root store"))
+        }
         switch access {
         case .internal, .root:
             return .allow
         case .scoped(let scope):
-            if isDDL(action) || action == SQLITE_ANALYZE { return .deny(FenceRefusal.schemaChange(feature: scope.feature)) }
+            if isDDL(action) || action == SQLITE_ANALYZE || action == SQLITE_REINDEX {
+                return .deny(FenceRefusal.schemaChange(feature: scope.feature))
+            }
             return checkTables(action, a1, a2, feature: scope.feature, registry: registry, excusesEnforcement: true) {
                 FenceRefusal.scoped(feature: scope.feature, verb: $0, table: $1, owner: $2).message
             }
@@ -150,16 +185,20 @@ enum Fence {
         default:
             target = nil
         }
-        guard let target, target.lowercased().hasPrefix(FenceRefusal.reservedPrefix) else { return nil }
+        guard let target, SQLName(target).hasPrefix(FenceRefusal.reservedPrefix) else { return nil }
         return FenceRefusal.reserved(table: target)
     }
 
     /// Feature SQL may not write SQLite's own tables (`sqlite_sequence` holds every table's
     /// AUTOINCREMENT counter); the schema changes that write them do so themselves.
-    private static func checkSQLiteTable(_ action: Int32, _ a1: String?) -> StoreError? {
+    private static func checkSQLiteTable(_ action: Int32, _ a1: String?, access: Access) -> StoreError? {
         guard action == SQLITE_INSERT || action == SQLITE_UPDATE || action == SQLITE_DELETE,
-            let table = a1?.lowercased(), table.hasPrefix("sqlite_"), !schemaTables.contains(table)
+            let name = a1.map(SQLName.init), name.hasPrefix("sqlite_"), !schemaTables.contains(name)
         else { return nil }
+        // The planner's statistics: `ANALYZE t` clears a table's rows before it says it analyzes;
+        // the root store and migrations may keep them (scoped stores run no ANALYZE).
+        if statisticsTables.contains(name), access.feature == nil || access.isMigration { return nil }
+        let table = name.original
         return StoreError(.fence, "feature SQL cannot write SQLite's own table '\(table)': SQLite keeps it for every table of the database")
     }
 
@@ -239,12 +278,12 @@ enum Fence {
     static func isEnforcement(
         _ action: Int32, table: String, column: String?, feature: String, registry: Registry
     ) -> Bool {
-        let name = table.lowercased()
-        let col = column?.lowercased()
+        let name = SQLName(table)
+        let col = column.map(SQLName.init)
         // The other end of the key is one the feature may write: its own table, or one no
         // feature owns.
-        func writable(_ table: String) -> Bool {
-            let owner = registry.owner(of: table)
+        func writable(_ table: SQLName) -> Bool {
+            let owner = registry.owners[table]
             return owner == nil || owner == feature
         }
         for fk in registry.foreignKeys {

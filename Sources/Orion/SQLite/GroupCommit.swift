@@ -127,6 +127,12 @@ final class GroupCommit: @unchecked Sendable {
     /// Begins a batch, and arranges its commit. Writer lock held.
     private func open(_ connection: SQLiteConnection) throws {
         try connection.run("begin immediate")
+        do {
+            try connection.noteSchemaAtBatchStart()
+        } catch {
+            try? connection.run("rollback")
+            throw error
+        }
         isOpen = true
         units = 0
         id += 1

@@ -21,6 +21,7 @@ enum Migrator {
         let sha256: String
     }
 
+    /// An object of `sqlite_schema`, compared byte for byte (see ``SQLName``).
     private struct SchemaObject: Decodable, Hashable {
         let type: String
         let name: String
@@ -30,6 +31,16 @@ enum Migrator {
         enum CodingKeys: String, CodingKey {
             case type, name, sql
             case table = "tbl_name"
+        }
+
+        static func == (a: SchemaObject, b: SchemaObject) -> Bool {
+            a.type.utf8.elementsEqual(b.type.utf8) && a.name.utf8.elementsEqual(b.name.utf8)
+                && a.table.utf8.elementsEqual(b.table.utf8) && (a.sql?.utf8).map(Array.init) == (b.sql?.utf8).map(Array.init)
+        }
+
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(Array(name.utf8))
+            hasher.combine(Array(type.utf8))
         }
     }
 
@@ -108,7 +119,7 @@ enum Migrator {
             try checkBodies(before: before, after: after, access: access, on: connection)
             try register(feature: feature, before: before, after: after, on: connection)
             try connection.refreshRegistry()
-            let changed = Set(after.subtracting(before).filter { $0.type == "table" }.map { $0.name.lowercased() })
+            let changed = Set(after.subtracting(before).filter { $0.type == "table" }.map { SQLName($0.name) })
             try checkForeignKeys(
                 feature: feature, index: index, tables: changed.union(connection.touchedTables ?? []), on: connection)
             try connection.withStatement(
@@ -162,7 +173,17 @@ enum Migrator {
                 continue
             }
             for probe in probes {
-                if let refusal = connection.fenceRefusal(compiling: probe, access: access) { throw refusal }
+                switch connection.compileUnderFence(probe, access: access) {
+                case .fine:
+                    break
+                case .refused(let refusal):
+                    throw refusal
+                case .failed(let reason):
+                    guard case .migration(let feature, let index) = access else { throw reason }
+                    throw StoreError(
+                        .fence,
+                        "migration \(feature)[\(index)]: the body of \(object.type) '\(object.name)' does not compile (\(reason.message)), so the fence cannot check what it touches; create what it uses in an earlier entry, or earlier in this one")
+                }
             }
         }
     }
@@ -172,10 +193,10 @@ enum Migrator {
         feature: String, before: Set<SchemaObject>, after: Set<SchemaObject>, on connection: SQLiteConnection
     ) throws {
         let kinds: Set<String> = ["table", "view"]
-        let beforeNames = Set(before.filter { kinds.contains($0.type) }.map { $0.name.lowercased() })
+        let beforeNames = Set(before.filter { kinds.contains($0.type) }.map { SQLName($0.name) })
         let afterObjects = after.filter { kinds.contains($0.type) }
-        let afterNames = Set(afterObjects.map { $0.name.lowercased() })
-        for object in afterObjects where !beforeNames.contains(object.name.lowercased()) {
+        let afterNames = Set(afterObjects.map { SQLName($0.name) })
+        for object in afterObjects where !beforeNames.contains(SQLName(object.name)) {
             try connection.withStatement(
                 "insert or replace into _orion_tables (name, type, feature) values (?, ?, ?)",
                 [.text(object.name), .text(object.type), .text(feature)], access: .internal
@@ -183,7 +204,7 @@ enum Migrator {
         }
         for name in beforeNames.subtracting(afterNames) {
             try connection.withStatement(
-                "delete from _orion_tables where name = ?", [.text(name)], access: .internal
+                "delete from _orion_tables where name = ?", [.text(name.original)], access: .internal
             ) { _ = try connection.execute($0) }
         }
     }
@@ -196,13 +217,13 @@ enum Migrator {
     /// The entry ran with foreign keys off: refuse it if the tables it touched, or their child
     /// tables, now hold rows whose parent is missing.
     private static func checkForeignKeys(
-        feature: String, index: Int, tables: Set<String>, on connection: SQLiteConnection
+        feature: String, index: Int, tables: Set<SQLName>, on connection: SQLiteConnection
     ) throws {
         var check = tables
         for fk in connection.registry.foreignKeys where tables.contains(fk.parent) { check.insert(fk.child) }
         let existing: [String] = try connection.all(
-            "select lower(name) from sqlite_schema where type = 'table'", [], access: .internal)
-        for table in check.intersection(existing).sorted() {
+            "select name from sqlite_schema where type = 'table'", [], access: .internal)
+        for table in check.intersection(existing.map(SQLName.init)).map(\.original).sorted() {
             let violation: Violation? = try connection.first(
                 "select \"table\" as \"table\", parent from pragma_foreign_key_check(?) limit 1",
                 [.text(table)], access: .internal)

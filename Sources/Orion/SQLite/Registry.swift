@@ -1,9 +1,9 @@
 /// A foreign key as `pragma foreign_key_list` reports it, with the parent's key columns resolved.
 struct ForeignKey: Sendable, Equatable {
-    let child: String
-    let parent: String
-    let childColumns: [String]
-    let parentColumns: [String]
+    let child: SQLName
+    let parent: SQLName
+    let childColumns: [SQLName]
+    let parentColumns: [SQLName]
     /// `on delete cascade`: deleting a parent row deletes child rows.
     let deletesChild: Bool
     /// `on delete set null|set default` or any `on update` action: a parent change updates child rows.
@@ -15,12 +15,22 @@ struct ForeignKey: Sendable, Equatable {
 struct Registry: Sendable {
     /// `pragma schema_version` when this was loaded; -1 before the first load.
     var schemaVersion: Int64 = -1
-    /// Lowercased table or view name → owning feature.
-    var owners: [String: String] = [:]
+    /// Table or view name → owning feature.
+    var owners: [SQLName: String] = [:]
+    /// Trigger name → the table it is on (a trigger belongs to its table's feature).
+    var triggerTables: [SQLName: SQLName] = [:]
     var foreignKeys: [ForeignKey] = []
 
     func owner(of name: String) -> String? {
-        owners[name] ?? owners[name.lowercased()]
+        owners[SQLName(name)]
+    }
+
+    /// The feature whose code a trigger or view is: the owner of the trigger's table, or of the
+    /// view; `nil` for the store's own, or code no feature's migration created.
+    func owner(ofCode name: String) -> String? {
+        let key = SQLName(name)
+        if let table = triggerTables[key] { return owners[table] }
+        return owners[key]
     }
 }
 
@@ -29,6 +39,16 @@ extension Registry {
     private struct Owner: Decodable {
         let name: String
         let feature: String
+    }
+
+    private struct Trigger: Decodable {
+        let name: String
+        let table: String
+
+        enum CodingKeys: String, CodingKey {
+            case name
+            case table = "tbl_name"
+        }
     }
 
     private struct Link: Decodable {
@@ -54,7 +74,7 @@ extension Registry {
             "select 1 from sqlite_schema where type = 'table' and name = '_orion_tables'", [], access: .internal)
         if hasRegistry != nil {
             let owners: [Owner] = try connection.all("select name, feature from _orion_tables", [], access: .internal)
-            for owner in owners { registry.owners[owner.name.lowercased()] = owner.feature }
+            for owner in owners { registry.owners[SQLName(owner.name)] = owner.feature }
         }
         let links: [Link] = try connection.all(
             """
@@ -64,28 +84,32 @@ extension Registry {
             where m.type = 'table'
             order by m.name, f.id, f.seq
             """, [], access: .internal)
+        let triggers: [Trigger] = try connection.all(
+            "select name, tbl_name from sqlite_schema where type = 'trigger'", [], access: .internal)
+        for trigger in triggers { registry.triggerTables[SQLName(trigger.name)] = SQLName(trigger.table) }
         var index = 0
         while index < links.count {
             let first = links[index]
-            var childColumns: [String] = []
-            var parentColumns: [String?] = []
-            while index < links.count, links[index].child == first.child, links[index].id == first.id {
-                childColumns.append(links[index].from.lowercased())
-                parentColumns.append(links[index].to?.lowercased())
+            var childColumns: [SQLName] = []
+            var parentColumns: [SQLName?] = []
+            while index < links.count, SQLName(links[index].child) == SQLName(first.child), links[index].id == first.id {
+                childColumns.append(SQLName(links[index].from))
+                parentColumns.append(links[index].to.map(SQLName.init))
                 index += 1
             }
             var resolved = parentColumns.compactMap { $0 }
             if resolved.count != parentColumns.count {
                 // `references parent` without columns means the parent's primary key.
-                resolved = try connection.all(
-                    "select lower(name) from pragma_table_info(?) where pk > 0 order by pk",
+                let keys: [String] = try connection.all(
+                    "select name from pragma_table_info(?) where pk > 0 order by pk",
                     [.text(first.parent)], access: .internal)
+                resolved = keys.map(SQLName.init)
             }
             let changesChild: Set<String> = ["CASCADE", "SET NULL", "SET DEFAULT"]
             registry.foreignKeys.append(
                 ForeignKey(
-                    child: first.child.lowercased(),
-                    parent: first.parent.lowercased(),
+                    child: SQLName(first.child),
+                    parent: SQLName(first.parent),
                     childColumns: childColumns,
                     parentColumns: resolved,
                     deletesChild: first.onDelete.uppercased() == "CASCADE",

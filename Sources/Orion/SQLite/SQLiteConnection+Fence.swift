@@ -21,9 +21,16 @@ extension SQLiteConnection {
         }
     }
 
-    /// Prepares `sql` under `access` without running it, and returns the fence's refusal if
-    /// there was one (other compile errors are not the fence's business and are ignored).
-    func fenceRefusal(compiling sql: String, access: Access) -> StoreError? {
+    /// What compiling a statement under the fence gave.
+    enum Compiled {
+        case fine
+        case refused(StoreError)
+        /// It does not compile at all (a missing table), so the fence saw only part of it.
+        case failed(StoreError)
+    }
+
+    /// Prepares `sql` under `access` without running it.
+    func compileUnderFence(_ sql: String, access: Access) -> Compiled {
         let outerAccess = authorizer.access
         defer { authorizer.access = outerAccess }
         authorizer.beginCompile(access)
@@ -31,9 +38,11 @@ extension SQLiteConnection {
         let rc = sqlite3_prepare_v3(handle, sql, -1, 0, &raw, nil)
         authorizer.explicitPrepare = false
         if let raw { sqlite3_finalize(raw) }
-        let refusal = authorizer.denial
-        authorizer.denial = nil
-        return rc == SQLITE_OK ? nil : refusal
+        if let refusal = authorizer.denial {
+            authorizer.denial = nil
+            return .refused(refusal)
+        }
+        return rc == SQLITE_OK ? .fine : .failed(error(rc, sql: sql))
     }
 
     /// Proves that `sql` makes, by itself, no access the fence refuses: compiles it once more
@@ -68,38 +77,107 @@ extension SQLiteConnection {
         if rc != SQLITE_OK { throw error(rc, sql: sql) }
     }
 
-    /// Whether `statement` may end the whole transaction when it fails: an `OR ROLLBACK`
-    /// conflict clause, a constraint declared `ON CONFLICT ROLLBACK`, or `RAISE(ROLLBACK)` in a
-    /// trigger it fires. Read from its bytecode (`EXPLAIN`, which lists trigger programs too):
-    /// a `Halt` or `HaltIfNull` whose P2 is `OE_Rollback`. Learned once per compile.
+    /// What can make a statement end the whole transaction, read from its bytecode.
+    enum RollbackRisk {
+        case none
+        /// An `OR ROLLBACK` clause, an `ON CONFLICT ROLLBACK` constraint, `RAISE(ROLLBACK)` in a
+        /// trigger, or an AUTOINCREMENT insert that may be given a rowid or fires triggers.
+        case always
+        /// An AUTOINCREMENT insert: SQLite fails it with SQLITE_FULL, and rolls back the whole
+        /// transaction, once the table's largest rowid is the largest integer.
+        case whenCounterNearEnd
+    }
+
+    /// Whether `statement`, run now, may end the whole transaction when it fails (see
+    /// ``RollbackRisk``). The bytecode is read (`EXPLAIN`, which lists trigger and foreign-key
+    /// action programs too) once per schema epoch; an AUTOINCREMENT counter is checked each time.
     func mayRollBackTransaction(_ statement: SQLiteStatement) throws -> Bool {
-        let prepares = sqlite3_stmt_status(statement.handle, SQLITE_STMTSTATUS_REPREPARE, 0)
-        if let known = statement.rollbackRisk, known.prepares == prepares { return known.risk }
-        // Prepared and finalized here, not cached: it runs once per compile of `statement`.
+        let risk: RollbackRisk
+        if let known = statement.rollbackRisk, known.epoch == schemaEpoch {
+            risk = known.risk
+        } else {
+            risk = try readRollbackRisk(statement.sql)
+            statement.rollbackRisk = (schemaEpoch, risk)
+        }
+        switch risk {
+        case .none: return false
+        case .always: return true
+        case .whenCounterNearEnd: return try autoincrementCounterNearEnd()
+        }
+    }
+
+    private func readRollbackRisk(_ sql: String) throws -> RollbackRisk {
+        // Prepared and finalized here, not cached: it runs once per compile of the statement.
         let outerAccess = authorizer.access
         authorizer.access = .internal
         defer { authorizer.access = outerAccess }
         var raw: OpaquePointer?
-        let rc = sqlite3_prepare_v3(handle, "explain " + statement.sql, -1, 0, &raw, nil)
-        guard rc == SQLITE_OK, let explain = raw else { throw error(rc, sql: statement.sql) }
+        let rc = sqlite3_prepare_v3(handle, "explain " + sql, -1, 0, &raw, nil)
+        guard rc == SQLITE_OK, let explain = raw else { throw error(rc, sql: sql) }
         defer { sqlite3_finalize(explain) }
-        var risk = false
+        var autoincrement = false
+        var runsTriggers = false
+        var lastNotNull: Int32 = -1
         while true {
             let step = sqlite3_step(explain)
             if step == SQLITE_DONE { break }
-            guard step == SQLITE_ROW else { throw error(step, sql: statement.sql) }
+            guard step == SQLITE_ROW else { throw error(step, sql: sql) }
             // EXPLAIN's columns: addr, opcode, p1, p2, p3, p4, p5, comment.
-            guard sqlite3_column_int(explain, 3) == Self.conflictRollback,
-                let opcode = sqlite3_column_text(explain, 1)
-            else { continue }
-            let name = String(cString: opcode)
-            if name == "Halt" || name == "HaltIfNull" {
-                risk = true
+            guard let text = sqlite3_column_text(explain, 1) else { continue }
+            let opcode = String(cString: text)
+            let p1 = sqlite3_column_int(explain, 2)
+            let p2 = sqlite3_column_int(explain, 3)
+            switch opcode {
+            case "Halt", "HaltIfNull":
+                if p2 == Self.conflictRollback { return .always }
+            case "VUpdate":
+                // A virtual table's write with OR ROLLBACK: P5 holds the conflict action.
+                if sqlite3_column_int(explain, 6) == Self.conflictRollback { return .always }
+            case "NewRowid" where sqlite3_column_int(explain, 4) != 0:
+                // P3 names the AUTOINCREMENT counter. A NotNull just before, on the same register,
+                // means the statement may give the rowid itself: it may set the largest one and
+                // then need another, all in one statement.
+                if lastNotNull == p2 { return .always }
+                autoincrement = true
+            case "Program":
+                runsTriggers = true
+            default:
                 break
             }
+            lastNotNull = opcode == "NotNull" ? p1 : -1
         }
-        statement.rollbackRisk = (prepares, risk)
-        return risk
+        guard autoincrement else { return .none }
+        // A trigger could move the rowid to the end between two rows of the same statement.
+        return runsTriggers ? .always : .whenCounterNearEnd
+    }
+
+    /// Whether an AUTOINCREMENT counter (or its table's largest rowid, which an update can set)
+    /// is within 2^62 of the end: far beyond what any statement could insert, and far beyond what
+    /// any table reaches by counting.
+    private func autoincrementCounterNearEnd() throws -> Bool {
+        let hasCounters: Int? = try first(
+            "select 1 from sqlite_schema where type = 'table' and name = 'sqlite_sequence'", [], access: .internal)
+        guard hasCounters != nil else { return false }
+        let tables: [String] = try all("select name from sqlite_sequence", [], access: .internal)
+        for table in tables {
+            let top: Int64? = try first(
+                "select max(coalesce(max(rowid), 0), coalesce((select seq from sqlite_sequence where name = ?), 0)) from \(SQLText.quoteIdentifier(table))",
+                [.text(table)], access: .internal)
+            if let top, top >= 1 << 62 { return true }
+        }
+        return false
+    }
+
+    /// Reads the schema at a batch's start: SQLite reloads it if another connection changed it,
+    /// and a changed version starts a new schema epoch (what the store learned from compiling
+    /// is learned again).
+    func noteSchemaAtBatchStart() throws {
+        let version: Int64? = try first(
+            "select (select schema_version from pragma_schema_version) from sqlite_schema limit 1", [], access: .internal)
+        if let version, version != lastSchemaVersion {
+            lastSchemaVersion = version
+            schemaEpoch &+= 1
+        }
     }
 
     /// SQLite's `OE_Rollback`: the conflict action that rolls back the whole transaction.

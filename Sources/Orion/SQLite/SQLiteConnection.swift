@@ -28,7 +28,7 @@ final class SQLiteConnection {
     /// Who owns what, as this connection last read it.
     var registry: Registry { authorizer.registry }
     /// While a migration entry runs: the tables its statements write, for its foreign-key check.
-    var touchedTables: Set<String>? {
+    var touchedTables: Set<SQLName>? {
         get { authorizer.touchedTables }
         set { authorizer.touchedTables = newValue }
     }
@@ -36,6 +36,11 @@ final class SQLiteConnection {
     /// stops no statement that writes, because SQLite answers an interrupted write by rolling
     /// back the whole transaction, and with it those writes (see the write-queue article).
     @exclusivity(unchecked) var protectsWrites = false
+    /// Advances whenever this connection's view of the schema may have changed: a schema change
+    /// ran on it, or another connection's showed at the start of a batch. What the store learned
+    /// from compiling (``mayRollBackTransaction(_:)``) is learned again in a new epoch.
+    @exclusivity(unchecked) var schemaEpoch: UInt64 = 0
+    @exclusivity(unchecked) var lastSchemaVersion: Int64 = -1
 
     // Time limit state. Plain monotonic nanoseconds (0: none), not `ContinuousClock.Instant?`,
     // whose layout lives in another module and costs value-witness calls on every statement.
@@ -148,13 +153,20 @@ final class SQLiteConnection {
             }
         }
         authorizer.access = access
-        if access.cacheScope != -1 { authorizer.beginRun(proof: statement.provenAt) }
         runningReadOnly = statement.isReadOnly
-        if timeLimitNanoseconds != 0, access.cacheScope != -1 {
-            deadline = monotonicNanoseconds() &+ timeLimitNanoseconds
-            timedOut = false
+        if access.cacheScope != -1 {
+            authorizer.beginRun(proof: statement.provenAt)
+            if timeLimitNanoseconds != 0 {
+                deadline = monotonicNanoseconds() &+ timeLimitNanoseconds
+                timedOut = false
+            }
+        } else {
+            // The store's own statements (RELEASE, COMMIT, the registry) are never stopped by a
+            // feature statement's time limit, even when they run inside it.
+            deadline = 0
         }
         do {
+            defer { if statement.changesSchema { schemaEpoch &+= 1 } }
             return try body(statement)
         } catch let error as StoreError {
             // SQLite's own message can quote a bound value (a JSON path, an FTS5 query).
@@ -178,7 +190,7 @@ final class SQLiteConnection {
                 authorizer.registryTrusted = true
                 continue
             }
-            if authorizer.needsProof && !authorizer.explicitPrepare {
+            if authorizer.needsProof && !authorizer.explicitPrepare && authorizer.access.feature != nil {
                 // The re-prepared statement now makes accesses only foreign-key enforcement may
                 // make (the schema gained a key): prove them before it runs.
                 authorizer.needsProof = false
@@ -237,6 +249,10 @@ final class SQLiteConnection {
 
     /// Prepares exactly one statement with positional `?` parameters, authorized for `access`.
     private func prepare(_ sql: String, access: Access) throws -> SQLiteStatement {
+        if case .scoped(let scope) = access, SQLText.firstWord(of: sql) == "reindex" {
+            // `REINDEX collation` reaches no authorizer callback; it is maintenance either way.
+            throw FenceRefusal.schemaChange(feature: scope.feature).with(sql: sql)
+        }
         if access.feature != nil { try refreshRegistry() }
         authorizer.beginCompile(access)
         defer { authorizer.explicitPrepare = false }
@@ -252,7 +268,8 @@ final class SQLiteConnection {
         guard let raw else {
             throw StoreError.noStatement(sql: sql)
         }
-        let statement = SQLiteStatement(handle: raw, sql: sql, inserts: authorizer.sawInsert)
+        let statement = SQLiteStatement(
+            handle: raw, sql: sql, inserts: authorizer.sawInsert, changesSchema: authorizer.sawSchemaChange)
         if SQLText.hasStatement(in: sql.utf8.dropFirst(tailOffset)) {
             throw StoreError.multipleStatements(sql: sql)
         }
@@ -310,12 +327,21 @@ final class SQLiteConnection {
     // MARK: Callbacks
 
     fileprivate func progress() -> Int32 {
-        guard deadline != 0, monotonicNanoseconds() >= deadline else { return 0 }
+        guard deadline != 0 else { return 0 }
+        let now = monotonicNanoseconds()
+        guard now >= deadline else { return 0 }
         // A write sharing the write queue's batch runs on: stopping it would roll back the batch.
-        if protectsWrites && !runningReadOnly { return 0 }
+        // Only a runaway one is stopped anyway, past ten times the limit and at least five seconds
+        // over it: the batch is then lost, and said so, rather than the writer held for ever.
+        if protectsWrites && !runningReadOnly {
+            guard now &- deadline >= Swift.max(timeLimitNanoseconds &* 9, Self.runawayGrace) else { return 0 }
+        }
         timedOut = true
         return 1
     }
+
+    /// The least time a write sharing a batch may run past the limit before it is stopped anyway.
+    static let runawayGrace: UInt64 = 5_000_000_000
 }
 
 @available(*, unavailable)

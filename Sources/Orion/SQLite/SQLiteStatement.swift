@@ -19,9 +19,11 @@ final class SQLiteStatement {
     /// The schema version at which the fence last proved the statement's own accesses (see
     /// ``SQLiteConnection/prove(_:access:)``); -1 when it never needed a proof.
     @exclusivity(unchecked) var provenAt: Int64 = -1
-    /// Whether a failure of the statement can roll back the whole transaction, with the
-    /// re-prepare count it was learned at (see ``SQLiteConnection/mayRollBackTransaction(_:)``).
-    @exclusivity(unchecked) var rollbackRisk: (prepares: Int32, risk: Bool)?
+    /// Whether the statement changes the schema (DDL).
+    let changesSchema: Bool
+    /// What can make a failure of the statement roll back the whole transaction, with the schema
+    /// epoch it was learned in (see ``SQLiteConnection/mayRollBackTransaction(_:)``).
+    @exclusivity(unchecked) var rollbackRisk: (epoch: UInt64, risk: SQLiteConnection.RollbackRisk)?
     /// Why the last ``bind(_:)`` returned ``StatementBinding/invalidValue``.
     @exclusivity(unchecked) private(set) var bindingProblem: String?
 
@@ -29,10 +31,11 @@ final class SQLiteStatement {
     @exclusivity(unchecked) private var cachedDecoder: RowDecoder?
     @exclusivity(unchecked) private var decoderPrepareCount: Int32 = -1
 
-    init(handle: OpaquePointer, sql: String, inserts: Bool) {
+    init(handle: OpaquePointer, sql: String, inserts: Bool, changesSchema: Bool = false) {
         self.handle = handle
         self.sql = sql
         self.inserts = inserts
+        self.changesSchema = changesSchema
         parameterCount = Int(sqlite3_bind_parameter_count(handle))
         isReadOnly = sqlite3_stmt_readonly(handle) != 0
     }

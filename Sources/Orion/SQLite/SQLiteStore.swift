@@ -348,13 +348,22 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         try withWriter { writer in
             let connection = writer.connection
             return try connection.withStatement(sql, params, access: access) { statement in
+                /// Runs the statement, its errors free of bound values before the transaction
+                /// logic copies them (a lost batch's error reaches other callers and `onBatch`).
+                func runRedacted() throws -> R {
+                    do {
+                        return try run(connection, statement)
+                    } catch let error as StoreError where params.count > 0 {
+                        throw error.redacting(params.boundValues)
+                    }
+                }
                 if writer.depth > 0 || writer.group?.isOpen == true && statement.isReadOnly {
                     if writer.depth > 0, writer.group?.sharesBatch == true, !statement.isReadOnly,
                         try connection.mayRollBackTransaction(statement)
                     {
                         throw StoreError.rollbackInSharedBatch(sql: sql)
                     }
-                    return try writer.guarded { try run(connection, statement) }
+                    return try writer.guarded(runRedacted)
                 }
                 if let group, !statement.isReadOnly {
                     // A statement that can roll back the whole transaction runs in a batch of
@@ -362,9 +371,9 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                     if group.sharesBatch, try connection.mayRollBackTransaction(statement) {
                         try group.commit(connection)
                     }
-                    return try group.unit(writer) { try run(connection, statement) }
+                    return try group.unit(writer, runRedacted)
                 }
-                return try run(connection, statement)
+                return try runRedacted()
             }
         }
     }

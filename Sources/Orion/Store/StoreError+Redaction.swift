@@ -1,12 +1,15 @@
+import Foundation
+
 /// Keeping bound values out of errors whose text the database wrote.
 extension StoreError {
     /// This error with every trace of `values` cut from its message.
     ///
     /// A database's own message can quote a bound value: SQLite's JSON functions name the path
     /// they could not parse (`JSON path error near '4111-1111-1111-1111'`), FTS5 the column a
-    /// query named (`no such column: hunter2`). Cut are: each occurrence of a bound text (or of
-    /// a long number) of four characters or more, each quoted part of the message that is part
-    /// of a bound text, and each word of four or more characters that is.
+    /// query named (`no such column: hunter2`). Cut are: each occurrence of a bound value (text,
+    /// bytes, or a number as Swift or SQLite prints it) of four characters or more, each quoted
+    /// part of the message that is part of a bound value, and each word of four or more
+    /// characters that is.
     /// What is cut becomes `…`. ``detail``, which is kept out of ``description``, is left.
     package func redacting(_ values: some Sequence<SQLValue>) -> StoreError {
         var secrets: [String] = []
@@ -15,11 +18,11 @@ extension StoreError {
             case .text(let text) where !text.isEmpty:
                 secrets.append(text)
             case .blob(let bytes) where !bytes.isEmpty:
-                if let text = String(validating: bytes, as: UTF8.self) { secrets.append(text) }
-            case .integer(let number) where number.magnitude >= 100_000:
+                secrets.append(String(decoding: bytes, as: UTF8.self))
+            case .integer(let number):
                 secrets.append(String(number))
-            case .real(let number) where number.magnitude >= 100_000 || (number != 0 && number.magnitude < 0.001):
-                secrets.append(String(number))
+            case .real(let number) where number.isFinite:
+                secrets.append(contentsOf: Self.renderings(of: number))
             default:
                 break
             }
@@ -28,6 +31,21 @@ extension StoreError {
         let redacted = Self.redact(message, secrets: secrets)
         guard redacted != message else { return self }
         return with(message: redacted)
+    }
+
+    /// How a double may appear in a message: as Swift prints it, and as SQLite does (`%!.15g`,
+    /// which keeps a `.0`: `1.0e+20`).
+    static func renderings(of number: Double) -> [String] {
+        let swift = String(number)
+        var sqlite = String(format: "%.15g", number)
+        if !sqlite.contains(".") {
+            if let e = sqlite.firstIndex(of: "e") {
+                sqlite.insert(contentsOf: ".0", at: e)
+            } else {
+                sqlite += ".0"
+            }
+        }
+        return swift == sqlite ? [swift] : [swift, sqlite]
     }
 
     /// `text` with the secrets cut: whole occurrences first, then quoted parts that are part of

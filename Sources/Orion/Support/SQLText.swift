@@ -13,6 +13,25 @@ package enum SQLText {
         "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
     }
 
+    /// The statement's first word, lowercased (ASCII), after white space and comments; "" when
+    /// it starts with something else.
+    static func firstWord(of sql: String) -> String {
+        var rest = Substring(sql)
+        while true {
+            rest = rest.drop { $0.isWhitespace }
+            if rest.hasPrefix("--") {
+                rest = rest.drop { $0 != "\n" }
+            } else if rest.hasPrefix("/*") {
+                guard let end = rest.range(of: "*/") else { return "" }
+                rest = rest[end.upperBound...]
+            } else {
+                break
+            }
+        }
+        let word = rest.prefix { $0.isASCII && ($0.isLetter || $0 == "_") }
+        return String(word).lowercased()
+    }
+
     /// Whether `text` holds anything but white space, comments and semicolons: SQL after the
     /// first statement, which `query`, `one` and `exec` refuse rather than silently drop.
     static func hasStatement(in text: some Collection<UInt8>) -> Bool {

@@ -221,11 +221,12 @@ final class PostgresConnection: @unchecked Sendable {
         }
         do {
             try check(result, sql: sql)
-        } catch {
+        } catch let error as StoreError {
             PQclear(result)
             // A failure rolls back the SET ROLE that went out with it.
             if carried { role = .unknown }
-            throw error
+            // PostgreSQL's message can quote a bound value (a jsonpath, a regular expression).
+            throw params.isEmpty ? error : error.redacting(params)
         }
         return result!
     }

@@ -152,6 +152,22 @@ struct PostgresRoleFenceTests {
     }
 }
 
+@Suite("PostgresStore: bound values stay out of messages", .enabled(if: PG.available, PG.skipReason))
+struct PostgresRedactionTests {
+    @Test(
+        "a message that quotes a bound value outside class 22 is cut too",
+        arguments: [
+            "select to_tsquery(?)", "select jsonb_path_query('{}'::jsonb, ?::jsonpath)",
+        ])
+    func quotedValues(sql: String) throws {
+        let store = try PG.freshStore()
+        let secret = "4111-1111-1111-1111 & & ("
+        #expect { let _: [String] = try store.query(sql, secret) } throws: { error in
+            !"\(error)".contains("4111") && (error as? StoreError)?.code == .sql
+        }
+    }
+}
+
 @Suite("PostgreSQL connection errors never quote a password")
 struct PostgresPasswordTests {
     @Test(

@@ -48,22 +48,61 @@ struct WriteQueueTests {
         if queued { #expect(store.writeQueueMetrics.writes == 3) }
     }
 
-    @Test("reads from any thread see the pending batch; once it commits reads leave the writer")
+    @Test("the thread that wrote into the open batch reads its own rows; every other reader sees committed rows only")
     func readYourWrites() throws {
         let store = try todoStore(dir, writeQueue: holdOpen)
         try Todos.insert(store, "pending")
+        #expect(try store.one("select count(*) from todos") == 1)
         let seen = Mutex<Int?>(nil)
         try onThreads(1) { _ in
             let count: Int? = try store.one("select count(*) from todos")
             seen.withLock { $0 = count }
         }
-        #expect(seen.withLock { $0 } == 1)
+        #expect(seen.withLock { $0 } == 0)
         #expect(store.batchIsOpenForTests)
         try store.flush()
-        // No batch open: reads are routed to the reader pool again.
-        #expect(!store.batchIsOpenForTests)
-        #expect(try Todos.all(store).count == 1)
+        try onThreads(1) { _ in
+            let count: Int? = try store.one("select count(*) from todos")
+            seen.withLock { $0 = count }
+        }
+        #expect(seen.withLock { $0 } == 1)
         #expect(try committedCount() == 1)
+    }
+
+    @Test("a task that wrote into the open batch reads its rows, after a suspension too; other tasks do not")
+    func taskReadsItsWrites() async throws {
+        let store = try todoStore(dir, writeQueue: holdOpen)
+        try Todos.insert(store, "mine")
+        #expect(try store.one("select count(*) from todos") == 1)
+        await Task.yield()
+        try await Task.sleep(for: .milliseconds(1))
+        #expect(try store.one("select count(*) from todos") == 1)
+        let other = try await Task.detached { () throws -> Int? in try store.one("select count(*) from todos") }.value
+        #expect(other == 0)
+        try store.flush()
+        let after = try await Task.detached { () throws -> Int? in try store.one("select count(*) from todos") }.value
+        #expect(after == 1)
+    }
+
+    @Test("reads never wait for the batch, even while a tx holds the writer")
+    func readsNeverWait() throws {
+        let store = try todoStore(dir, writeQueue: holdOpen)
+        try Todos.insert(store, "committed")
+        try store.flush()
+        let held = HeldTransaction(store) { try Todos.insert(store, "in a tx that waits") }
+        defer {
+            held.release()
+            held.finish()
+        }
+        let done = DispatchSemaphore(value: 0)
+        let seen = Mutex<Int?>(nil)
+        Thread {
+            let count: Int? = try? store.one("select count(*) from todos")
+            seen.withLock { $0 = count }
+            done.signal()
+        }.start()
+        #expect(done.wait(timeout: .now() + 10) == .success, "a read waited for the writer")
+        #expect(seen.withLock { $0 } == 1)
     }
 
     @Test("maxBatch commits the write that reaches it before returning")

@@ -40,11 +40,19 @@ final class Authorizer {
     @exclusivity(unchecked) var currentProof: Int64 = -1
     /// While a migration entry runs: the tables its statements write, for its foreign-key check.
     var touchedTables: Set<SQLName>?
+    /// The tables the statement compiling now reads and writes (through triggers, views and
+    /// foreign-key actions too): what change notifications and observers need.
+    private(set) var reads: Set<String> = []
+    private(set) var writes: Set<String> = []
+    /// Set when SQLite re-prepared a statement during a step: its tables are in `reads`/`writes`.
+    @exclusivity(unchecked) var recompiled = false
 
     /// Resets the per-compile state before the store prepares a statement.
     func beginCompile(_ access: Access) {
         self.access = access
         denial = nil
+        reads = []
+        writes = []
         sawInsert = false
         sawSchemaChange = false
         needsProof = false
@@ -53,13 +61,31 @@ final class Authorizer {
     }
 
     /// Resets what a re-prepare during the coming steps must not inherit from an earlier compile
-    /// (a refused compile leaves its flags behind).
+    /// (a refused compile leaves its flags behind, a re-prepare its tables).
     @inline(__always)
     func beginRun(proof: Int64) {
         sawSchemaChange = false
         needsProof = false
         needsRegistry = false
         currentProof = proof
+    }
+
+    /// The tables the last compile read and wrote, which it then forgets.
+    func takeTables() -> (reads: [String], writes: [String]) {
+        defer {
+            reads = []
+            writes = []
+            recompiled = false
+        }
+        return (Self.userTables(reads), Self.userTables(writes))
+    }
+
+    /// `tables` without SQLite's own and the store's (`sqlite_*`, `_orion_*`), sorted.
+    private static func userTables(_ tables: Set<String>) -> [String] {
+        tables.filter { name in
+            let folded = SQLName(name)
+            return !folded.hasPrefix("sqlite_") && !folded.hasPrefix(FenceRefusal.reservedPrefix)
+        }.sorted()
     }
 
     /// Installs this authorizer on `handle`. The connection keeps it alive as long as the handle.
@@ -80,6 +106,17 @@ final class Authorizer {
         }
         if action == SQLITE_INSERT, inner == nil, explicitPrepare, let a1, !a1.hasPrefix("sqlite_") {
             sawInsert = true
+        }
+        if let a1 {
+            switch action {
+            case SQLITE_READ:
+                reads.insert(a1)
+            case SQLITE_INSERT, SQLITE_UPDATE, SQLITE_DELETE:
+                writes.insert(a1)
+            default:
+                break
+            }
+            if !explicitPrepare { recompiled = true }
         }
         if access.feature != nil, !explicitPrepare, !registryTrusted {
             needsRegistry = true

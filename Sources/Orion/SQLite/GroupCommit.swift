@@ -39,6 +39,11 @@ final class GroupCommit: @unchecked Sendable {
 
     // Shared with other threads.
     private let openFlag = Atomic<Bool>(false)
+    /// The callers (tasks, or threads outside tasks) that wrote into the open batch: their reads
+    /// go to the writer, to see their own rows. A bit per key hash lets everyone else pass with
+    /// one atomic load; the set settles a bit that is set.
+    private let writerBits = Atomic<UInt64>(0)
+    private let writerKeys = Mutex<Set<UInt>>([])
     /// The units of the open batch, readable without the writer lock (for the exit report).
     private let pendingUnits = Atomic<Int>(0)
     /// Whether batch events wait to be delivered to `onBatch`.
@@ -83,11 +88,13 @@ final class GroupCommit: @unchecked Sendable {
     /// Runs one write unit — an `exec` outside `tx`, or a whole top-level `tx` — in its own
     /// savepoint of the batch, so that its failure (or a deferred foreign-key violation it
     /// leaves) undoes it alone and the batch goes on. Writer lock held.
-    func unit<R>(_ writer: Writer, _ work: () throws -> R) throws -> R {
+    func unit<R>(_ writer: Writer, caller: UInt, _ work: () throws -> R) throws -> R {
         if let stopped { throw stopped }
         let connection = writer.connection
         if !isOpen { try open(connection) }
+        markWriter(caller)
         try writer.guarded { try connection.run("savepoint orion_unit") }
+        connection.writeLog.begin()
         /// Keeps the unit's writes in the batch.
         func complete() throws {
             // The work may have swallowed the error that lost the batch.
@@ -95,11 +102,13 @@ final class GroupCommit: @unchecked Sendable {
             if connection.deferredForeignKeyViolations > 0 {
                 try? connection.run("rollback to orion_unit")
                 try? connection.run("release orion_unit")
+                connection.writeLog.rollBack()
                 throw SQLiteCodes.error(
                     SQLiteCodes.constraintForeignKey,
                     "FOREIGN KEY constraint failed: the write left a deferred foreign-key violation, so it was undone on its own; the rest of the batch is unharmed")
             }
             try writer.guarded { try connection.run("release orion_unit") }
+            connection.writeLog.release()
             units += 1
             pendingUnits.store(units, ordering: .relaxed)
             // The time limit now stops no write: that would roll back this unit with the rest.
@@ -117,6 +126,7 @@ final class GroupCommit: @unchecked Sendable {
             if isOpen && !connection.isAutocommit {
                 try? connection.run("rollback to orion_unit")
                 try? connection.run("release orion_unit")
+                connection.writeLog.rollBack()
             }
             throw error
         }
@@ -127,6 +137,7 @@ final class GroupCommit: @unchecked Sendable {
     /// Begins a batch, and arranges its commit. Writer lock held.
     private func open(_ connection: SQLiteConnection) throws {
         try connection.run("begin immediate")
+        connection.writeLog.begin()
         do {
             try connection.noteSchemaAtBatchStart()
         } catch {
@@ -150,6 +161,27 @@ final class GroupCommit: @unchecked Sendable {
         } else {
             state.withLock { $0.flushWanted = true }
         }
+    }
+
+    /// Notes that `caller` writes into the open batch. Writer lock held.
+    private func markWriter(_ caller: UInt) {
+        let bit = UInt64(1) << (Self.mix(caller) & 63)
+        if writerBits.load(ordering: .relaxed) & bit != 0, writerKeys.withLock({ $0.contains(caller) }) { return }
+        writerKeys.withLock { _ = $0.insert(caller) }
+        writerBits.bitwiseOr(bit, ordering: .releasing)
+    }
+
+    /// Whether `caller` wrote into the open batch (its reads then go to the writer).
+    @inline(__always)
+    func wroteIntoOpenBatch(_ caller: UInt) -> Bool {
+        let bit = UInt64(1) << (Self.mix(caller) & 63)
+        guard writerBits.load(ordering: .acquiring) & bit != 0 else { return false }
+        return writerKeys.withLock { $0.contains(caller) }
+    }
+
+    @inline(__always)
+    private static func mix(_ key: UInt) -> UInt {
+        (key &* 0x9E37_79B9_7F4A_7C15) >> 58
     }
 
     /// Whether a zero-delay commit waits for the writer to be free; clears the wish.
@@ -180,6 +212,7 @@ final class GroupCommit: @unchecked Sendable {
             throw stop(on: connection, cause: error as? StoreError)
         }
         let elapsed = ContinuousClock.now - started
+        connection.announceCommit()
         close(connection)
         let batch = id
         let resumed = state.withLock { state in
@@ -234,6 +267,9 @@ final class GroupCommit: @unchecked Sendable {
 
     /// Marks the batch closed, whatever ended it. Writer lock held.
     private func close(_ connection: SQLiteConnection) {
+        connection.writeLog.discard()
+        writerBits.store(0, ordering: .releasing)
+        writerKeys.withLock { $0.removeAll(keepingCapacity: true) }
         isOpen = false
         units = 0
         connection.protectsWrites = false

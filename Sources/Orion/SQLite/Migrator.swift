@@ -99,6 +99,7 @@ enum Migrator {
         try connection.run("pragma foreign_keys = off")
         defer { try? connection.run("pragma foreign_keys = on") }
         try connection.run("begin immediate")
+        connection.writeLog.begin()
         do {
             // Another store or process may have applied it since the list was read.
             let recorded: String? = try connection.first(
@@ -106,6 +107,7 @@ enum Migrator {
                 [.text(feature), .integer(Int64(index))], access: .internal)
             if let recorded {
                 try connection.run("rollback")
+                connection.writeLog.discard()
                 try Migrations.checkUnchanged(feature: feature, index: index, recorded: recorded, fingerprints: fingerprints)
                 return
             }
@@ -127,8 +129,10 @@ enum Migrator {
                 [.text(feature), .integer(Int64(index)), .text(fingerprint)], access: .internal
             ) { _ = try connection.execute($0) }
             try connection.run("commit")
+            connection.announceCommit()
         } catch {
             if !connection.isAutocommit { try? connection.run("rollback") }
+            connection.writeLog.discard()
             throw describe(error, feature: feature, index: index, entry: entry)
         }
     }

@@ -15,8 +15,10 @@ extension SQLiteConnection {
                 authorizer.explicitPrepare = false
                 guard rc == SQLITE_OK else { throw error(rc, sql: script) }
                 guard let raw else { continue }
-                let statement = SQLiteStatement(handle: raw, sql: script, inserts: false)
+                let statement = SQLiteStatement(handle: raw, sql: script, inserts: false, tables: authorizer.takeTables())
+                let changesBefore = sqlite3_total_changes64(handle)
                 while try step(statement) {}
+                if changes != nil, sqlite3_total_changes64(handle) != changesBefore { logWrites(of: statement) }
             }
         }
     }
@@ -38,6 +40,7 @@ extension SQLiteConnection {
         let rc = sqlite3_prepare_v3(handle, sql, -1, 0, &raw, nil)
         authorizer.explicitPrepare = false
         if let raw { sqlite3_finalize(raw) }
+        _ = authorizer.takeTables()
         if let refusal = authorizer.denial {
             authorizer.denial = nil
             return .refused(refusal)
@@ -70,6 +73,7 @@ extension SQLiteConnection {
         let rc = sqlite3_prepare_v3(handle, sql, -1, 0, &raw, nil)
         authorizer.explicitPrepare = false
         if let raw { sqlite3_finalize(raw) }
+        _ = authorizer.takeTables()
         if let denial = authorizer.denial {
             authorizer.denial = nil
             throw denial.with(sql: sql)

@@ -1,4 +1,5 @@
 internal import CSQLite
+import Synchronization
 
 /// One SQLite connection: its handle, its statement cache, and its authorizer.
 ///
@@ -40,6 +41,10 @@ final class SQLiteConnection {
     /// ran on it, or another connection's showed at the start of a batch. What the store learned
     /// from compiling (``mayRollBackTransaction(_:)``) is learned again in a new epoch.
     @exclusivity(unchecked) var schemaEpoch: UInt64 = 0
+    /// The tables the writer's open transaction wrote (see ``WriteLog``).
+    @exclusivity(unchecked) var writeLog = WriteLog()
+    /// Where the writer's commits are announced; `nil` on readers.
+    var changes: ChangeHub?
     @exclusivity(unchecked) var lastSchemaVersion: Int64 = -1
 
     // Time limit state. Plain monotonic nanoseconds (0: none), not `ContinuousClock.Instant?`,
@@ -165,8 +170,17 @@ final class SQLiteConnection {
             // feature statement's time limit, even when they run inside it.
             deadline = 0
         }
+        // What the statement writes is logged (and, outside a transaction, announced at once),
+        // when it changed rows: a failed statement that changed none announces nothing.
+        let changesBefore = changes != nil && !statement.isReadOnly ? sqlite3_total_changes64(handle) : -1
         do {
-            defer { if statement.changesSchema { schemaEpoch &+= 1 } }
+            defer {
+                if statement.changesSchema { schemaEpoch &+= 1 }
+                if changesBefore >= 0, sqlite3_total_changes64(handle) != changesBefore { logWrites(of: statement) }
+                if ReadRecorder.active.load(ordering: .relaxed) > 0, access.cacheScope != -1, let recorder = ReadRecorder.current {
+                    recorder.record(statement.readTables)
+                }
+            }
             return try body(statement)
         } catch let error as StoreError {
             // SQLite's own message can quote a bound value (a JSON path, an FTS5 query).
@@ -175,10 +189,29 @@ final class SQLiteConnection {
         }
     }
 
+    /// Logs the tables `statement` wrote into the open transaction, or announces them now when
+    /// it ran on its own (autocommit: it committed as it finished).
+    func logWrites(of statement: SQLiteStatement) {
+        guard !statement.writtenTables.isEmpty else { return }
+        if isAutocommit {
+            if let changes, changes.hasSubscribers { changes.publish(Set(statement.writtenTables)) }
+        } else {
+            writeLog.record(statement.writtenTables)
+        }
+    }
+
+    /// Commits the logged transaction's tables to the subscribers: called once its COMMIT
+    /// succeeded.
+    func announceCommit() {
+        let tables = writeLog.commit()
+        if let changes, !tables.isEmpty { changes.publish(tables) }
+    }
+
     /// Steps once: `true` for a row, `false` when done.
     func step(_ statement: SQLiteStatement) throws -> Bool {
         while true {
             let rc = sqlite3_step(statement.handle)
+            if authorizer.recompiled { statement.addTables(authorizer.takeTables()) }
             if rc == SQLITE_ROW { return true }
             if rc == SQLITE_DONE { return false }
             if authorizer.needsRegistry && !authorizer.registryTrusted {
@@ -269,7 +302,8 @@ final class SQLiteConnection {
             throw StoreError.noStatement(sql: sql)
         }
         let statement = SQLiteStatement(
-            handle: raw, sql: sql, inserts: authorizer.sawInsert, changesSchema: authorizer.sawSchemaChange)
+            handle: raw, sql: sql, inserts: authorizer.sawInsert, changesSchema: authorizer.sawSchemaChange,
+            tables: authorizer.takeTables())
         if SQLText.hasStatement(in: sql.utf8.dropFirst(tailOffset)) {
             throw StoreError.multipleStatements(sql: sql)
         }

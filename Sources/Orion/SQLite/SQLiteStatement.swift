@@ -21,6 +21,10 @@ final class SQLiteStatement {
     @exclusivity(unchecked) var provenAt: Int64 = -1
     /// Whether the statement changes the schema (DDL).
     let changesSchema: Bool
+    /// The tables it reads, and those it writes (through triggers and foreign-key actions too),
+    /// as its compiles found them; a re-prepare adds to them.
+    @exclusivity(unchecked) private(set) var readTables: [String]
+    @exclusivity(unchecked) private(set) var writtenTables: [String]
     /// What can make a failure of the statement roll back the whole transaction, with the schema
     /// epoch it was learned in (see ``SQLiteConnection/mayRollBackTransaction(_:)``).
     @exclusivity(unchecked) var rollbackRisk: (epoch: UInt64, risk: SQLiteConnection.RollbackRisk)?
@@ -31,11 +35,16 @@ final class SQLiteStatement {
     @exclusivity(unchecked) private var cachedDecoder: RowDecoder?
     @exclusivity(unchecked) private var decoderPrepareCount: Int32 = -1
 
-    init(handle: OpaquePointer, sql: String, inserts: Bool, changesSchema: Bool = false) {
+    init(
+        handle: OpaquePointer, sql: String, inserts: Bool, changesSchema: Bool = false,
+        tables: (reads: [String], writes: [String]) = ([], [])
+    ) {
         self.handle = handle
         self.sql = sql
         self.inserts = inserts
         self.changesSchema = changesSchema
+        readTables = tables.reads
+        writtenTables = tables.writes
         parameterCount = Int(sqlite3_bind_parameter_count(handle))
         isReadOnly = sqlite3_stmt_readonly(handle) != 0
     }
@@ -58,6 +67,12 @@ final class SQLiteStatement {
         cachedDecoder = decoder
         decoderPrepareCount = prepares
         return decoder
+    }
+
+    /// Adds the tables a re-prepare found.
+    func addTables(_ tables: (reads: [String], writes: [String])) {
+        readTables = Array(Set(readTables).union(tables.reads)).sorted()
+        writtenTables = Array(Set(writtenTables).union(tables.writes)).sorted()
     }
 
     /// Binds `params` to the `?` parameters; the caller has checked the count.

@@ -47,10 +47,14 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     /// How COMMITs reach the disk.
     public let synchronous: Synchronous
 
-    private let writerLock = OwnedLock()
-    private var writer: Writer?
+    let writerLock = OwnedLock()
+    var writer: Writer?
     /// Group commit, when the write queue is on.
-    private let group: GroupCommit?
+    let group: GroupCommit?
+    /// The subscribers of this store's commits.
+    let changeHub: ChangeHub
+    /// Watches for commits of other connections while anyone subscribes.
+    let otherWriters: OtherWriters
     private let readerPool: ReaderPool?
     private let closed = Atomic<Bool>(false)
     /// Threads inside or waiting for the writer; the zero-delay flush waits for none.
@@ -86,11 +90,14 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         self.synchronous = synchronous
         let memory = path == ":memory:"
         group = writeQueue.map { GroupCommit($0, path: path) }
-        writer = Writer(
-            connection: try SQLiteConnection(
-                path: path, role: memory ? .memory : .writer, synchronous: synchronous,
-                statementCacheSize: statementCacheSize, timeLimit: statementTimeLimit),
-            group: group)
+        let otherWriters = OtherWriters(enabled: !memory)
+        self.otherWriters = otherWriters
+        changeHub = ChangeHub(onDemand: { wanted in otherWriters.setWanted(wanted) })
+        let connection = try SQLiteConnection(
+            path: path, role: memory ? .memory : .writer, synchronous: synchronous,
+            statementCacheSize: statementCacheSize, timeLimit: statementTimeLimit)
+        connection.changes = changeHub
+        writer = Writer(connection: connection, group: group)
         readerPool =
             memory
             ? nil
@@ -99,6 +106,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                     path: path, role: .reader, synchronous: synchronous,
                     statementCacheSize: statementCacheSize, timeLimit: statementTimeLimit)
             }
+        otherWriters.store = self
         if let group {
             group.owner = self
             ShutdownFlush.register(self)
@@ -106,6 +114,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     }
 
     deinit {
+        otherWriters.stop()
         guard let group else { return }
         // The last reference is gone: commit what the write queue still holds (a failure is
         // reported through `onBatch` or standard error by the commit itself).
@@ -156,8 +165,9 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     public func tx<T>(_ body: () throws -> T) throws -> T {
         try withWriter { writer in
             if writer.depth > 0 { return try savepoint(writer, body) }
-            if let group { return try group.unit(writer) { try transactionBody(writer, body) } }
+            if let group { return try group.unit(writer, caller: currentCallerKey()) { try transactionBody(writer, body) } }
             try writer.connection.run("begin immediate")
+            writer.connection.writeLog.begin()
             let result: T
             do {
                 result = try transactionBody(writer, body)
@@ -166,6 +176,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                 writer.rollbackIfOpen()
                 throw error
             }
+            writer.connection.announceCommit()
             return result
         }
     }
@@ -273,6 +284,8 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         unlockWriter()
         readerPool?.close()
         group?.failWaiters(with: StoreError(.closed, "the store was closed before the write was committed"))
+        otherWriters.stop()
+        changeHub.finish()
         if let failure { throw failure }
     }
 
@@ -322,7 +335,13 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         _ run: (SQLiteConnection, SQLiteStatement) throws -> R
     ) throws -> R {
         try checkOpen()
-        guard let readerPool, !writerLock.isHeldByCurrentThread, group?.isOpenForReaders != true else {
+        // Reads run on the pool, on committed rows, never waiting for the write queue's batch;
+        // the writer serves those inside `tx`, and the callers that wrote into the open batch
+        // (read-your-writes).
+        guard let readerPool, !writerLock.isHeldByCurrentThread else {
+            return try onWriter(sql, params, access: access, run)
+        }
+        if let group, group.isOpenForReaders, group.wroteIntoOpenBatch(currentCallerKey()) {
             return try onWriter(sql, params, access: access, run)
         }
         do {
@@ -371,14 +390,14 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                     if group.sharesBatch, try connection.mayRollBackTransaction(statement) {
                         try group.commit(connection)
                     }
-                    return try group.unit(writer, runRedacted)
+                    return try group.unit(writer, caller: currentCallerKey(), runRedacted)
                 }
                 return try runRedacted()
             }
         }
     }
 
-    private func withWriter<R>(_ body: (Writer) throws -> R) throws -> R {
+    func withWriter<R>(_ body: (Writer) throws -> R) throws -> R {
         if writerLock.isHeldByCurrentThread, let writer {
             return try body(writer)
         }
@@ -427,6 +446,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         let connection = writer.connection
         let name = "orion_tx\(writer.depth)"
         try connection.run("savepoint \(name)")
+        connection.writeLog.begin()
         writer.depth += 1
         defer { writer.depth -= 1 }
         let result: T
@@ -436,11 +456,13 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             if writer.aborted == nil && !connection.isAutocommit {
                 try? connection.run("rollback to \(name)")
                 try? connection.run("release \(name)")
+                connection.writeLog.rollBack()
             }
             throw error
         }
         if let aborted = writer.aborted { throw aborted }
         try connection.run("release \(name)")
+        connection.writeLog.release()
         return result
     }
 
@@ -472,7 +494,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
 
     // MARK: State
 
-    /// Whether reads are routed to the writer because a batch is open (for tests).
+    /// Whether a write-queue batch is open (for tests).
     var batchIsOpenForTests: Bool { group?.isOpenForReaders == true }
 
     /// Runs one of the store's own statements on the writer, past the fence (for tests that need
@@ -490,6 +512,9 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     }
 
     private static let closedError = StoreError(.closed, "the store is closed; open a new SQLiteStore to use the database again")
+
+    /// Whether ``close()`` ran.
+    var isClosed: Bool { closed.load(ordering: .relaxed) }
 
     private func checkOpen() throws {
         if closed.load(ordering: .relaxed) { throw Self.closedError }

@@ -41,6 +41,7 @@ final class Writer {
     private func transactionEnded(by error: any Error) -> any Error {
         let cause = error as? StoreError
         var thrown = error
+        connection.writeLog.discard()
         if let group, group.isOpen {
             if group.units == 0 {
                 group.endEmpty(on: connection)
@@ -62,6 +63,7 @@ final class Writer {
     /// Rolls back the open transaction, if SQLite has not already.
     func rollbackIfOpen() {
         if !connection.isAutocommit { try? connection.run("rollback") }
+        connection.writeLog.discard()
     }
 }
 

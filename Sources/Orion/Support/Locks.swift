@@ -26,6 +26,14 @@ package func currentThreadID() -> UInt {
     #endif
 }
 
+/// Who is calling: the current task, or the thread when no task runs. A task keeps its identity
+/// across suspensions (unlike its thread), and two tasks that take turns on one thread do not
+/// share it.
+@inline(__always)
+func currentCallerKey() -> UInt {
+    withUnsafeCurrentTask { task in task.map { UInt(bitPattern: $0.hashValue) } } ?? currentThreadID()
+}
+
 /// A mutex that knows which thread holds it, so the holder can re-enter code that would
 /// otherwise lock again (a `tx` body calling the store).
 ///

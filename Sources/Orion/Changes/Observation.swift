@@ -1,0 +1,99 @@
+import Synchronization
+
+/// A view re-run after every commit that changed what it read: see ``SQLiteStore/observe(_:)``.
+///
+/// The first value is the view's result when iteration starts; each later one is its result
+/// after a commit that touched one of its tables. Evaluations never overlap, and a consumer that
+/// is slower than the commits gets the newest value, never a backlog (commits that arrive while
+/// it is busy are merged into one re-run). An error the view throws ends the sequence with it.
+/// The subscription is live as soon as the sequence is made.
+public struct Observation<Value: Sendable>: AsyncSequence, Sendable {
+    public typealias Element = Value
+    public typealias Failure = any Error
+
+    private let inbox: ChangeInbox
+    private let evaluate: @Sendable () throws -> (Value, Set<String>?)
+
+    /// An observation of `evaluate`, which returns the view's value and the tables it read
+    /// (`nil`: re-run on every change), with its subscription already live in `inbox`.
+    package init(inbox: ChangeInbox, evaluate: @escaping @Sendable () throws -> (Value, Set<String>?)) {
+        self.inbox = inbox
+        self.evaluate = evaluate
+    }
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(inbox: inbox, evaluate: evaluate)
+    }
+
+    /// Runs the view when asked: at once the first time, then after each relevant commit.
+    public struct Iterator: AsyncIteratorProtocol {
+        let inbox: ChangeInbox
+        let evaluate: @Sendable () throws -> (Value, Set<String>?)
+        private var started = false
+        private var done = false
+        /// The tables the last evaluation read, folded; `nil` for every table.
+        private var reads: Set<SQLName>?
+
+        init(inbox: ChangeInbox, evaluate: @escaping @Sendable () throws -> (Value, Set<String>?)) {
+            self.inbox = inbox
+            self.evaluate = evaluate
+        }
+
+        public mutating func next() async throws -> Value? {
+            guard !done else { return nil }
+            if started {
+                while true {
+                    guard let change = await inbox.next() else {
+                        done = true
+                        return nil
+                    }
+                    if concerns(change) { break }
+                }
+            }
+            started = true
+            do {
+                let (value, tables) = try evaluate()
+                reads = tables.map { Set($0.map(SQLName.init)) }
+                return value
+            } catch {
+                done = true
+                inbox.finish()
+                throw error
+            }
+        }
+
+        private func concerns(_ change: Change) -> Bool {
+            guard let reads else { return true }
+            if change.isExternal { return true }
+            return change.tables.contains { reads.contains(SQLName($0)) }
+        }
+    }
+}
+
+/// The tables read while a view runs, gathered from the statements it runs (each statement
+/// knows, from its compile, the tables it reads): how ``SQLiteStore/observe(_:)`` learns what to
+/// watch without being told.
+final class ReadRecorder: Sendable {
+    /// The recorder of the evaluation running in this task, if any.
+    @TaskLocal static var current: ReadRecorder?
+    /// How many evaluations record now, in any task: the statement path asks for the task-local
+    /// value only when this is above zero.
+    static let active = Atomic<Int>(0)
+
+    private let tables = Mutex<Set<String>>([])
+
+    func record(_ read: [String]) {
+        tables.withLock { $0.formUnion(read) }
+    }
+
+    var recorded: Set<String> { tables.withLock { $0 } }
+
+    /// Runs `body`, recording the tables its statements read.
+    static func recording<T>(_ body: () throws -> T) rethrows -> (T, Set<String>) {
+        let recorder = ReadRecorder()
+        active.add(1, ordering: .relaxed)
+        defer { active.subtract(1, ordering: .relaxed) }
+        let value = try $current.withValue(recorder) { try body() }
+        return (value, recorder.recorded)
+    }
+}

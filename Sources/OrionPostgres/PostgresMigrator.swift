@@ -30,6 +30,7 @@ enum PostgresMigrator {
             try connection.simpleQuery("select pg_advisory_lock(\(lockKey))")
             defer { _ = try? connection.simpleQuery("select pg_advisory_unlock(\(lockKey))") }
             try ensureBookkeeping(connection)
+            try installMissingChangeTriggers(connection)
             let role = PostgresStore.roleName(of: feature)
             try ensureRole(role, connection)
             let applied = try connection.simpleRows(
@@ -65,6 +66,57 @@ enum PostgresMigrator {
                 feature text not null
             )
             """)
+        // The function behind every feature table's change trigger: one notification per table
+        // per transaction (PostgreSQL folds duplicates), sent at COMMIT and never for work rolled
+        // back, carrying the transaction's id so the listener can tell commits apart.
+        try connection.simpleQuery(
+            """
+            do $orion$ begin
+              if not exists (select 1 from pg_proc where proname = 'orion_notify_change' and pronamespace = current_schema()::regnamespace) then
+                create function orion_notify_change() returns trigger language plpgsql as $body$
+                begin
+                  perform pg_notify('\(PostgresListener.channel)', txid_current()::text || ' ' || tg_table_name);
+                  return null;
+                end $body$;
+              end if;
+            end $orion$
+            """)
+    }
+
+    /// The statement that makes a table announce its commits.
+    static func changeTrigger(on table: String) -> String {
+        "create trigger \(changeTriggerName) after insert or update or delete or truncate on \(SQLText.quoteIdentifier(table)) for each statement execute function orion_notify_change()"
+    }
+
+    /// The name of every feature table's change trigger.
+    static let changeTriggerName = "orion_changes"
+
+    /// Gives every feature table made before change notifications existed its trigger (once:
+    /// a table that has one is left alone), each as the table's feature, which owns it.
+    private static func installMissingChangeTriggers(_ connection: PostgresConnection) throws {
+        let missing = try connection.simpleRows(
+            """
+            select t.name, t.feature from _orion_tables t
+            where t.type = 'table' and exists (
+                select 1 from pg_class c where c.relname = t.name and c.relnamespace = current_schema()::regnamespace)
+              and not exists (
+                select 1 from pg_trigger g join pg_class c on c.oid = g.tgrelid
+                where c.relname = t.name and c.relnamespace = current_schema()::regnamespace and g.tgname = '\(changeTriggerName)')
+            """)
+        for row in missing {
+            guard let table = row[0], let feature = row[1] else { continue }
+            try connection.control("begin")
+            do {
+                try connection.simpleQuery("set local role \(SQLText.quoteIdentifier(PostgresStore.roleName(of: feature)))")
+                try connection.simpleQuery(changeTrigger(on: table))
+                try connection.control("commit")
+            } catch {
+                _ = try? connection.control("rollback")
+                connection.role = .unknown
+                throw error
+            }
+            connection.role = .unknown
+        }
     }
 
     /// Creates the feature's role if it is missing, lets the login act as it, and lets it
@@ -193,6 +245,7 @@ enum PostgresMigrator {
                 if type == "table" {
                     // Other features may point foreign keys at this table, as on SQLite.
                     try connection.simpleQuery("grant references on table \(relation) to public")
+                    try connection.simpleQuery(changeTrigger(on: name))
                 } else {
                     // A view is checked when it is read, as its owner: read it now, as the
                     // feature, so a view over another feature's table fails here.

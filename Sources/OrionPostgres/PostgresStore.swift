@@ -29,6 +29,9 @@ public final class PostgresStore: Store, Sendable {
     private let pinCount = Atomic<Int>(0)
     /// Table name → owning feature, as last read from `_orion_tables` (for fence messages).
     let owners = Mutex<[String: String]>([:])
+    /// The subscribers of the database's commits, fed by ``listener``.
+    let changeHub: ChangeHub
+    let listener: PostgresListener
 
     /// A connection held by a `tx` body, with its savepoint depth. Touched only by its thread.
     final class Pin: @unchecked Sendable {
@@ -77,6 +80,10 @@ public final class PostgresStore: Store, Sendable {
             precondition(limit > .zero, "statementTimeLimit must be positive; pass nil for no limit")
         }
         self.poolSize = poolSize
+        let listener = PostgresListener(url: url)
+        self.listener = listener
+        changeHub = ChangeHub(onDemand: { wanted in listener.setWanted(wanted) })
+        listener.hub = changeHub
         let open = { try PostgresConnection(url: url, statementTimeLimit: statementTimeLimit, statementCapacity: statementCacheSize) }
         pool = ConnectionPool(size: poolSize, timeout: poolTimeout, first: try open(), open: open)
     }
@@ -85,6 +92,8 @@ public final class PostgresStore: Store, Sendable {
     /// throw `StoreError.Code.closed`.
     public func close() {
         pool.close()
+        listener.stop()
+        changeHub.finish()
     }
 
     // MARK: The five methods

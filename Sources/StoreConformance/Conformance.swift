@@ -51,16 +51,21 @@ public struct Adapter: Sendable, CustomTestStringConvertible {
     /// The store of `make()` fenced to a feature (`scoped(to:)`), or `nil` when the adapter
     /// has no fence (a wrapper over another adapter's scoped store is tested through that).
     public let scope: (@Sendable (any Store, String) -> any Store)?
+    /// The commits of a store of `make()` (`changes()` for `nil`, else `changes(to:)`), or `nil`
+    /// when the adapter announces none.
+    public let changes: (@Sendable (any Store, Set<String>?) -> Changes)?
 
     /// Creates an adapter description.
     public init(
         name: String, dialect: Dialect, make: @escaping @Sendable () throws -> any Store,
-        scope: (@Sendable (any Store, String) -> any Store)?
+        scope: (@Sendable (any Store, String) -> any Store)?,
+        changes: (@Sendable (any Store, Set<String>?) -> Changes)? = nil
     ) {
         self.name = name
         self.dialect = dialect
         self.make = make
         self.scope = scope
+        self.changes = changes
     }
 
     public var testDescription: String { name }
@@ -257,6 +262,37 @@ public enum Conformance {
                 ])
         }
         #expect(try accounts.one("select count(*) from users") == 1)
+    }
+
+    /// One `Change` per commit, after it succeeded, naming the tables it wrote; nothing for work
+    /// rolled back, a savepoint rolled back taking its tables out; `changes(to:)` filters.
+    public static func changes(_ adapter: Adapter) async throws {
+        guard let subscribe = adapter.changes else { return }
+        struct Boom: Error {}
+        let store = try adapter.make()
+        try store.migrate("notes", notes(adapter.dialect) + ["create table tags (id \(adapter.dialect.autoKey), name text)"])
+        var all = subscribe(store, nil).makeAsyncIterator()
+        var tags = subscribe(store, ["tags"]).makeAsyncIterator()
+        try store.exec("insert into notes (title) values ('a')")
+        #expect(await all.next()?.tables == ["notes"])
+        _ = try? store.tx {
+            try store.exec("insert into tags (name) values ('doomed')")
+            throw Boom()
+        }
+        try store.tx {
+            try store.exec("insert into notes (title) values ('b')")
+            _ = try? store.tx {
+                try store.exec("insert into tags (name) values ('rolled back')")
+                throw Boom()
+            }
+        }
+        #expect(await all.next()?.tables == ["notes"])
+        try store.tx {
+            try store.exec("insert into notes (title) values ('c')")
+            try store.exec("insert into tags (name) values ('t')")
+        }
+        #expect(await all.next()?.tables == ["notes", "tags"])
+        #expect(await tags.next()?.tables == ["notes", "tags"])
     }
 
     /// Reads and writes from several threads at once all land.

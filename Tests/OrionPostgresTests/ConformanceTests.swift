@@ -24,6 +24,9 @@ struct PostgresConformanceTests {
     @Test("the fence holds", arguments: PG.adapters)
     func fence(adapter: Adapter) throws { try Conformance.fence(adapter) }
 
+    @Test("changes", arguments: PG.adapters)
+    func changes(adapter: Adapter) async throws { try await Conformance.changes(adapter) }
+
     @Test("threads", arguments: PG.adapters)
     func threads(adapter: Adapter) throws { try Conformance.threads(adapter) }
 }

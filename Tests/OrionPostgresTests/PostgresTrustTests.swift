@@ -196,3 +196,68 @@ struct PostgresPasswordTests {
         }
     }
 }
+
+@Suite("PostgresStore: change notifications through LISTEN/NOTIFY", .enabled(if: PG.available, PG.skipReason))
+struct PostgresChangeTests {
+    @Test("commits by another client of the database are announced, one Change per commit")
+    func otherClients() async throws {
+        let url = try PG.freshDatabase()
+        let store = try PostgresStore(url: url)
+        try store.migrate("notes", ["create table notes (id bigserial primary key, body text)", "create table tags (id bigserial primary key)"])
+        var all = store.changes().makeAsyncIterator()
+        let other = try PostgresStore(url: url)
+        try other.tx {
+            try other.exec("insert into notes (body) values ('from elsewhere')")
+            try other.exec("insert into tags default values")
+        }
+        #expect(await all.next() == Change(tables: ["notes", "tags"]))
+        try other.exec("truncate tags")
+        #expect(await all.next() == Change(tables: ["tags"]))
+        other.close()
+        store.close()
+    }
+
+    @Test("a database migrated before change notifications gets its triggers once, by itself")
+    func upgrade() async throws {
+        let store = try PG.freshStore()
+        try store.migrate("notes", ["create table notes (id bigserial primary key, body text)"])
+        try store.exec("drop trigger orion_changes on notes")
+        #expect(try store.one("select count(*) from pg_trigger where tgname = 'orion_changes'") == 0)
+        try store.migrate("other", [])
+        #expect(try store.one("select count(*) from pg_trigger where tgname = 'orion_changes'") == 1)
+        var all = store.changes().makeAsyncIterator()
+        try store.scoped(to: "notes").exec("insert into notes (body) values ('x')")
+        #expect(await all.next()?.tables == ["notes"])
+    }
+
+    @Test("after the listener reconnects, every subscriber gets one external Change")
+    func reconnect() async throws {
+        let store = try PG.freshStore()
+        try store.migrate("notes", ["create table notes (id bigserial primary key, body text)"])
+        var notes = store.changes(to: ["notes"]).makeAsyncIterator()
+        var all = store.changes().makeAsyncIterator()
+        let killed: Int? = try store.one(
+            "select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = current_database() and query ilike 'listen%'")
+        #expect(killed == 1)
+        let change = await notes.next()
+        #expect(change?.isExternal == true)
+        #expect(change?.tables == ["notes"])
+        #expect(await all.next()?.isExternal == true)
+        // Listening again: the next commit arrives as usual.
+        try store.exec("insert into notes (body) values ('after')")
+        #expect(await all.next() == Change(tables: ["notes"]))
+    }
+
+    @Test("observe(tables:) re-runs on the tables named; observe re-runs on every change")
+    func observe() async throws {
+        let store = try PG.freshStore()
+        try store.migrate("notes", ["create table notes (id bigserial primary key, body text)"])
+        var named = store.observe(tables: ["notes"]) { () throws -> Int in try store.one("select count(*) from notes") ?? -1 }.makeAsyncIterator()
+        var every = store.observe { () throws -> Int in try store.one("select count(*) from notes") ?? -1 }.makeAsyncIterator()
+        #expect(try await named.next() == 0)
+        #expect(try await every.next() == 0)
+        try store.exec("insert into notes (body) values ('a')")
+        #expect(try await named.next() == 1)
+        #expect(try await every.next() == 1)
+    }
+}

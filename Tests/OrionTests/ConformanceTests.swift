@@ -24,12 +24,18 @@ enum SQLiteAdapters {
         (store as! SQLiteStore).scoped(to: feature)
     }
 
+    /// `changes()` / `changes(to:)` of a `SQLiteStore` under test.
+    static let changes: @Sendable (any Store, Set<String>?) -> Changes = { store, tables in
+        let store = store as! SQLiteStore
+        return tables.map { store.changes(to: $0) } ?? store.changes()
+    }
+
     static let all: [Adapter] = [
-        Adapter(name: "SQLiteStore (file)", dialect: .sqlite, make: { try SQLiteStore(path: freshPath()) }, scope: scope),
-        Adapter(name: "SQLiteStore (:memory:)", dialect: .sqlite, make: { try SQLiteStore(path: ":memory:") }, scope: scope),
+        Adapter(name: "SQLiteStore (file)", dialect: .sqlite, make: { try SQLiteStore(path: freshPath()) }, scope: scope, changes: changes),
+        Adapter(name: "SQLiteStore (:memory:)", dialect: .sqlite, make: { try SQLiteStore(path: ":memory:") }, scope: scope, changes: changes),
         Adapter(
             name: "SQLiteStore (file, write queue)", dialect: .sqlite,
-            make: { try SQLiteStore(path: freshPath(), writeQueue: WriteQueue()) }, scope: scope),
+            make: { try SQLiteStore(path: freshPath(), writeQueue: WriteQueue()) }, scope: scope, changes: changes),
         Adapter(
             name: "InstrumentedStore over SQLiteStore", dialect: .sqlite,
             make: {
@@ -61,6 +67,9 @@ struct SQLiteConformanceTests {
 
     @Test("the fence holds", arguments: SQLiteAdapters.all)
     func fence(adapter: Adapter) throws { try Conformance.fence(adapter) }
+
+    @Test("changes", arguments: SQLiteAdapters.all)
+    func changes(adapter: Adapter) async throws { try await Conformance.changes(adapter) }
 
     @Test("threads", arguments: SQLiteAdapters.all)
     func threads(adapter: Adapter) throws { try Conformance.threads(adapter) }

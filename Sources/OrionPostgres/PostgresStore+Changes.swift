@@ -4,7 +4,7 @@ public import Orion
 /// `migrate` puts on every table a feature creates.
 extension PostgresStore {
     /// Every commit that wrote a feature's table — this store's, another store's or another
-    /// program's — as it happens: one ``Change`` per commit, after it succeeded, never for work
+    /// program's — as it happens: one `Change` per commit, after it succeeded, never for work
     /// rolled back (a savepoint rolled back takes its notifications with it).
     ///
     /// ```swift

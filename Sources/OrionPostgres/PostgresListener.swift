@@ -86,7 +86,9 @@ final class PostgresListener: @unchecked Sendable {
     private func listen(generation: Int, wakeRead: Int32, first: OpaquePointer?) {
         var connection = first
         var backoff: Int32 = 10
-        defer { if let connection { PQfinish(connection) } }
+        defer { if let connection { disconnect(connection) } }
+        // Notifications libpq read along with LISTEN's answer wait in its buffer, not the socket.
+        if let connection { deliver(from: connection) }
         while isCurrent(generation) {
             if connection == nil {
                 connection = connect()
@@ -99,13 +101,23 @@ final class PostgresListener: @unchecked Sendable {
                 // Any connection made here follows a time nobody listened: commits made then
                 // were not heard, so say so to every subscriber.
                 hub?.publishExternal(all: Self.tables(on: connection!))
-
+                deliver(from: connection!)
             }
             guard let live = connection else { continue }
-            switch wait(on: PQsocket(live), wake: wakeRead, milliseconds: -1) {
+            switch wait(on: PQsocket(live), wake: wakeRead, milliseconds: Self.quietCheck) {
             case .woken:
                 return
             case .timedOut:
+                // A quiet socket may be a dead one (a network that dropped silently): ask.
+                let ping = PQexec(live, "select 1")
+                let alive = PQresultStatus(ping) == PGRES_TUPLES_OK
+                PQclear(ping)
+                if !alive {
+                    PQfinish(live)
+                    connection = nil
+                } else {
+                    deliver(from: live)
+                }
                 continue
             case .readable:
                 guard PQconsumeInput(live) == 1, PQstatus(live) == CONNECTION_OK else {
@@ -125,7 +137,16 @@ final class PostgresListener: @unchecked Sendable {
             return nil
         }
         PQsetNoticeProcessor(connection, { _, _ in }, nil)
-        let result = PQexec(connection, "listen \(SQLText.quoteIdentifier(Self.channel))")
+        // The triggers notify only while a listener is registered: this one, and no stale one
+        // of a process that is gone.
+        let result = PQexec(
+            connection,
+            """
+            create table if not exists _orion_listening (pid integer primary key, since timestamptz not null default now());
+            delete from _orion_listening where pid not in (select pid from pg_stat_activity);
+            insert into _orion_listening (pid) values (pg_backend_pid()) on conflict do nothing;
+            listen \(SQLText.quoteIdentifier(Self.channel))
+            """)
         defer { PQclear(result) }
         guard PQresultStatus(result) == PGRES_COMMAND_OK else {
             PQfinish(connection)
@@ -133,6 +154,17 @@ final class PostgresListener: @unchecked Sendable {
         }
         return connection
     }
+
+    /// Unregisters and closes `connection`.
+    private func disconnect(_ connection: OpaquePointer) {
+        if PQstatus(connection) == CONNECTION_OK {
+            PQclear(PQexec(connection, "delete from _orion_listening where pid = pg_backend_pid()"))
+        }
+        PQfinish(connection)
+    }
+
+    /// How long the listener waits on a quiet socket before it checks the connection is alive.
+    private static let quietCheck: Int32 = 15_000
 
     /// Hands the notifications read so far to the hub: one change per transaction.
     private func deliver(from connection: OpaquePointer) {

@@ -66,48 +66,63 @@ enum PostgresMigrator {
                 feature text not null
             )
             """)
-        // The function behind every feature table's change trigger: one notification per table
-        // per transaction (PostgreSQL folds duplicates), sent at COMMIT and never for work rolled
-        // back, carrying the transaction's id so the listener can tell commits apart.
+        // The function behind every feature table's change trigger. It notifies only while a
+        // store listens (a row in _orion_listening): NOTIFY makes PostgreSQL commit the
+        // transactions that use it one at a time, database-wide, so nobody should pay for it
+        // unasked. One notification per table per transaction (PostgreSQL folds duplicates),
+        // sent at COMMIT and never for work rolled back, carrying the transaction's id so the
+        // listener can tell commits apart. It runs as the store's login (SECURITY DEFINER, a
+        // fixed search path), which owns _orion_listening.
         try connection.simpleQuery(
             """
+            create table if not exists _orion_listening (pid integer primary key, since timestamptz not null default now());
             do $orion$ begin
-              if not exists (select 1 from pg_proc where proname = 'orion_notify_change' and pronamespace = current_schema()::regnamespace) then
-                create function orion_notify_change() returns trigger language plpgsql as $body$
+              execute format($f$
+                create or replace function %1$I._orion_notify_change() returns trigger
+                language plpgsql security definer set search_path = pg_catalog, pg_temp as $body$
                 begin
-                  perform pg_notify('\(PostgresListener.channel)', txid_current()::text || ' ' || tg_table_name);
+                  if exists (select 1 from %1$I._orion_listening) then
+                    perform pg_notify('\(PostgresListener.channel)', txid_current()::text || ' ' || tg_table_name);
+                  end if;
                   return null;
-                end $body$;
-              end if;
+                end $body$
+              $f$, current_schema());
             end $orion$
             """)
     }
 
     /// The statement that makes a table announce its commits.
     static func changeTrigger(on table: String) -> String {
-        "create trigger \(changeTriggerName) after insert or update or delete or truncate on \(SQLText.quoteIdentifier(table)) for each statement execute function orion_notify_change()"
+        "create trigger \(changeTriggerName) after insert or update or delete or truncate on \(SQLText.quoteIdentifier(table)) for each statement execute function _orion_notify_change()"
     }
 
     /// The name of every feature table's change trigger.
     static let changeTriggerName = "orion_changes"
 
-    /// Gives every feature table made before change notifications existed its trigger (once:
-    /// a table that has one is left alone), each as the table's feature, which owns it.
-    private static func installMissingChangeTriggers(_ connection: PostgresConnection) throws {
-        let missing = try connection.simpleRows(
+    /// The tables `owner` (a role, or any feature role when `nil`) owns in the current schema
+    /// that have no change trigger yet, with their owners.
+    private static func tablesWithoutChangeTrigger(ownedBy owner: String?, _ connection: PostgresConnection) throws -> [(table: String, owner: String)] {
+        let ownerFilter = owner.map { "r.rolname = \(SQLText.quoteLiteral($0))" } ?? "r.rolname like 'orion\\_%'"
+        let rows = try connection.simpleRows(
             """
-            select t.name, t.feature from _orion_tables t
-            where t.type = 'table' and exists (
-                select 1 from pg_class c where c.relname = t.name and c.relnamespace = current_schema()::regnamespace)
-              and not exists (
-                select 1 from pg_trigger g join pg_class c on c.oid = g.tgrelid
-                where c.relname = t.name and c.relnamespace = current_schema()::regnamespace and g.tgname = '\(changeTriggerName)')
+            select c.relname, r.rolname from pg_class c join pg_roles r on r.oid = c.relowner
+            where c.relnamespace = current_schema()::regnamespace and c.relkind in ('r', 'p') and \(ownerFilter)
+              and c.relname not like '\\_orion\\_%'
+              and not exists (select 1 from pg_trigger g where g.tgrelid = c.oid and g.tgname = '\(changeTriggerName)')
             """)
-        for row in missing {
-            guard let table = row[0], let feature = row[1] else { continue }
+        return rows.compactMap { row in
+            guard let table = row[0], let owner = row[1] else { return nil }
+            return (table, owner)
+        }
+    }
+
+    /// Gives every feature table made before change notifications existed its trigger (once:
+    /// a table that has one is left alone), each as the role that owns it.
+    private static func installMissingChangeTriggers(_ connection: PostgresConnection) throws {
+        for (table, owner) in try tablesWithoutChangeTrigger(ownedBy: nil, connection) {
             try connection.control("begin")
             do {
-                try connection.simpleQuery("set local role \(SQLText.quoteIdentifier(PostgresStore.roleName(of: feature)))")
+                try connection.simpleQuery("set local role \(SQLText.quoteIdentifier(owner))")
                 try connection.simpleQuery(changeTrigger(on: table))
                 try connection.control("commit")
             } catch {
@@ -167,6 +182,7 @@ enum PostgresMigrator {
         (#"\bexecute\b(?!\s+(function|procedure)\b)"#, "it runs dynamic SQL (EXECUTE), whose statements the store cannot check"),
         (#"\b(set|reset)\s+(local\s+|session\s+)?"?(role|session_authorization|all|session)\b"#, "it changes the role or the session its code runs in"),
         (#"\bdblink"#, "it opens a connection of its own (dblink)"),
+        (#"pg_notify|\bnotify\s+[a-z_"]"#, "it sends notifications, which are the store's (change notifications)"),
     ]
 
     /// Why the entry's code is refused, or `nil`.
@@ -245,12 +261,16 @@ enum PostgresMigrator {
                 if type == "table" {
                     // Other features may point foreign keys at this table, as on SQLite.
                     try connection.simpleQuery("grant references on table \(relation) to public")
-                    try connection.simpleQuery(changeTrigger(on: name))
                 } else {
                     // A view is checked when it is read, as its owner: read it now, as the
                     // feature, so a view over another feature's table fails here.
                     try connection.simpleQuery("select * from \(relation) limit 0")
                 }
+            }
+            // Every table of the feature announces its commits: new ones, and one an entry rebuilt
+            // under an old name (a renamed table keeps its trigger).
+            for (table, _) in try tablesWithoutChangeTrigger(ownedBy: role, connection) {
+                try connection.simpleQuery(changeTrigger(on: table))
             }
             try connection.simpleQuery("reset role")
             try schemaCreate("revoke", role, connection)

@@ -15,6 +15,8 @@ struct PostgresStatementText: Sendable {
     var callsSetConfig = false
     /// Whether it is a `SELECT … INTO`, which creates a table.
     var selectsInto = false
+    /// Whether it calls `pg_notify(…)`.
+    var callsNotify = false
 }
 
 /// Reads SQL the way PostgreSQL's lexer does, as far as the store needs: where statements end,
@@ -45,6 +47,7 @@ enum PostgresSQL {
         var depth = 0
         var previousWord = ""
         var callsSetConfig = false
+        var callsNotify = false
         var sawTopLevelInto = false
         var i = 0
         var start = 0
@@ -57,7 +60,7 @@ enum PostgresSQL {
                     PostgresStatementText(
                         text: String(decoding: out, as: UTF8.self), parameterCount: parameters, words: words,
                         original: String(decoding: bytes[start..<i], as: UTF8.self),
-                        callsSetConfig: callsSetConfig, selectsInto: reads && sawTopLevelInto))
+                        callsSetConfig: callsSetConfig, selectsInto: reads && sawTopLevelInto, callsNotify: callsNotify))
             }
             start = i + 1
             out.removeAll(keepingCapacity: true)
@@ -67,6 +70,7 @@ enum PostgresSQL {
             depth = 0
             previousWord = ""
             callsSetConfig = false
+            callsNotify = false
             sawTopLevelInto = false
         }
         /// Whether the next byte after `index` that is not white space opens a parenthesis.
@@ -90,10 +94,10 @@ enum PostgresSQL {
                 guard let j = closingQuote(bytes, from: i, escapes: escapes) else {
                     throw unterminated(c == UInt8(ascii: "'") ? "string literal" : "quoted identifier")
                 }
-                if c == UInt8(ascii: "\""), j - i - 1 == 10,
-                    String(decoding: bytes[(i + 1)..<j], as: UTF8.self).lowercased() == "set_config", opensCall(after: j + 1)
-                {
-                    callsSetConfig = true
+                if c == UInt8(ascii: "\""), opensCall(after: j + 1) {
+                    let name = String(decoding: bytes[(i + 1)..<j], as: UTF8.self).lowercased()
+                    if name == "set_config" { callsSetConfig = true }
+                    if name == "pg_notify" { callsNotify = true }
                 }
                 out.append(contentsOf: bytes[i...j])
                 hasContent = true
@@ -181,6 +185,7 @@ enum PostgresSQL {
                     let word = String(decoding: bytes[i..<j].map { $0 | (isUpperASCII($0) ? 0x20 : 0) }, as: UTF8.self)
                     if words.count < 3 { words.append(word) }
                     if word == "set_config", opensCall(after: j) { callsSetConfig = true }
+                    if word == "pg_notify", opensCall(after: j) { callsNotify = true }
                     if word == "into", depth == 0, previousWord != "insert", previousWord != "merge" { sawTopLevelInto = true }
                     previousWord = word
                     out.append(contentsOf: bytes[i..<j])
@@ -255,7 +260,9 @@ enum StatementKind {
     init(_ statement: PostgresStatementText) {
         self.init(statement.words)
         guard case .other = self else { return }
-        if statement.callsSetConfig {
+        if statement.callsNotify {
+            self = .refused("pg_notify() sends notifications, which are the store's (its change notifications)")
+        } else if statement.callsSetConfig {
             self = .refused("set_config() changes a setting of the pooled connection, its role among them; use SET LOCAL inside tx { } for a setting of one transaction")
         } else if statement.selectsInto {
             self = .refused("SELECT … INTO creates a table; create tables in a migration (CREATE TABLE … AS), and read rows with query")
@@ -288,6 +295,8 @@ enum StatementKind {
             self = .refused("PREPARE and EXECUTE keep statements in a pooled connection's session; the store prepares every statement itself")
         case "listen", "unlisten":
             self = .refused("LISTEN ties a pooled connection to a channel; subscribe with store.changes() instead")
+        case "notify":
+            self = .refused("notifications are the store's (its change notifications); subscribe and announce with store.changes()")
         case "copy":
             self = .refused("COPY is not supported through the store; insert or select the rows with statements")
         case "load":

@@ -96,6 +96,11 @@ public final class PostgresStore: Store, Sendable {
         changeHub.finish()
     }
 
+    deinit {
+        listener.stop()
+        changeHub.finish()
+    }
+
     // MARK: The five methods
 
     /// Runs one statement and decodes every row into `T`, by column name (or a one-column

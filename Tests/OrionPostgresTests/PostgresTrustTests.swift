@@ -236,8 +236,7 @@ struct PostgresChangeTests {
         try store.migrate("notes", ["create table notes (id bigserial primary key, body text)"])
         var notes = store.changes(to: ["notes"]).makeAsyncIterator()
         var all = store.changes().makeAsyncIterator()
-        let killed: Int? = try store.one(
-            "select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = current_database() and query ilike 'listen%'")
+        let killed: Int? = try store.one("select count(pg_terminate_backend(pid)) from _orion_listening")
         #expect(killed == 1)
         let change = await notes.next()
         #expect(change?.isExternal == true)

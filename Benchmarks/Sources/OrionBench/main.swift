@@ -1,5 +1,5 @@
 // Orion vs raw C vs GRDB.swift, on the same data, in one run, interleaved.
-//   swift run -c release OrionBench [reads|inserts|parallel|transfer|pg-reads|pg-transfer|all] [--rounds N]
+//   swift run -c release OrionBench [reads|inserts|parallel|transfer|live-reads|fan-out|pg-reads|pg-transfer|all] [--rounds N]
 import Foundation
 import GRDB
 import Orion
@@ -436,6 +436,9 @@ case "profile-range":
     }
     print(sink)
 case "transfer": try await benchTransfers()
+case "live-reads": try await benchLiveReads()
+case "fan-out": try await benchFanOut()
+case "profile-insert": try profileInserts()
 case "pg-reads": try benchPostgresReads()
 case "profile-pg-point": try profilePostgresPoint(raw: arguments.contains("--raw"))
 case "pg-transfer": try await benchPostgresTransfers()

@@ -1,28 +1,91 @@
+import Dispatch
 import Synchronization
 
 /// The subscribers of one store's changes, and the fan-out of each commit to those it concerns.
 ///
-/// An adapter publishes every commit (the tables it wrote) once it succeeded; the hub hands it to
-/// each subscriber whose tables it touches, found through an index by table, so a commit costs
-/// nothing for subscribers of other tables. Each subscriber keeps at most one undelivered
-/// ``Change`` (later ones merge into it). Publishing resumes waiting consumers; it runs no
-/// consumer code, so an adapter may publish while it holds its own locks.
+/// An adapter publishes every commit (the tables it wrote) once it succeeded. Publishing only
+/// queues it: a delivery queue of the hub's own hands it, in commit order, to each subscriber
+/// whose tables it touches (found through an index by table) and resumes the waiting consumers.
+/// So the committing thread — which may hold the writer — pays the same small cost however many
+/// subscribers there are. Each subscriber keeps at most one undelivered ``Change`` (later ones
+/// merge into it).
+///
+/// The hub holds its subscribers weakly: a subscription ends when nothing holds its sequence
+/// any more (a loop that broke out, a sequence never iterated), as well as on cancellation and
+/// when the store closes.
 package final class ChangeHub: Sendable {
+    /// A subscriber, held weakly.
+    private struct Entry {
+        let id: Int
+        weak var inbox: ChangeInbox?
+    }
+
     private struct State {
         var nextID = 0
-        var subscribers: [Int: ChangeInbox] = [:]
+        var subscribers: [Int: Entry] = [:]
         /// Folded table name → the subscribers filtering on it.
-        var byTable: [SQLName: Set<Int>] = [:]
+        var byTable: [SQLName: [Entry]] = [:]
         /// Subscribers of every table.
-        var everything: Set<Int> = []
+        var everything: [Entry] = []
         var finished = false
+
+        /// A bit per subscribed table name (by its digest), all bits when anyone subscribes to
+        /// every table: what the publishing thread checks before it queues anything.
+        var interest: UInt64 {
+            if !everything.isEmpty { return .max }
+            return byTable.keys.reduce(0) { $0 | SQLName.bit($1) }
+        }
+
+        mutating func index(_ entry: Entry, tables: Set<String>?) {
+            if let tables {
+                for table in Set(tables.map(SQLName.init)) { byTable[table, default: []].append(entry) }
+            } else {
+                everything.append(entry)
+            }
+        }
+
+        mutating func unindex(_ id: Int, tables: Set<String>?) {
+            if let tables {
+                for table in Set(tables.map(SQLName.init)) {
+                    byTable[table]?.removeAll { $0.id == id }
+                    if byTable[table]?.isEmpty == true { byTable[table] = nil }
+                }
+            } else {
+                everything.removeAll { $0.id == id }
+            }
+        }
     }
 
     private let state = Mutex(State())
     private let count = Atomic<Int>(0)
+    /// The number of the last commit published: a view that starts after reading it has seen
+    /// every commit up to it.
+    private let published = Atomic<UInt64>(0)
+    /// ``State/interest``, readable without the lock.
+    private let interest = Atomic<UInt64>(0)
+
+    /// Commits published and not yet handed out, and whether a delivery is under way.
+    private struct Outbox {
+        var commits: [Commit] = []
+        var delivering = false
+        /// The buffer the delivery swaps in, so that queueing reuses storage.
+        var spare: [Commit] = []
+    }
+
+    private struct Commit {
+        let change: Change
+        let keys: [SQLName]
+        let sequence: UInt64
+    }
+    private let outbox = Mutex(Outbox())
+    private let deliveries = DispatchQueue(label: "orion.changes")
+
     /// Called when the first subscriber arrives and when the last one leaves (the adapter starts
-    /// and stops what watches other writers).
+    /// and stops what watches other writers), one call at a time, in order, and never `true`
+    /// after ``finish()``.
     private let onDemand: @Sendable (_ wanted: Bool) -> Void
+    /// What `onDemand` was last told.
+    private let demand = Mutex(false)
 
     package init(onDemand: @escaping @Sendable (_ wanted: Bool) -> Void = { _ in }) {
         self.onDemand = onDemand
@@ -34,90 +97,149 @@ package final class ChangeHub: Sendable {
     /// A new subscriber of `tables` (every table when `nil`), live when this returns.
     package func subscribe(tables: Set<String>?) -> ChangeInbox {
         let inbox = ChangeInbox(tables: tables)
-        let (added, first): (Bool, Bool) = state.withLock { state in
-            guard !state.finished else { return (false, false) }
+        let added: Bool = state.withLock { state in
+            guard !state.finished else { return false }
             let id = state.nextID
             state.nextID += 1
             inbox.attach(hub: self, id: id)
-            state.subscribers[id] = inbox
-            if let tables {
-                for table in tables { state.byTable[SQLName(table), default: []].insert(id) }
-            } else {
-                state.everything.insert(id)
-            }
-            return (true, count.add(1, ordering: .releasing).newValue == 1)
+            let entry = Entry(id: id, inbox: inbox)
+            state.subscribers[id] = entry
+            state.index(entry, tables: tables)
+            interest.store(state.interest, ordering: .releasing)
+            count.add(1, ordering: .releasing)
+            return true
         }
-        if !added { inbox.finish() }
-        if first { onDemand(true) }
+        if added {
+            syncDemand()
+        } else {
+            inbox.finish(keepingPending: false)
+        }
         return inbox
     }
 
-    /// Changes which tables `inbox` subscribes to (`nil`: every table).
-    func refilter(_ inbox: ChangeInbox, id: Int, from old: Set<String>?, to new: Set<String>?) {
+    /// Changes which tables subscriber `id` follows (`nil`: every table).
+    func refilter(id: Int, from old: Set<String>?, to new: Set<String>?) {
         state.withLock { state in
-            guard state.subscribers[id] != nil else { return }
-            if let old {
-                for table in old {
-                    let key = SQLName(table)
-                    state.byTable[key]?.remove(id)
-                    if state.byTable[key]?.isEmpty == true { state.byTable[key] = nil }
-                }
-            } else {
-                state.everything.remove(id)
-            }
-            if let new {
-                for table in new { state.byTable[SQLName(table), default: []].insert(id) }
-            } else {
-                state.everything.insert(id)
-            }
+            guard let entry = state.subscribers[id] else { return }
+            state.unindex(id, tables: old)
+            state.index(entry, tables: new)
+            interest.store(state.interest, ordering: .releasing)
         }
     }
 
-    func unsubscribe(_ id: Int) {
-        let last: Bool = state.withLock { state in
-            guard let inbox = state.subscribers.removeValue(forKey: id) else { return false }
-            if let tables = inbox.filter {
-                for table in tables {
-                    let key = SQLName(table)
-                    state.byTable[key]?.remove(id)
-                    if state.byTable[key]?.isEmpty == true { state.byTable[key] = nil }
-                }
-            } else {
-                state.everything.remove(id)
-            }
-            return count.subtract(1, ordering: .releasing).newValue == 0
+    /// Unsubscribes `id` soon, on the delivery queue: for an inbox's `deinit`, which may run
+    /// wherever its last reference goes, even under the hub's lock.
+    func unsubscribeLater(_ id: Int, tables: Set<String>?) {
+        deliveries.async { [weak self] in self?.unsubscribe(id, tables: tables) }
+    }
+
+    func unsubscribe(_ id: Int, tables: Set<String>?) {
+        let removed: Bool = state.withLock { state in
+            guard state.subscribers.removeValue(forKey: id) != nil else { return false }
+            state.unindex(id, tables: tables)
+            interest.store(state.interest, ordering: .releasing)
+            count.subtract(1, ordering: .releasing)
+            return true
         }
-        if last { onDemand(false) }
+        if removed { syncDemand() }
+    }
+
+    /// Tells `onDemand` whether anyone subscribes now, when that changed: serialized, so that a
+    /// last unsubscribe and a first subscribe cannot reach it out of order.
+    private func syncDemand() {
+        demand.withLock { signalled in
+            let wanted = hasSubscribers && !state.withLock { $0.finished }
+            guard wanted != signalled else { return }
+            signalled = wanted
+            onDemand(wanted)
+        }
     }
 
     /// Hands a commit that wrote `tables` to the subscribers it concerns.
     package func publish(_ tables: Set<String>) {
         guard !tables.isEmpty, hasSubscribers else { return }
-        let change = Change(tables: tables)
-        let targets: [ChangeInbox] = state.withLock { state in
-            var ids = state.everything
-            for table in tables {
-                if let filtered = state.byTable[SQLName(table)] { ids.formUnion(filtered) }
-            }
-            return ids.compactMap { state.subscribers[$0] }
+        enqueue(Change(tables: tables), keys: tables.map(SQLName.init))
+    }
+
+    /// The same for one statement's commit, whose `Change` and folded table names the statement
+    /// keeps: the writer's path, which allocates nothing.
+    func publish(_ change: Change, keys: [SQLName]) {
+        let interest = interest.load(ordering: .acquiring)
+        guard interest != 0, keys.contains(where: { SQLName.bit($0) & interest != 0 }) else { return }
+        enqueue(change, keys: keys)
+    }
+
+    /// The number of the last commit published (see ``ChangeInbox/nextNumbered()``).
+    package var lastPublished: UInt64 { published.load(ordering: .acquiring) }
+
+    private func enqueue(_ change: Change, keys: [SQLName]) {
+        let start: Bool = outbox.withLock { outbox in
+            let sequence = published.add(1, ordering: .acquiringAndReleasing).newValue
+            outbox.commits.append(Commit(change: change, keys: keys, sequence: sequence))
+            guard !outbox.delivering else { return false }
+            outbox.delivering = true
+            return true
         }
-        for inbox in targets { inbox.deliver(change) }
+        if start { deliveries.async { [weak self] in self?.deliver() } }
+    }
+
+    /// Hands out what was published, in order, until nothing is left.
+    private func deliver() {
+        while true {
+            var commits: [Commit] = outbox.withLock { outbox in
+                if outbox.commits.isEmpty {
+                    outbox.delivering = false
+                    return []
+                }
+                swap(&outbox.commits, &outbox.spare)
+                defer { outbox.spare = [] }
+                return outbox.spare
+            }
+            if commits.isEmpty { return }
+            for commit in commits {
+                for inbox in targets(of: commit.keys) { inbox.deliver(commit.change, sequence: commit.sequence) }
+            }
+            commits.removeAll(keepingCapacity: true)
+            outbox.withLock { outbox in
+                if outbox.spare.isEmpty { outbox.spare = commits }
+            }
+        }
+    }
+
+    private func targets(of keys: [SQLName]) -> [ChangeInbox] {
+        state.withLock { state in
+            var found = state.everything.compactMap(\.inbox)
+            var sources = found.isEmpty ? 0 : 1
+            for key in keys {
+                guard let filtered = state.byTable[key] else { continue }
+                found.append(contentsOf: filtered.compactMap(\.inbox))
+                sources += 1
+            }
+            guard sources > 1 else { return found }
+            // A subscriber reached through two tables (or also of every table) hears it once.
+            var seen: Set<ObjectIdentifier> = []
+            return found.filter { seen.insert(ObjectIdentifier($0)).inserted }
+        }
     }
 
     /// Tells every subscriber that commits were made elsewhere: each receives its own tables
     /// (`all` for subscribers of every table), marked external.
     package func publishExternal(all: @autoclosure () -> Set<String>) {
         guard hasSubscribers else { return }
-        let targets = state.withLock { Array($0.subscribers.values) }
+        let targets = state.withLock { $0.subscribers.values.compactMap(\.inbox) }
         guard !targets.isEmpty else { return }
         let everything = targets.contains { $0.filter == nil } ? all() : []
+        let sequence = published.add(1, ordering: .acquiringAndReleasing).newValue
         for inbox in targets {
-            inbox.deliver(Change(tables: inbox.filter ?? everything, isExternal: true))
+            inbox.deliver(Change(tables: inbox.filter ?? everything, isExternal: true), sequence: sequence)
         }
     }
 
-    /// Ends every subscription (the store closed); later subscriptions end at once.
+    /// Ends every subscription (the store closed): what was committed before is still handed
+    /// out, then each sequence ends; later subscriptions end at once.
     package func finish() {
+        // Commits queued before the close reach their subscribers first.
+        deliveries.sync { deliver() }
         let inboxes: [ChangeInbox] = state.withLock { state in
             state.finished = true
             defer {
@@ -125,11 +247,12 @@ package final class ChangeHub: Sendable {
                 state.byTable = [:]
                 state.everything = []
             }
-            return Array(state.subscribers.values)
+            return state.subscribers.values.compactMap(\.inbox)
         }
-        let wasWatching = count.exchange(0, ordering: .acquiringAndReleasing) > 0
-        for inbox in inboxes { inbox.finish() }
-        if wasWatching { onDemand(false) }
+        interest.store(0, ordering: .releasing)
+        count.store(0, ordering: .releasing)
+        for inbox in inboxes { inbox.finish(keepingPending: true) }
+        syncDemand()
     }
 }
 
@@ -137,23 +260,35 @@ package final class ChangeHub: Sendable {
 /// and at most one waiting consumer.
 ///
 /// `@unchecked Sendable`: `hub` and `id` are set once, under the hub's lock, before the inbox is
-/// shared; everything else is behind `state`'s mutex.
+/// shared; everything else is behind the mutexes.
 package final class ChangeInbox: @unchecked Sendable {
     private struct State {
         var pending: Change?
-        var waiter: CheckedContinuation<Change?, Never>?
+        /// The number of the newest commit merged into `pending`.
+        var pendingSequence: UInt64 = 0
+        var waiter: CheckedContinuation<(Change, UInt64)?, Never>?
+        /// No more changes arrive (the store closed, or the consumer was cancelled); a pending
+        /// one may still be taken.
         var finished = false
     }
 
     private weak var hub: ChangeHub?
     private var id = -1
     private let state = Mutex(State())
-    /// The tables it subscribes to; `nil` for every table. Changed only under the hub's lock
-    /// and this mutex.
+    /// The tables it subscribes to; `nil` for every table.
     private let tables: Mutex<Set<String>?>
 
     init(tables: Set<String>?) {
         self.tables = Mutex(tables)
+    }
+
+    fileprivate func attach(hub: ChangeHub, id: Int) {
+        self.hub = hub
+        self.id = id
+    }
+
+    deinit {
+        hub?.unsubscribeLater(id, tables: tables.withLock { $0 })
     }
 
     /// The tables it subscribes to; `nil` for every table.
@@ -165,65 +300,85 @@ package final class ChangeInbox: @unchecked Sendable {
             defer { tables = new }
             return tables
         }
-        hub?.refilter(self, id: id, from: old, to: new)
-    }
-
-    fileprivate func attach(hub: ChangeHub, id: Int) {
-        self.hub = hub
-        self.id = id
-    }
-
-    deinit {
-        hub?.unsubscribe(id)
+        hub?.refilter(id: id, from: old, to: new)
     }
 
     /// Hands over `change`, or merges it into the one waiting to be taken.
-    func deliver(_ change: Change) {
-        let waiter: CheckedContinuation<Change?, Never>? = state.withLock { state in
+    func deliver(_ change: Change, sequence: UInt64) {
+        let waiter: CheckedContinuation<(Change, UInt64)?, Never>? = state.withLock { state in
             guard !state.finished else { return nil }
             if let waiter = state.waiter {
                 state.waiter = nil
                 return waiter
             }
-            state.pending = state.pending.map { $0.merged(with: change) } ?? change
+            state.pendingSequence = max(state.pendingSequence, sequence)
+            if let pending = state.pending {
+                // Most commits repeat the tables of the ones before: then there is nothing to add.
+                if pending != change && (!change.tables.isSubset(of: pending.tables) || change.isExternal && !pending.isExternal) {
+                    state.pending = pending.merged(with: change)
+                }
+            } else {
+                state.pending = change
+            }
             return nil
         }
-        waiter?.resume(returning: change)
+        waiter?.resume(returning: (change, sequence))
     }
 
-    /// Ends the subscription: a waiting consumer gets `nil`, and so does every later one.
-    package func finish() {
-        let waiter: CheckedContinuation<Change?, Never>? = state.withLock { state in
+    /// Ends the subscription: a waiting consumer gets `nil`; a later one gets the pending change
+    /// first when `keepingPending`, then `nil`.
+    package func finish(keepingPending: Bool) {
+        let waiter: CheckedContinuation<(Change, UInt64)?, Never>? = state.withLock { state in
             state.finished = true
-            state.pending = nil
+            if !keepingPending { state.pending = nil }
             defer { state.waiter = nil }
             return state.waiter
         }
         waiter?.resume(returning: nil)
-        hub?.unsubscribe(id)
+        hub?.unsubscribe(id, tables: tables.withLock { $0 })
     }
 
     /// The next change: the one waiting, or the next to arrive; `nil` once the subscription
     /// ended (the store closed, or the calling task was cancelled).
     package func next() async -> Change? {
-        if let ready = takePending() { return ready }
+        await nextNumbered()?.change
+    }
+
+    /// The next change with the number of the newest commit in it (see
+    /// ``ChangeHub/lastPublished``).
+    package func nextNumbered() async -> (change: Change, sequence: UInt64)? {
+        if let ready = takePendingNumbered() { return ready }
         return await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Change?, Never>) in
-                let immediate: Change?? = state.withLock { state in
-                    if state.finished || Task.isCancelled { return .some(nil) }
+            await withCheckedContinuation { (continuation: CheckedContinuation<(Change, UInt64)?, Never>) in
+                let (immediate, replaced): ((Change, UInt64)??, CheckedContinuation<(Change, UInt64)?, Never>?) = state.withLock { state in
                     if let pending = state.pending {
                         state.pending = nil
-                        return .some(pending)
+                        return (.some((pending, state.pendingSequence)), nil)
                     }
-                    state.waiter = continuation
-                    return .none
+                    if state.finished || Task.isCancelled { return (.some(nil), nil) }
+                    // One consumer at a time: a second one takes over, and the first one's
+                    // iteration ends.
+                    defer { state.waiter = continuation }
+                    return (.none, state.waiter)
                 }
+                replaced?.resume(returning: nil)
                 if let immediate { continuation.resume(returning: immediate) }
             }
         } onCancel: {
-            finish()
+            finish(keepingPending: false)
         }
     }
+
+    private func takePendingNumbered() -> (Change, UInt64)? {
+        state.withLock { state in
+            guard let pending = state.pending else { return nil }
+            state.pending = nil
+            return (pending, state.pendingSequence)
+        }
+    }
+
+    /// Whether the subscription ended.
+    package var isFinished: Bool { state.withLock { $0.finished } }
 
     /// The change waiting to be taken, if any, left in place.
     func peekPending() -> Change? {

@@ -12,30 +12,36 @@ public struct Observation<Value: Sendable>: AsyncSequence, Sendable {
     public typealias Failure = any Error
 
     private let inbox: ChangeInbox
+    private let published: @Sendable () -> UInt64
     private let evaluate: @Sendable () throws -> (Value, Set<String>?)
 
     /// An observation of `evaluate`, which returns the view's value and the tables it read
-    /// (`nil`: re-run on every change), with its subscription already live in `inbox`.
-    package init(inbox: ChangeInbox, evaluate: @escaping @Sendable () throws -> (Value, Set<String>?)) {
+    /// (`nil`: re-run on every change), with its subscription already live in `inbox` of `hub`.
+    package init(hub: ChangeHub, inbox: ChangeInbox, evaluate: @escaping @Sendable () throws -> (Value, Set<String>?)) {
         self.inbox = inbox
+        self.published = { [weak hub] in hub?.lastPublished ?? .max }
         self.evaluate = evaluate
     }
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(inbox: inbox, evaluate: evaluate)
+        Iterator(inbox: inbox, published: published, evaluate: evaluate)
     }
 
     /// Runs the view when asked: at once the first time, then after each relevant commit.
     public struct Iterator: AsyncIteratorProtocol {
         let inbox: ChangeInbox
+        let published: @Sendable () -> UInt64
         let evaluate: @Sendable () throws -> (Value, Set<String>?)
         private var started = false
         private var done = false
+        /// The number of the last commit published before the last run began: that run saw it.
+        private var seen: UInt64 = 0
         /// The tables the last evaluation read, folded; `nil` for every table.
         private var reads: Set<SQLName>?
 
-        init(inbox: ChangeInbox, evaluate: @escaping @Sendable () throws -> (Value, Set<String>?)) {
+        init(inbox: ChangeInbox, published: @escaping @Sendable () -> UInt64, evaluate: @escaping @Sendable () throws -> (Value, Set<String>?)) {
             self.inbox = inbox
+            self.published = published
             self.evaluate = evaluate
         }
 
@@ -43,21 +49,27 @@ public struct Observation<Value: Sendable>: AsyncSequence, Sendable {
             guard !done else { return nil }
             if started {
                 while true {
-                    guard let change = await inbox.next() else {
+                    // After the store closed there is nothing to run the view on.
+                    guard let (change, sequence) = await inbox.nextNumbered(), !inbox.isFinished else {
                         done = true
                         return nil
                     }
-                    if concerns(change) { break }
+                    // A commit the last run already saw needs no run.
+                    if sequence > seen, concerns(change) { break }
                 }
             }
             started = true
+            // The run sees every commit published before it: a change of those, delivered now or
+            // later, is answered by it.
+            seen = published()
+            _ = inbox.takePending()
             do {
                 let (value, tables) = try evaluate()
                 reads = tables.map { Set($0.map(SQLName.init)) }
                 return value
             } catch {
                 done = true
-                inbox.finish()
+                inbox.finish(keepingPending: false)
                 throw error
             }
         }

@@ -111,8 +111,10 @@ final class Authorizer {
             switch action {
             case SQLITE_READ:
                 reads.insert(a1)
-            case SQLITE_INSERT, SQLITE_UPDATE, SQLITE_DELETE:
+            case SQLITE_INSERT, SQLITE_UPDATE, SQLITE_DELETE, SQLITE_CREATE_TABLE, SQLITE_DROP_TABLE:
                 writes.insert(a1)
+            case SQLITE_ALTER_TABLE:
+                if let a2 { writes.insert(a2) }
             default:
                 break
             }

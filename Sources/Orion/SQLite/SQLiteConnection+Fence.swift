@@ -15,10 +15,9 @@ extension SQLiteConnection {
                 authorizer.explicitPrepare = false
                 guard rc == SQLITE_OK else { throw error(rc, sql: script) }
                 guard let raw else { continue }
-                let statement = SQLiteStatement(handle: raw, sql: script, inserts: false, tables: authorizer.takeTables())
-                let changesBefore = sqlite3_total_changes64(handle)
-                while try step(statement) {}
-                if changes != nil, sqlite3_total_changes64(handle) != changesBefore { logWrites(of: statement) }
+                let statement = SQLiteStatement(
+                    handle: raw, sql: script, inserts: false, changesSchema: authorizer.sawSchemaChange, tables: authorizer.takeTables())
+                try loggingWrites(statement) { while try step(statement) {} }
             }
         }
     }

@@ -170,13 +170,9 @@ final class SQLiteConnection {
             // feature statement's time limit, even when they run inside it.
             deadline = 0
         }
-        // What the statement writes is logged (and, outside a transaction, announced at once),
-        // when it changed rows: a failed statement that changed none announces nothing.
-        let changesBefore = changes != nil && !statement.isReadOnly ? sqlite3_total_changes64(handle) : -1
         do {
             defer {
                 if statement.changesSchema { schemaEpoch &+= 1 }
-                if changesBefore >= 0, sqlite3_total_changes64(handle) != changesBefore { logWrites(of: statement) }
                 if ReadRecorder.active.load(ordering: .relaxed) > 0, access.cacheScope != -1, let recorder = ReadRecorder.current {
                     recorder.record(statement.readTables)
                 }
@@ -189,12 +185,33 @@ final class SQLiteConnection {
         }
     }
 
+    /// Runs `work`, a run of `statement` on the writer, then logs the tables it wrote: after it
+    /// succeeded, when it changed rows or the schema; after it failed, only when its conflict
+    /// handling kept rows (`OR FAIL`: `sqlite3_changes` counts them; a statement rolled back,
+    /// whose triggers may have moved the total, counts none).
+    ///
+    /// Call it where the write's own transaction level is open (inside a write-queue unit, before
+    /// the unit's savepoint is released or rolled back).
+    @inline(__always)
+    func loggingWrites<R>(_ statement: SQLiteStatement, _ work: () throws -> R) rethrows -> R {
+        guard changes != nil, !statement.isReadOnly else { return try work() }
+        let before = sqlite3_total_changes64(handle)
+        do {
+            let result = try work()
+            if statement.changesSchema || sqlite3_total_changes64(handle) != before { logWrites(of: statement) }
+            return result
+        } catch {
+            if sqlite3_changes64(handle) > 0, sqlite3_total_changes64(handle) != before { logWrites(of: statement) }
+            throw error
+        }
+    }
+
     /// Logs the tables `statement` wrote into the open transaction, or announces them now when
     /// it ran on its own (autocommit: it committed as it finished).
     func logWrites(of statement: SQLiteStatement) {
         guard !statement.writtenTables.isEmpty else { return }
         if isAutocommit {
-            if let changes, changes.hasSubscribers { changes.publish(Set(statement.writtenTables)) }
+            changes?.publish(statement.change, keys: statement.writtenKeys)
         } else {
             writeLog.record(statement.writtenTables)
         }

@@ -25,6 +25,10 @@ final class SQLiteStatement {
     /// as its compiles found them; a re-prepare adds to them.
     @exclusivity(unchecked) private(set) var readTables: [String]
     @exclusivity(unchecked) private(set) var writtenTables: [String]
+    /// `writtenTables` as SQLite compares names, for the change hub's index.
+    @exclusivity(unchecked) private(set) var writtenKeys: [SQLName]
+    /// The change an autocommitted run of the statement announces (built once).
+    @exclusivity(unchecked) private(set) var change: Change
     /// What can make a failure of the statement roll back the whole transaction, with the schema
     /// epoch it was learned in (see ``SQLiteConnection/mayRollBackTransaction(_:)``).
     @exclusivity(unchecked) var rollbackRisk: (epoch: UInt64, risk: SQLiteConnection.RollbackRisk)?
@@ -45,6 +49,8 @@ final class SQLiteStatement {
         self.changesSchema = changesSchema
         readTables = tables.reads
         writtenTables = tables.writes
+        writtenKeys = tables.writes.map(SQLName.init)
+        change = Change(tables: Set(tables.writes))
         parameterCount = Int(sqlite3_bind_parameter_count(handle))
         isReadOnly = sqlite3_stmt_readonly(handle) != 0
     }
@@ -73,6 +79,8 @@ final class SQLiteStatement {
     func addTables(_ tables: (reads: [String], writes: [String])) {
         readTables = Array(Set(readTables).union(tables.reads)).sorted()
         writtenTables = Array(Set(writtenTables).union(tables.writes)).sorted()
+        writtenKeys = writtenTables.map(SQLName.init)
+        change = Change(tables: Set(writtenTables))
     }
 
     /// Binds `params` to the `?` parameters; the caller has checked the count.

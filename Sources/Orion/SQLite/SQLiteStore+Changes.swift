@@ -47,7 +47,7 @@ extension SQLiteStore {
     /// a backlog. An error the view throws ends the sequence with that error.
     public func observe<Value: Sendable>(_ view: @escaping @Sendable () throws -> Value) -> Observation<Value> {
         let inbox = changeHub.subscribe(tables: nil)
-        return Observation(inbox: inbox) {
+        return Observation(hub: changeHub, inbox: inbox) {
             // Every commit reaches the observer while the view runs; afterwards only those
             // touching what it read.
             inbox.refilter(nil)
@@ -63,7 +63,7 @@ extension SQLiteStore {
     /// let stream = store.observe(tables: ["todos"]) { try Todos.all(todos) }
     /// ```
     public func observe<Value: Sendable>(tables: Set<String>, _ view: @escaping @Sendable () throws -> Value) -> Observation<Value> {
-        Observation(inbox: changeHub.subscribe(tables: tables)) { (try view(), tables) }
+        Observation(hub: changeHub, inbox: changeHub.subscribe(tables: tables)) { (try view(), tables) }
     }
 
     /// How often, while anyone subscribes, the store looks for commits made by other
@@ -117,6 +117,11 @@ final class OtherWriters: @unchecked Sendable {
         self.enabled = enabled
     }
 
+    /// The writer connection's `data_version` when the store opened.
+    func setBaseline(_ version: Int64?) {
+        state.withLock { $0.lastVersion = version }
+    }
+
     func setWanted(_ wanted: Bool) {
         guard enabled else { return }
         if wanted { start() } else { stop() }
@@ -129,9 +134,10 @@ final class OtherWriters: @unchecked Sendable {
         source.schedule(deadline: .now(), repeating: .nanoseconds(nanoseconds), leeway: .milliseconds(5))
         source.setEventHandler { [weak self] in self?.tick() }
         let timer = Timer(source)
+        // The version seen last is kept from the store's opening on: a commit made elsewhere
+        // just before a subscription is announced at the first look, never taken for the baseline.
         let replaced: Timer? = state.withLock { state in
             defer { state.timer = timer }
-            state.lastVersion = nil
             return state.timer
         }
         replaced?.source.cancel()
@@ -149,7 +155,7 @@ final class OtherWriters: @unchecked Sendable {
     private func tick() {
         guard let store else { return }
         let last = state.withLock { $0.lastVersion }
-        let now = store.lookForOtherWriters(since: last)
+        guard let now = store.lookForOtherWriters(since: last) else { return }
         state.withLock { $0.lastVersion = now }
     }
 }

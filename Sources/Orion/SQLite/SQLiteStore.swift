@@ -97,6 +97,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             path: path, role: memory ? .memory : .writer, synchronous: synchronous,
             statementCacheSize: statementCacheSize, timeLimit: statementTimeLimit)
         connection.changes = changeHub
+        if !memory { otherWriters.setBaseline(try connection.first("pragma data_version", [], access: .internal)) }
         writer = Writer(connection: connection, group: group)
         readerPool =
             memory
@@ -115,6 +116,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
 
     deinit {
         otherWriters.stop()
+        defer { changeHub.finish() }
         guard let group else { return }
         // The last reference is gone: commit what the write queue still holds (a failure is
         // reported through `onBatch` or standard error by the commit itself).
@@ -369,9 +371,10 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             return try connection.withStatement(sql, params, access: access) { statement in
                 /// Runs the statement, its errors free of bound values before the transaction
                 /// logic copies them (a lost batch's error reaches other callers and `onBatch`).
+                /// What it wrote is logged inside its own transaction level (a unit's savepoint).
                 func runRedacted() throws -> R {
                     do {
-                        return try run(connection, statement)
+                        return try connection.loggingWrites(statement) { try run(connection, statement) }
                     } catch let error as StoreError where params.count > 0 {
                         throw error.redacting(params.boundValues)
                     }

@@ -26,13 +26,37 @@ package func currentThreadID() -> UInt {
     #endif
 }
 
-/// Who is calling: the current task, or the thread when no task runs. A task keeps its identity
-/// across suspensions (unlike its thread), and two tasks that take turns on one thread do not
-/// share it.
+/// Who is calling, for read-your-writes: the current task on the current thread, or the thread
+/// when no task runs.
+///
+/// A task keeps its key until it suspends (it may resume on another thread), which is what the
+/// contract promises; two tasks taking turns on one thread have different keys. The thread part
+/// is a token no other thread ever gets (thread ids are reused once a thread exits), so only a
+/// new task that reuses a finished task's memory on the same thread while the same batch is open
+/// could be taken for it.
 @inline(__always)
 func currentCallerKey() -> UInt {
-    withUnsafeCurrentTask { task in task.map { UInt(bitPattern: $0.hashValue) } } ?? currentThreadID()
+    let thread = currentThreadToken()
+    guard let task = withUnsafeCurrentTask(body: { $0.map { UInt(bitPattern: $0.hashValue) } }) else { return thread }
+    return task ^ (thread &* 0x9E37_79B9_7F4A_7C15)
 }
+
+/// A number for the calling thread that no other thread of the process ever gets.
+@inline(__always)
+func currentThreadToken() -> UInt {
+    if let value = pthread_getspecific(threadTokenKey) { return UInt(bitPattern: value) }
+    let token = nextThreadToken.add(1, ordering: .relaxed).newValue
+    pthread_setspecific(threadTokenKey, UnsafeRawPointer(bitPattern: token))
+    return token
+}
+
+private let threadTokenKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key, nil)
+    return key
+}()
+
+private let nextThreadToken = Atomic<UInt>(0)
 
 /// A mutex that knows which thread holds it, so the holder can re-enter code that would
 /// otherwise lock again (a `tx` body calling the store).

@@ -1,0 +1,146 @@
+// Live reads: readers beside the write queue, the writer's cost of change notifications, and the
+// fan-out of one commit to many subscribers.
+import Foundation
+import Orion
+import RawSQLite
+import Synchronization
+
+/// 64 transfer tasks (a tx per transfer, acknowledged by durable()) beside 30 reader tasks that
+/// read continuously; transfers/s and reads/s, with the queue off and on, interleaved.
+func benchLiveReads() async throws {
+    let arguments = CommandLine.arguments
+    let accounts = arguments.firstIndex(of: "--accounts").flatMap { Int64(arguments[$0 + 1]) } ?? 1_000_000
+    let runSeconds = arguments.firstIndex(of: "--seconds").flatMap { Int(arguments[$0 + 1]) } ?? 3
+    let path = work.appendingPathComponent("live.db").path
+    let fill = raw_open(path, 1)!
+    precondition(raw_fill_accounts(fill, accounts) == 0)
+    raw_close(fill)
+    print("\n### Transfers beside 30 reader tasks: \(accounts) accounts, 64 transfer tasks, \(runSeconds) s per run, medians of \(rounds)")
+    print("| synchronous | queue | transfers/s | reads/s | transfers × off | reads × off |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    for synchronous in [SQLiteStore.Synchronous.normal, .full] {
+        var samples: [Bool: [(Double, Double)]] = [:]
+        for round in 0..<rounds {
+            for queued in round % 2 == 0 ? [false, true] : [true, false] {
+                samples[queued, default: []].append(
+                    try await runLiveReads(path: path, accounts: accounts, queued: queued, synchronous: synchronous, seconds: runSeconds))
+            }
+        }
+        let off = (median(samples[false]!.map(\.0)), median(samples[false]!.map(\.1)))
+        let on = (median(samples[true]!.map(\.0)), median(samples[true]!.map(\.1)))
+        let name = synchronous == .full ? "full" : "normal"
+        print("| \(name) | off | \(Int(off.0)) | \(Int(off.1)) | 1.00× | 1.00× |")
+        print("| \(name) | on | \(Int(on.0)) | \(Int(on.1)) | \(String(format: "%.2f", on.0 / off.0))× | \(String(format: "%.2f", on.1 / off.1))× |")
+    }
+}
+
+func runLiveReads(path: String, accounts: Int64, queued: Bool, synchronous: SQLiteStore.Synchronous, seconds: Int) async throws -> (Double, Double) {
+    let store = try SQLiteStore(path: path, writeQueue: queued ? WriteQueue() : nil, synchronous: synchronous)
+    defer { try? store.close() }
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    let started = ContinuousClock.now
+    let (transfers, reads) = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
+        for task in 0..<64 {
+            group.addTask {
+                var rng = FastRandom(seed: UInt64(task) &* 7919 &+ 1)
+                var done = 0
+                while ContinuousClock.now < deadline {
+                    let from = skewedID(accounts, &rng)
+                    var to = skewedID(accounts, &rng)
+                    if to == from { to = from % accounts + 1 }
+                    try transfer(store, .queueTx, from, to)
+                    try await store.durable()
+                    done += 1
+                }
+                return (done, 0)
+            }
+        }
+        for reader in 0..<30 {
+            group.addTask {
+                var rng = FastRandom(seed: UInt64(reader) &* 104_729 &+ 3)
+                var done = 0
+                while ContinuousClock.now < deadline {
+                    for _ in 0..<8 {
+                        let _: Int? = try store.one("select balance from accounts where id = ?", skewedID(accounts, &rng))
+                    }
+                    done += 8
+                    await Task.yield()
+                }
+                return (0, done)
+            }
+        }
+        var totals = (0, 0)
+        for try await (t, r) in group {
+            totals.0 += t
+            totals.1 += r
+        }
+        return totals
+    }
+    let elapsed = ContinuousClock.now - started
+    let secs = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    return (Double(transfers) / secs, Double(reads) / secs)
+}
+
+/// 1,000 subscribers to one table: for each of 200 commits, the time from just before the write
+/// to the last subscriber holding the change; median and 99th percentile.
+func benchFanOut() async throws {
+    let path = work.appendingPathComponent("fanout.db").path
+    let store = try SQLiteStore(path: path)
+    try store.migrate("todos", ["create table todos (id integer primary key, title text not null)"])
+    let subscribers = 1000
+    let commits = 200
+    final class Arrivals: Sendable {
+        let received = Mutex<[Int: Int]>([:])
+        let times = Mutex<[Int: ContinuousClock.Instant]>([:])
+    }
+    let arrivals = Arrivals()
+    var tasks: [Task<Void, Never>] = []
+    for _ in 0..<subscribers {
+        let changes = store.changes(to: ["todos"])
+        tasks.append(
+            Task {
+                var seen = 0
+                for await _ in changes {
+                    seen += 1
+                    let now = ContinuousClock.now
+                    arrivals.received.withLock { $0[seen, default: 0] += 1 }
+                    arrivals.times.withLock { $0[seen] = max($0[seen] ?? now, now) }
+                }
+            })
+    }
+    var latencies: [Double] = []
+    for i in 1...commits {
+        let start = ContinuousClock.now
+        try store.exec("insert into todos (title) values (?)", "t\(i)")
+        while arrivals.received.withLock({ $0[i] ?? 0 }) < subscribers { await Task.yield() }
+        let last = arrivals.times.withLock { $0[i]! }
+        let d = last - start
+        latencies.append(Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1e3)
+    }
+    for task in tasks { task.cancel() }
+    latencies.sort()
+    print("\n### Fan-out: 1,000 subscribers of one table, \(commits) commits, one at a time")
+    print("| from before the write to the last subscriber | median | p99 |")
+    print("| --- | ---: | ---: |")
+    print("| time | \(String(format: "%.2f", latencies[latencies.count / 2])) ms | \(String(format: "%.2f", latencies[Int(Double(latencies.count) * 0.99)])) ms |")
+    try store.close()
+}
+
+/// Autocommit inserts for callgrind: with --subscribers N, N subscribers (of `todos` itself with
+/// --same, of another table otherwise), never iterated (their changes merge in place).
+func profileInserts() throws {
+    let path = work.appendingPathComponent("inserts.db").path
+    let store = try SQLiteStore(path: path)
+    try store.migrate("todos", ["create table todos (id integer primary key, title text not null)", "create table other (id integer primary key)"])
+    let arguments = CommandLine.arguments
+    let count = arguments.firstIndex(of: "--subscribers").flatMap { Int(arguments[$0 + 1]) } ?? 0
+    let tables: Set<String> = arguments.contains("--same") ? ["todos"] : ["other"]
+    let subscriptions = (0..<count).map { _ in store.changes(to: tables) }
+    // --consume: each subscriber iterates its changes on a task of its own.
+    let consumers = arguments.contains("--consume") ? subscriptions.map { changes in Task { for await _ in changes {} } } : []
+    for i in 0..<20_000 {
+        try store.exec("insert into todos (title) values (?)", "t\(i)")
+    }
+    for consumer in consumers { consumer.cancel() }
+    print(subscriptions.count)
+}

@@ -82,15 +82,16 @@ public struct Observation<Value: Sendable>: AsyncSequence, Sendable {
     }
 }
 
+/// How many evaluations record their reads now, in any task: the statement path asks for the
+/// task-local recorder only when this is above zero.
+let readRecording = Atomic<Int>(0)
+
 /// The tables read while a view runs, gathered from the statements it runs (each statement
 /// knows, from its compile, the tables it reads): how ``SQLiteStore/observe(_:)`` learns what to
 /// watch without being told.
 final class ReadRecorder: Sendable {
     /// The recorder of the evaluation running in this task, if any.
     @TaskLocal static var current: ReadRecorder?
-    /// How many evaluations record now, in any task: the statement path asks for the task-local
-    /// value only when this is above zero.
-    static let active = Atomic<Int>(0)
 
     private let tables = Mutex<Set<String>>([])
 
@@ -103,8 +104,8 @@ final class ReadRecorder: Sendable {
     /// Runs `body`, recording the tables its statements read.
     static func recording<T>(_ body: () throws -> T) rethrows -> (T, Set<String>) {
         let recorder = ReadRecorder()
-        active.add(1, ordering: .relaxed)
-        defer { active.subtract(1, ordering: .relaxed) }
+        readRecording.add(1, ordering: .relaxed)
+        defer { readRecording.subtract(1, ordering: .relaxed) }
         let value = try $current.withValue(recorder) { try body() }
         return (value, recorder.recorded)
     }

@@ -173,7 +173,8 @@ final class SQLiteConnection {
         do {
             defer {
                 if statement.changesSchema { schemaEpoch &+= 1 }
-                if ReadRecorder.active.load(ordering: .relaxed) > 0, access.cacheScope != -1, let recorder = ReadRecorder.current {
+                absorbRecompile(statement)
+                if readRecording.load(ordering: .relaxed) > 0, access.cacheScope != -1, let recorder = ReadRecorder.current {
                     recorder.record(statement.readTables)
                 }
             }
@@ -198,12 +199,20 @@ final class SQLiteConnection {
         let before = sqlite3_total_changes64(handle)
         do {
             let result = try work()
+            absorbRecompile(statement)
             if statement.changesSchema || sqlite3_total_changes64(handle) != before { logWrites(of: statement) }
             return result
         } catch {
+            absorbRecompile(statement)
             if sqlite3_changes64(handle) > 0, sqlite3_total_changes64(handle) != before { logWrites(of: statement) }
             throw error
         }
+    }
+
+    /// Adds to `statement` the tables a re-prepare during its run found, if SQLite re-prepared it.
+    @inline(__always)
+    func absorbRecompile(_ statement: SQLiteStatement) {
+        if authorizer.recompiled { statement.addTables(authorizer.takeTables()) }
     }
 
     /// Logs the tables `statement` wrote into the open transaction, or announces them now when
@@ -228,7 +237,6 @@ final class SQLiteConnection {
     func step(_ statement: SQLiteStatement) throws -> Bool {
         while true {
             let rc = sqlite3_step(statement.handle)
-            if authorizer.recompiled { statement.addTables(authorizer.takeTables()) }
             if rc == SQLITE_ROW { return true }
             if rc == SQLITE_DONE { return false }
             if authorizer.needsRegistry && !authorizer.registryTrusted {

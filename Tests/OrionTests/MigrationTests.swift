@@ -153,6 +153,55 @@ struct MigrationTests {
         #expect(try store.one("select count(*) from _orion_tables where name = 'customers_new'") == 0)
     }
 
+    @Test("a column with an expression default on a table with rows: the error names the entry and what works instead")
+    func nonConstantDefault() throws {
+        let first = [
+            "create table todos (id integer primary key, title text not null, done integer not null default 0)",
+            "create table todo_notes (id integer primary key, todo_id integer not null references todos(id) on delete cascade, body text not null)",
+        ]
+        try store.migrate("todos", first)
+        try store.exec("insert into todos (title) values ('a'), ('b')")
+        try store.exec("insert into todo_notes (todo_id, body) values (1, 'n1'), (2, 'n2')")
+        let error = expectStoreError(.migration) {
+            try store.migrate("todos", first + ["alter table todos add column created_at text not null default (datetime('now'))"])
+        }
+        #expect(error?.message.contains("migration todos[2] failed and was rolled back") == true)
+        #expect(error?.message.contains("cannot add a column whose default is an expression") == true)
+        #expect(error?.message.contains("rebuild the table in one entry") == true)
+        #expect(try store.one("select count(*) from _orion_migrations where feature = 'todos'") == 2)
+
+        // The worked example of the migrations article ("Rebuilding a table"), as it is there.
+        try store.migrate(
+            "todos",
+            first + [
+                """
+                create table todos_new (
+                    id integer primary key,
+                    title text not null,
+                    done integer not null default 0,
+                    created_at text not null default (datetime('now'))
+                );
+                insert into todos_new (id, title, done) select id, title, done from todos;
+                drop table todos;
+                alter table todos_new rename to todos;
+                create index todos_by_created_at on todos (created_at);
+                """
+            ])
+        let rows: [Todo] = try store.query("select id, title, done from todos order by id")
+        #expect(rows == [Todo(id: 1, title: "a", done: false), Todo(id: 2, title: "b", done: false)])
+        #expect(try store.one("select count(*) from todos where created_at like '20__-__-__ __:__:__'") == 2)
+        // The child rows survived (no cascade), and their foreign key still holds.
+        #expect(try store.one("select count(*) from todo_notes") == 2)
+        expectStoreError(.constraint) { try store.exec("insert into todo_notes (todo_id, body) values (99, 'orphan')") }
+        try store.exec("delete from todos where id = 1")
+        #expect(try store.one("select count(*) from todo_notes") == 1)
+        // Ownership is the feature's, as before: its scoped store reads it, another's is refused.
+        #expect(try store.one("select feature from _orion_tables where name = 'todos'") == "todos")
+        #expect(try store.scoped(to: "todos").one("select count(*) from todos") == 1)
+        try store.migrate("board", ["create table boards (id integer primary key)"])
+        expectStoreError(.fence) { let _: Int? = try store.scoped(to: "board").one("select count(*) from todos") }
+    }
+
     @Test("an entry that leaves rows without their parent is refused and rolled back")
     func foreignKeyCheck() throws {
         try store.migrate(

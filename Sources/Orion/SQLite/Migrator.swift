@@ -144,6 +144,13 @@ enum Migrator {
         if error.code == .fence || error.code == .transactionControl || error.message.hasPrefix("migration ") {
             return error.with(sql: entry)
         }
+        if error.message.contains("Cannot add a column with non-constant default") {
+            // Works on an empty table (development), fails once the table has rows (production).
+            return StoreError(
+                .migration,
+                "migration \(feature)[\(index)] failed and was rolled back: SQLite cannot add a column whose default is an expression, such as (datetime('now')), to a table that has rows (it worked where the table was empty). Give the column a constant default (default '' or default 0, then fill it with an update in the same entry), or rebuild the table in one entry: create the new table, copy the rows, drop the old one, rename the new one (see \"Rebuilding a table\" in the migrations article)",
+                sql: entry, sqliteCode: error.sqliteCode, sqliteCodeName: error.sqliteCodeName)
+        }
         return .migrationFailed(feature: feature, index: index, reason: error.message, entry: entry, sqliteCode: error.sqliteCode, sqliteCodeName: error.sqliteCodeName)
     }
 

@@ -125,6 +125,25 @@ struct LiveTests {
         }
     }
 
+    @Test("after the board's view fails, it comes back for the viewers still watching")
+    func viewFailureRecovers() async throws {
+        let harness = try Harness()
+        try await harness.test(.live) { client async throws in
+            let viewer = Viewer(url: "http://127.0.0.1:\(client.port!)/events")
+            #expect(await viewer.waitFor { ($0.data ?? "").contains("0 of 0 done") })
+            // A row the view cannot decode (written past the app): the view throws.
+            try harness.backend.todos.exec("insert into todos (title, done) values ('bad', 'x')")
+            try await Task.sleep(for: .milliseconds(200))
+            try harness.backend.todos.exec("delete from todos where title = 'bad'")
+            try Todos.insert(harness.backend.todos, "after the failure", owner: nil)
+            #expect(await viewer.waitFor { ($0.data ?? "").contains("value=\"after the failure\"") })
+            let late = Viewer(url: "http://127.0.0.1:\(client.port!)/events")
+            #expect(await late.waitFor { ($0.data ?? "").contains("value=\"after the failure\"") })
+            viewer.leave()
+            late.leave()
+        }
+    }
+
     @Test("a quiet stream gets a heartbeat")
     func heartbeat() async throws {
         let harness = try Harness(heartbeat: .milliseconds(200))

@@ -92,6 +92,11 @@ struct RouteTests {
         BadForm(name: "a field with no name", uri: "/todos", body: "=x", status: .badRequest, says: "a field has no valid name"),
         BadForm(name: "an owner that is not an id", uri: "/todos", body: "title=a&owner=ann", status: .badRequest, says: "The owner “ann” is not an id."),
         BadForm(name: "an owner nobody is", uri: "/todos", body: "title=a&owner=42", status: .unprocessableContent, says: "There is no person 42"),
+        BadForm(name: "an empty content type", uri: "/todos", body: "title=a", contentType: "", status: .unsupportedMediaType, says: "(got an empty content type)"),
+        BadForm(name: "a content type of only a semicolon", uri: "/todos", body: "title=a", contentType: ";", status: .unsupportedMediaType, says: "(got an empty content type)"),
+        BadForm(
+            name: "a bidirectional override", uri: "/todos", body: "title=%E2%80%AEevil", status: .unprocessableContent,
+            says: "contains a bidirectional override"),
         BadForm(name: "JSON instead of a form", uri: "/todos", body: "{\"title\":\"a\"}", contentType: "application/json", status: .unsupportedMediaType, says: "(got application/json)"),
         BadForm(
             name: "a form over 64 kB", uri: "/todos", body: "title=" + String(repeating: "x", count: 70_000), status: .contentTooLarge,
@@ -124,6 +129,42 @@ struct RouteTests {
         }
     }
 
+    @Test("a body that is not UTF-8 is a 400, not text with replacement characters")
+    func notUTF8() async throws {
+        let harness = try Harness()
+        try await harness.test(.router) { client async throws in
+            let response = try await client.execute(
+                uri: "/todos", method: .post, headers: formHeaders, body: ByteBuffer(bytes: Array("title=".utf8) + [0xFF, 0xFE]))
+            #expect(response.status == .badRequest)
+            #expect(response.text.contains("it is not UTF-8"))
+            #expect(try harness.todoCount() == 0)
+        }
+    }
+
+    @Test("a name typed in composed or decomposed form is one name")
+    func composedNames() async throws {
+        let harness = try Harness()
+        try await harness.test(.router) { client async throws in
+            #expect(try await client.post("/people", ["name": "Zoe\u{308}"]).status == .seeOther)
+            #expect(try await client.post("/people", ["name": "Zo\u{EB}"]).status == .conflict)
+            #expect(try People.all(harness.backend.people).map(\.name) == ["Zo\u{EB}"])
+        }
+    }
+
+    @Test("HEAD answers like GET; OPTIONS names the methods a path takes")
+    func headAndOptions() async throws {
+        let harness = try Harness()
+        try await harness.test(.router) { client async throws in
+            let head = try await client.execute(uri: "/", method: .head)
+            #expect(head.status == .ok)
+            #expect(head.body.readableBytes == 0)
+            let options = try await client.execute(uri: "/todos", method: .options)
+            #expect(options.status == .noContent)
+            #expect(options.headers[.allow] == "POST, OPTIONS")
+            #expect(try await client.execute(uri: "/todos", method: .head).status == .methodNotAllowed)
+        }
+    }
+
     @Test("a path asked with a method it does not take is a 405 that names the method it takes")
     func wrongMethod() async throws {
         let harness = try Harness()
@@ -136,7 +177,7 @@ struct RouteTests {
             #expect(getToggle.status == .methodNotAllowed)
             let post = try await client.execute(uri: "/", method: .post, headers: formHeaders, body: form(["title": "x"]))
             #expect(post.status == .methodNotAllowed)
-            #expect(post.headers[.allow] == "GET")
+            #expect(post.headers[.allow] == "GET, HEAD")
             let delete = try await client.execute(uri: "/todos/1/delete", method: .delete)
             #expect(delete.status == .methodNotAllowed)
             #expect(try harness.todoCount() == 0)

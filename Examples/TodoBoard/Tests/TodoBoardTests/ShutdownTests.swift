@@ -6,6 +6,8 @@ import Orion
 import Synchronization
 import Testing
 
+@testable import TodoBoard
+
 /// The path of an executable the build made (`todos`), beside the test binary.
 func builtExecutable(_ name: String) -> String {
     let me = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
@@ -127,6 +129,38 @@ struct ShutdownTests {
         #expect(missing.isEmpty, "acknowledged but not in the file: \(missing.prefix(10))")
         let check: String? = try store.one("pragma integrity_check")
         #expect(check == "ok")
+    }
+
+    @Test("a viewer that stopped reading does not keep SIGTERM from ending the process")
+    func stuckViewerAtShutdown() async throws {
+        let folder = temporaryFolder()
+        let database = folder.appendingPathComponent("app.db").path
+        do {
+            // A board of about 250 kB, so that a viewer that does not read fills its socket.
+            let store = try SQLiteStore(path: database)
+            try store.migrate(People.feature, People.migrations(.sqlite))
+            try store.migrate(Todos.feature, Todos.migrations(.sqlite))
+            let long = String(repeating: "y", count: Todos.maxTitle - 10)
+            try store.tx {
+                for i in 0..<400 { try Todos.insert(store, "\(i) \(long)", owner: nil) }
+            }
+            try store.close()
+        }
+        let app = try await RunningApp(database: database)
+        let stuck = try StuckViewer(port: app.port, path: "/events")
+        defer { stuck.close() }
+        for id in 1...30 {
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(app.port)/todos/\(id)/toggle")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            #expect(try await streams.execute(request, timeout: .seconds(10)).status == .seeOther)
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        kill(app.process.processIdentifier, SIGTERM)
+        let status = await app.exit(within: 20)
+        #expect(status?.0 == .exit, "still running 20 s after SIGTERM: \(app.output.withLock { $0 })")
+        #expect(status?.1 == 0)
+        if status == nil { kill(app.process.processIdentifier, SIGKILL) }
     }
 
     @Test("a bad setting stops the executable at once with a sentence naming the variable")

@@ -39,12 +39,22 @@ public final class LivePages: Service, Sendable {
     private func followBoard() async {
         let todos = backend.todos
         let people = backend.people
-        while await board.waitForViewers() {
+        while !Task.isCancelled {
+            // After a failed view, try again at once while anyone still watches.
+            if board.viewerCount == 0 {
+                guard await board.waitForViewers() else { return }
+            }
             do {
+                var stopped = false
                 for try await html in backend.observe({ try Board.fragment(todos: todos, people: people) }) {
                     board.publish(html)
-                    if board.viewerCount == 0 { break }
+                    if board.viewerCount == 0 {
+                        stopped = true
+                        break
+                    }
                 }
+                // The sequence ended by itself: the store closed.
+                guard stopped else { return }
             } catch is CancellationError {
                 return
             } catch {

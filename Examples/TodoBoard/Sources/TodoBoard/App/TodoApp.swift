@@ -11,8 +11,10 @@ public func makeApplication(settings: Settings, backend: Backend, logger: Logger
 }
 
 func makeApplication(settings: Settings, backend: Backend, live: LivePages, logger: Logger) -> some ApplicationProtocol {
-    let router = Router()
+    // HEAD is answered wherever GET is.
+    let router = Router(options: .autoGenerateHeadEndpoints)
     router.add(middleware: ErrorPages())
+    router.add(middleware: SameOrigin(listeningOn: settings.host))
     Routes(backend: backend, live: live, heartbeat: settings.heartbeat, querySample: settings.querySample).add(to: router)
     return Application(
         router: router,

@@ -113,7 +113,9 @@ final class Broadcast: Sendable {
     }
 
     /// A `text/event-stream` response that follows this page until the viewer goes away (the
-    /// connection closes: the handler is cancelled) or the server shuts down gracefully.
+    /// connection closes: the handler is cancelled) or the server shuts down gracefully (the
+    /// stream is cancelled too: a viewer that stopped reading, its write stuck on a full
+    /// socket, must not keep the server from stopping).
     func response(to request: Request, heartbeat: Duration) -> Response {
         let doorbell = join()
         return Response(
@@ -121,7 +123,7 @@ final class Broadcast: Sendable {
             headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
             body: ResponseBody { [self] writer in
                 try await request.body.consumeWithCancellationOnInboundClose { _ in
-                    try await withGracefulShutdownHandler {
+                    try await untilGracefulShutdown {
                         // Reconnect after 2 s when the stream breaks.
                         try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
                         var sent = 0
@@ -138,11 +140,29 @@ final class Broadcast: Sendable {
                                 quietSince = .now
                             }
                         }
-                    } onGracefulShutdown: {
-                        self.end()
                     }
                 }
                 try await writer.finish(nil)
             })
     }
+}
+
+/// Runs `operation` in a child task that is cancelled when the server shuts down gracefully
+/// (outside a service group: only when the task is cancelled).
+///
+/// ServiceLifecycle's `cancelWhenGracefulShutdown` wants an escaping `@Sendable` closure, and a
+/// response body's loop captures its `inout` writer. `cancelWhenGracefulShutdown` awaits its
+/// child before it returns, so the closure never outlives this call, and only the child touches
+/// the writer while the caller waits: the same construction as Hummingbird's own
+/// `consumeWithCancellationOnInboundClose`.
+func untilGracefulShutdown(_ operation: () async throws -> Void) async throws {
+    try await withoutActuallyEscaping(operation) { operation in
+        let unchecked = UncheckedSendable(operation)
+        try await cancelWhenGracefulShutdown { try await unchecked.value() }
+    }
+}
+
+private struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

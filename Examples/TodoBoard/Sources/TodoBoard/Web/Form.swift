@@ -11,9 +11,12 @@ struct Form {
 
     /// Reads and parses the request's body.
     static func read(_ request: Request, context: some RequestContext) async throws -> Form {
-        let type = request.headers[.contentType].map { $0.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased() }
+        let type = request.headers[.contentType].map {
+            ($0.split(separator: ";", omittingEmptySubsequences: false).first ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        }
         guard type == "application/x-www-form-urlencoded" else {
-            throw PageError(.unsupportedMediaType, "Send the form as application/x-www-form-urlencoded (got \(type ?? "no content type")).")
+            let got = type.map { $0.isEmpty ? "an empty content type" : $0 } ?? "no content type"
+            throw PageError(.unsupportedMediaType, "Send the form as application/x-www-form-urlencoded (got \(got)).")
         }
         var request = request
         let body: ByteBuffer
@@ -22,7 +25,10 @@ struct Form {
         } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
             throw PageError(.contentTooLarge, "The form is larger than \(maxBytes / 1024) kB.")
         }
-        return try Form(parsing: String(decoding: body.readableBytesView, as: UTF8.self))
+        guard let text = String(validating: body.readableBytesView, as: UTF8.self) else {
+            throw PageError(.badRequest, "The form is malformed: it is not UTF-8.")
+        }
+        return try Form(parsing: text)
     }
 
     init(parsing body: String) throws {
@@ -45,20 +51,25 @@ struct Form {
         raw.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
     }
 
-    /// A required text field, trimmed, between 1 and `max` characters, with no control characters.
+    /// A required text field: trimmed, in Unicode's composed form (so "Zoë" typed two ways is one
+    /// name), between 1 and `max` UTF-16 units (what a browser's `maxlength` counts), with no
+    /// control characters and no bidirectional overrides (which could turn the text around it).
     func text(_ name: String, label: String, max: Int) throws -> String {
         guard let raw = fields[name] else {
             throw PageError(.badRequest, "The form has no \u{201C}\(name)\u{201D} field.")
         }
-        let value = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        let value = raw.trimmingCharacters(in: .whitespacesAndNewlines).precomposedStringWithCanonicalMapping
         guard !value.isEmpty else {
             throw PageError(.unprocessableContent, "The \(label) is empty: write at least one character.")
         }
-        guard value.count <= max else {
-            throw PageError(.unprocessableContent, "The \(label) is \(value.count) characters long; at most \(max) are allowed.")
+        guard value.utf16.count <= max else {
+            throw PageError(.unprocessableContent, "The \(label) is \(value.utf16.count) characters long; at most \(max) are allowed.")
         }
         guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw PageError(.unprocessableContent, "The \(label) contains a control character (a line break or a tab, say); write it on one line.")
+        }
+        guard !value.unicodeScalars.contains(where: { (0x202A...0x202E).contains($0.value) || (0x2066...0x2069).contains($0.value) }) else {
+            throw PageError(.unprocessableContent, "The \(label) contains a bidirectional override, which could reverse the text around it; remove it.")
         }
         return value
     }

@@ -33,26 +33,32 @@ enum Layout {
     /// Opens the event stream and swaps each event's markup into the element `target` — but
     /// never under the user's cursor: while something in it has focus (a half-typed title), the
     /// newest markup waits and goes in when the focus leaves.
-    static func liveScript(stream: String, event: String, target: String) -> HTML {
-        """
-        <script>
-        (() => {
-          const target = document.getElementById("\(target)");
-          const status = document.getElementById("live");
-          let pending = null;
-          const apply = () => {
-            if (pending === null || target.contains(document.activeElement)) return;
-            target.innerHTML = pending;
-            pending = null;
-          };
-          const events = new EventSource("\(stream)");
-          events.addEventListener("\(event)", (e) => { pending = e.data; apply(); });
-          events.onopen = () => { if (status) { status.textContent = "live"; status.className = "live"; } };
-          events.onerror = () => { if (status) { status.textContent = "reconnecting"; status.className = "stale"; } };
-          target.addEventListener("focusout", () => setTimeout(apply, 0));
-        })();
-        </script>
-        """
+    ///
+    /// The arguments are the program's own constants: inside `<script>`, HTML escaping would
+    /// not apply, so nothing from a request may reach them.
+    static func liveScript(stream: StaticString, event: StaticString, target: StaticString) -> HTML {
+        let stream = HTML(trusted: "\(stream)")
+        let event = HTML(trusted: "\(event)")
+        let target = HTML(trusted: "\(target)")
+        return """
+            <script>
+            (() => {
+              const target = document.getElementById("\(target)");
+              const status = document.getElementById("live");
+              let pending = null;
+              const apply = () => {
+                if (pending === null || target.contains(document.activeElement)) return;
+                target.innerHTML = pending;
+                pending = null;
+              };
+              const events = new EventSource("\(stream)");
+              events.addEventListener("\(event)", (e) => { pending = e.data; apply(); });
+              events.onopen = () => { if (status) { status.textContent = "live"; status.className = "live"; } };
+              events.onerror = () => { if (status) { status.textContent = "reconnecting"; status.className = "stale"; } };
+              target.addEventListener("focusout", () => setTimeout(apply, 0));
+            })();
+            </script>
+            """
     }
 
     static let style: HTML = """

@@ -72,10 +72,14 @@ struct Routes: Sendable {
             ("/todos", "POST"), ("/todos/{id}/toggle", "POST"), ("/todos/{id}/rename", "POST"),
             ("/todos/{id}/delete", "POST"), ("/people", "POST"),
         ] {
-            for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] where method.rawValue != allowed {
+            let allow = allowed == "GET" ? "GET, HEAD" : allowed
+            for method in [HTTPRequest.Method.get, .head, .post, .put, .patch, .delete] where !allow.contains(method.rawValue) {
                 router.on(RouterPath(path), method: method) { request, _ -> Response in
-                    throw PageError(.methodNotAllowed, "\(request.method.rawValue) is not how \(request.uri.path) is used; it takes \(allowed).", allow: allowed)
+                    throw PageError(.methodNotAllowed, "\(request.method.rawValue) is not how \(request.uri.path) is used; it takes \(allowed).", allow: allow)
                 }
+            }
+            router.on(RouterPath(path), method: .options) { _, _ in
+                Response(status: .noContent, headers: [.allow: "\(allow), OPTIONS"])
             }
         }
     }

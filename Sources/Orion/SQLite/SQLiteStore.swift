@@ -55,6 +55,8 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     let changeHub: ChangeHub
     /// Watches for commits of other connections while anyone subscribes.
     let otherWriters: OtherWriters
+    /// Keeps the write-ahead log bounded (see ``Checkpointing``).
+    let checkpointer: Checkpointer
     private let readerPool: ReaderPool?
     private let closed = Atomic<Bool>(false)
     /// Threads inside or waiting for the writer; the zero-delay flush waits for none.
@@ -72,11 +74,14 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     ///   - statementTimeLimit: Stops a statement that runs longer (`nil`: no limit). With the
     ///     write queue, a write that shares its batch with other callers' writes runs to its end:
     ///     stopping it would make SQLite roll back the whole batch (see <doc:TheWriteQueue>).
+    ///   - checkpointing: How the write-ahead log is kept from growing (default
+    ///     ``Checkpointing/bounded(walLimit:)`` at 64 MiB; see <doc:OperatingAStore>).
     /// - Throws: ``StoreError`` when the file cannot be opened, is not a database, cannot use WAL,
     ///   or SQLite is older than 3.35.
     public init(
         path: String, writeQueue: WriteQueue? = nil, synchronous: Synchronous = .normal,
-        readers: Int = 4, statementCacheSize: Int = 128, statementTimeLimit: Duration? = nil
+        readers: Int = 4, statementCacheSize: Int = 128, statementTimeLimit: Duration? = nil,
+        checkpointing: Checkpointing = .bounded()
     ) throws {
         precondition(readers >= 1, "SQLiteStore(readers:) must be at least 1, got \(readers)")
         precondition(statementCacheSize >= 1, "SQLiteStore(statementCacheSize:) must be at least 1, got \(statementCacheSize)")
@@ -97,6 +102,8 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             path: path, role: memory ? .memory : .writer, synchronous: synchronous,
             statementCacheSize: statementCacheSize, timeLimit: statementTimeLimit)
         connection.changes = changeHub
+        checkpointer = Checkpointer(policy: checkpointing)
+        if !memory { try checkpointer.install(on: connection) }
         if !memory { otherWriters.setBaseline(try connection.first("pragma data_version", [], access: .internal)) }
         writer = Writer(connection: connection, group: group)
         readerPool =

@@ -1,0 +1,153 @@
+internal import CSQLite
+import Foundation
+import Synchronization
+
+/// How a store keeps its write-ahead log (the `-wal` file) from growing.
+///
+/// SQLite's own automatic checkpoint (PASSIVE, after a commit leaves 1000 pages in the WAL)
+/// copies pages back into the database but never waits for readers. The WAL starts over from
+/// its beginning only once every page is copied and no reader still reads an older snapshot:
+/// under a steady stream of overlapping readers and writers that moment never comes, and the
+/// file grows without bound (GRDB#1251 and others). See <doc:OperatingAStore>.
+public enum Checkpointing: Sendable, Hashable {
+    /// The store keeps the WAL under `walLimit` bytes: a PASSIVE checkpoint after commits that
+    /// leave 1000 pages or more (as SQLite does), and once the WAL holds a quarter of
+    /// `walLimit`, a TRUNCATE checkpoint that waits at most ``SQLiteStore/truncateWait`` for the
+    /// readers of older snapshots to finish (the store's writes wait with it) and starts the
+    /// WAL over. When those readers take longer it gives up, and tries again after a later
+    /// commit: 25 ms later at the soonest, twice as long after each attempt that gives up, up
+    /// to 1 s. Once the WAL holds three quarters of `walLimit`, an attempt waits up to five
+    /// times as long (at most one such attempt every 100 ms). So the WAL stays under the limit
+    /// while no read takes longer than that; a read that does (a long report, or a tool that
+    /// holds a read transaction open) keeps the WAL from starting over until it ends.
+    /// `journal_size_limit` is `walLimit`. The default limit is 64 MiB.
+    case bounded(walLimit: Int = 64 << 20)
+    /// SQLite's automatic PASSIVE checkpoints only: what a plain connection does.
+    case sqliteDefault
+    /// No checkpoints from this store (`wal_autocheckpoint = 0`): another program runs them,
+    /// such as Litestream, which replicates the WAL and checkpoints itself.
+    case external
+}
+
+/// The checkpoint figures of a store (see ``SQLiteStore/health()``).
+public struct CheckpointFigures: Sendable, Hashable, Codable {
+    /// PASSIVE checkpoints the store ran.
+    public var passive = 0
+    /// TRUNCATE checkpoints that started the WAL over.
+    public var truncated = 0
+    /// TRUNCATE checkpoints that found readers of older snapshots still reading and gave up.
+    public var busy = 0
+    /// Checkpoints that failed with an error (an I/O error, say).
+    public var failed = 0
+    /// Pages in the WAL after the last checkpoint, and how many of them it had copied back.
+    public var lastLogPages = 0
+    public var lastCheckpointedPages = 0
+    /// The longest a checkpoint took, and the writer waited.
+    public var longest: Duration = .zero
+}
+
+extension SQLiteStore {
+    /// How long a TRUNCATE checkpoint waits for readers of older snapshots (the store's writes
+    /// wait with it): 20 ms.
+    public static let truncateWait: Duration = .milliseconds(20)
+}
+
+/// Runs a store's checkpoints on its writer connection, from SQLite's WAL hook: right after a
+/// commit, on the committing thread, while the store's writer lock is held, so no write of the
+/// store runs meanwhile (SQLite has released its own write lock by then).
+///
+/// `@unchecked Sendable`: `figures` is behind its mutex; the rest is set once, or touched only
+/// from the WAL hook, which runs under the store's writer lock.
+final class Checkpointer: @unchecked Sendable {
+    let policy: Checkpointing
+    private let figures = Mutex(CheckpointFigures())
+    /// Frames per checkpoint of SQLite's own: 1000.
+    static let passiveFrames: Int32 = 1000
+    private var truncateFrames: Int32 = .max
+    private var urgentFrames: Int32 = .max
+    private var nextTruncateAttempt: UInt64 = 0
+    private var nextUrgentAttempt: UInt64 = 0
+    /// Nanoseconds to wait after the next attempt that gives up: 25 ms, doubling to 1 s.
+    private var backoff: UInt64 = Checkpointer.firstBackoff
+    private static let firstBackoff: UInt64 = 25_000_000
+    private static let longestBackoff: UInt64 = 1_000_000_000
+    private static let urgentInterval: UInt64 = 100_000_000
+
+    init(policy: Checkpointing) {
+        self.policy = policy
+    }
+
+    var current: CheckpointFigures { figures.withLock { $0 } }
+
+    /// Applies the policy to the writer connection.
+    func install(on connection: SQLiteConnection) throws {
+        switch policy {
+        case .sqliteDefault:
+            break
+        case .external:
+            try connection.run("pragma wal_autocheckpoint = 0")
+        case .bounded(let walLimit):
+            precondition(walLimit >= 1 << 20, "Checkpointing.bounded(walLimit:) must be at least 1 MiB, got \(walLimit)")
+            try connection.run("pragma journal_size_limit = \(walLimit)")
+            let pageSize: Int = try connection.first("pragma page_size", [], access: .internal) ?? 4096
+            // A frame is a page and its 24-byte header; start over at a quarter of the limit,
+            // which leaves room for the attempts that give up.
+            let frames = walLimit / (pageSize + 24)
+            truncateFrames = Int32(clamping: max(Int(Self.passiveFrames), frames / 4))
+            urgentFrames = Int32(clamping: max(Int(Self.passiveFrames), frames * 3 / 4))
+            sqlite3_wal_hook(connection.handle, walHook, Unmanaged.passUnretained(self).toOpaque())
+        }
+    }
+
+    /// After a commit that left `frames` pages in the WAL.
+    fileprivate func committed(_ handle: OpaquePointer, frames: Int32) {
+        guard frames >= Self.passiveFrames else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        let urgent = frames >= urgentFrames && now >= nextUrgentAttempt
+        if frames >= truncateFrames && (now >= nextTruncateAttempt || urgent) {
+            let wait = (urgent ? SQLiteStore.truncateWait * 5 : SQLiteStore.truncateWait).components
+            sqlite3_busy_timeout(handle, Int32(wait.seconds * 1000 + wait.attoseconds / 1_000_000_000_000_000))
+            let result = checkpoint(handle, mode: SQLITE_CHECKPOINT_TRUNCATE)
+            sqlite3_busy_timeout(handle, SQLiteConnection.busyTimeoutMilliseconds)
+            if result == SQLITE_BUSY {
+                nextTruncateAttempt = now + backoff
+                backoff = min(backoff * 2, Self.longestBackoff)
+                if urgent { nextUrgentAttempt = now + Self.urgentInterval }
+            } else {
+                backoff = Self.firstBackoff
+            }
+            return
+        }
+        _ = checkpoint(handle, mode: SQLITE_CHECKPOINT_PASSIVE)
+    }
+
+    private func checkpoint(_ handle: OpaquePointer, mode: Int32) -> Int32 {
+        var log: Int32 = 0
+        var copied: Int32 = 0
+        let started = ContinuousClock.now
+        let rc = sqlite3_wal_checkpoint_v2(handle, "main", mode, &log, &copied)
+        let took = ContinuousClock.now - started
+        figures.withLock { figures in
+            switch (rc, mode) {
+            case (SQLITE_OK, SQLITE_CHECKPOINT_TRUNCATE): figures.truncated += 1
+            case (SQLITE_OK, _): figures.passive += 1
+            case (SQLITE_BUSY, _): figures.busy += 1
+            default: figures.failed += 1
+            }
+            if rc == SQLITE_OK || rc == SQLITE_BUSY {
+                figures.lastLogPages = Int(max(0, log))
+                figures.lastCheckpointedPages = Int(max(0, copied))
+            }
+            figures.longest = max(figures.longest, took)
+        }
+        return rc
+    }
+}
+
+/// SQLite's WAL hook: called after each commit on the writer connection. Returns SQLITE_OK:
+/// a checkpoint's failure is counted, never the commit's.
+private func walHook(context: UnsafeMutableRawPointer?, handle: OpaquePointer?, database: UnsafePointer<CChar>?, frames: Int32) -> Int32 {
+    guard let context, let handle else { return SQLITE_OK }
+    Unmanaged<Checkpointer>.fromOpaque(context).takeUnretainedValue().committed(handle, frames: frames)
+    return SQLITE_OK
+}

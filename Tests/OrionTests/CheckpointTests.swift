@@ -1,0 +1,83 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import Orion
+
+@Suite("A bounded WAL under steady readers and writers", .serialized)
+struct CheckpointTests {
+    /// Two writers committing about 2,000 times a second between them, and four readers whose
+    /// scans (a few milliseconds each) always overlap, for `seconds`; the largest the `-wal`
+    /// file got, sampled every 20 ms.
+    private func run(_ checkpointing: Checkpointing, seconds: Double) throws -> (largestWAL: Int, figures: CheckpointFigures, rows: Int) {
+        let dir = TempDir()
+        let path = dir.path()
+        let store = try SQLiteStore(path: path, readers: 4, checkpointing: checkpointing)
+        try store.migrate("t", ["create table t (id integer primary key, body blob not null)"])
+        try store.tx {
+            for _ in 0..<20_000 { try store.exec("insert into t (body) values (randomblob(200))") }
+        }
+        final class Flags: Sendable {
+            let stop = Atomic<Bool>(false)
+            let largest = Atomic<Int>(0)
+            let written = Atomic<Int>(0)
+        }
+        let flags = Flags()
+        let group = DispatchGroup()
+        func spawn(_ body: @escaping @Sendable () -> Void) {
+            group.enter()
+            Thread {
+                body()
+                group.leave()
+            }.start()
+        }
+        for _ in 0..<2 {
+            spawn {
+                while !flags.stop.load(ordering: .relaxed) {
+                    try! store.exec("insert into t (body) values (randomblob(200))")
+                    flags.written.add(1, ordering: .relaxed)
+                    usleep(1000)
+                }
+            }
+        }
+        for reader in 0..<4 {
+            spawn {
+                var from = reader * 4000
+                while !flags.stop.load(ordering: .relaxed) {
+                    let _: Int? = try! store.one("select sum(length(body)) from t where id between ? and ?", from, from + 8000)
+                    from = (from + 1000) % 20_000
+                }
+            }
+        }
+        spawn {
+            while !flags.stop.load(ordering: .relaxed) {
+                let size = (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0
+                if size > flags.largest.load(ordering: .relaxed) { flags.largest.store(size, ordering: .relaxed) }
+                usleep(20_000)
+            }
+        }
+        Thread.sleep(forTimeInterval: seconds)
+        flags.stop.store(true, ordering: .relaxed)
+        group.wait()
+        let figures = store.checkpointer.current
+        try store.close()
+        return (flags.largest.load(ordering: .relaxed), figures, flags.written.load(ordering: .relaxed))
+    }
+
+    static let limit = 8 << 20
+
+    @Test("with the default policy the WAL stays under its limit for 30 s of overlapping readers and writers")
+    func bounded() throws {
+        let result = try run(.bounded(walLimit: Self.limit), seconds: 30)
+        #expect(result.rows > 10_000, "the writers kept writing: \(result.rows) rows")
+        #expect(result.largestWAL <= Self.limit, "largest WAL \(result.largestWAL) bytes, limit \(Self.limit): \(result.figures)")
+        #expect(result.figures.truncated > 0)
+        #expect(result.figures.longest < .seconds(1), "no checkpoint stalled the writer long: \(result.figures.longest)")
+    }
+
+    @Test("with SQLite's own checkpoints alone, the same load grows the WAL past the limit")
+    func unboundedWithoutThePolicy() throws {
+        let result = try run(.sqliteDefault, seconds: 10)
+        #expect(result.largestWAL > 3 * Self.limit, "largest WAL \(result.largestWAL) bytes")
+    }
+}

@@ -61,6 +61,7 @@ let package = Package(
         .testTarget(
             name: "OrionObservabilityTests",
             dependencies: [
+                "Orion",
                 "OrionObservability",
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),

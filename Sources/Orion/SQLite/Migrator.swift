@@ -58,6 +58,26 @@ enum Migrator {
         }
     }
 
+    /// On a read-only store: checks that every entry is applied and unchanged, and applies
+    /// nothing (an entry not yet applied is an error).
+    static func verify(feature: String, entries: [String], on connection: SQLiteConnection) throws {
+        let bookkeeping: Int? = try connection.first(
+            "select count(*) from sqlite_schema where type = 'table' and name = '_orion_migrations'", [], access: .internal)
+        let applied: [Applied] =
+            bookkeeping == 1
+            ? try connection.all(
+                "select idx, sha256 from _orion_migrations where feature = ? order by idx", [.text(feature)], access: .internal)
+            : []
+        try Migrations.run(
+            feature: feature, entries: entries, applied: applied.map { Migrations.Applied(index: $0.idx, sha256: $0.sha256) }
+        ) { index, _, _ in
+            throw StoreError(
+                .readOnly,
+                "migration \(feature)[\(index)] is not applied, and this store is read-only: migrate with a store that writes (mode: .readWrite) first",
+                sql: entries[index])
+        }
+    }
+
     private static func ensureBookkeeping(_ connection: SQLiteConnection) throws {
         let existing: Int? = try connection.first(
             "select count(*) from sqlite_schema where type = 'table' and name in ('_orion_migrations', '_orion_tables')",

@@ -58,6 +58,7 @@ enum SQLiteCodes {
         case SQLITE_INTERRUPT: .interrupted
         case SQLITE_IOERR, SQLITE_FULL, SQLITE_CORRUPT, SQLITE_NOTADB, SQLITE_CANTOPEN: .io
         case SQLITE_MISUSE: .misuse
+        case SQLITE_READONLY: .readOnly
         case SQLITE_AUTH: .fence
         default: .sql
         }

@@ -54,15 +54,22 @@ final class SQLiteConnection {
     /// Whether the feature statement running now leaves the database as it was.
     @exclusivity(unchecked) private var runningReadOnly = true
 
-    init(path: String, role: Role, synchronous: SQLiteStore.Synchronous, statementCacheSize: Int, timeLimit: Duration?) throws {
+    /// How the file is opened: for writing, read-only, or immutable.
+    let mode: SQLiteStore.OpenMode
+
+    init(
+        path: String, role: Role, synchronous: SQLiteStore.Synchronous, statementCacheSize: Int, timeLimit: Duration?,
+        mode: SQLiteStore.OpenMode = .readWrite
+    ) throws {
         guard sqlite3_libversion_number() >= Self.minimumVersion else {
             throw StoreError(
                 .misuse,
                 "SQLite \(String(cString: sqlite3_libversion())) is too old: the store needs 3.35 or newer (install a newer libsqlite3)")
         }
         _ = Self.processSetup
-        handle = try Self.open(path: path)
+        handle = try Self.open(path: path, mode: mode)
         self.role = role
+        self.mode = mode
         self.timeLimit = timeLimit
         timeLimitNanoseconds =
             timeLimit.map { limit in
@@ -85,10 +92,30 @@ final class SQLiteConnection {
         _ = orion_config_memstatus_off()
     }()
 
-    private static func open(path: String) throws -> OpaquePointer {
+    private static func open(path: String, mode: SQLiteStore.OpenMode) throws -> OpaquePointer {
         var db: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
-        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+        var name = path
+        switch mode {
+        case .readWrite:
+            flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+        case .readOnly:
+            flags |= SQLITE_OPEN_READONLY
+        case .immutable:
+            // A URI filename: the path's own `%`, `?` and `#` escaped.
+            flags |= SQLITE_OPEN_READONLY | SQLITE_OPEN_URI
+            var escaped = ""
+            for character in path.unicodeScalars {
+                switch character {
+                case "%": escaped += "%25"
+                case "?": escaped += "%3f"
+                case "#": escaped += "%23"
+                default: escaped.unicodeScalars.append(character)
+                }
+            }
+            name = "file:\(escaped)?immutable=1"
+        }
+        let rc = sqlite3_open_v2(name, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             if let db { sqlite3_close_v2(db) }
@@ -111,12 +138,20 @@ final class SQLiteConnection {
         case .memory:
             try run("pragma journal_mode = memory")
         case .writer, .reader:
+            guard mode == .readWrite else {
+                // The file's journal mode is whatever its writer made it; a read-only connection
+                // cannot change it. Make sure it is a database at all.
+                let _: Int? = try first("select count(*) from sqlite_schema", [], access: .internal)
+                break
+            }
             let mode: String? = try first("pragma journal_mode = wal", [], access: .internal)
             guard mode?.lowercased() == "wal" else {
                 throw StoreError(.io, "cannot switch the database to WAL mode (journal mode stays '\(mode ?? "?")'); is it on a file system without shared memory?")
             }
         }
-        try run(synchronous == .full ? "pragma synchronous = full" : "pragma synchronous = normal")
+        if mode == .readWrite {
+            try run(synchronous == .full ? "pragma synchronous = full" : "pragma synchronous = normal")
+        }
         try run("pragma foreign_keys = on")
     }
 

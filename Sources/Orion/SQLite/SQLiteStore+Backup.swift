@@ -90,7 +90,7 @@ extension SQLiteStore {
             return
         }
         if isClosed { throw StoreError(.closed, "the store is closed; open a new SQLiteStore to use the database again") }
-        let source = try SQLiteConnection(path: path, role: .reader, synchronous: synchronous, statementCacheSize: 4, timeLimit: nil)
+        let source = try SQLiteConnection(path: path, role: .reader, synchronous: synchronous, statementCacheSize: 4, timeLimit: nil, mode: mode)
         guard holdingReadTransaction else { return try body(source) }
         // A read transaction held from here to the end: every step copies the same snapshot,
         // and writers (WAL) are never blocked by it.

@@ -46,6 +46,24 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     public var writeQueue: WriteQueue? { group?.configuration }
     /// How COMMITs reach the disk.
     public let synchronous: Synchronous
+    /// Whether the store writes, or only reads (see ``OpenMode``).
+    public let mode: OpenMode
+
+    /// How a store opens its file.
+    public enum OpenMode: Sendable, Hashable {
+        /// Reads and writes; the file is created when missing. The default.
+        case readWrite
+        /// Reads only, for replicas and tools: the file is opened read-only, and every write —
+        /// `exec` of a statement that writes, a `tx` body's write, `migrate` with an entry not yet
+        /// applied — throws ``StoreError/Code-swift.struct/readOnly`` before it reaches SQLite.
+        /// `tx` is a read transaction (one snapshot for all its reads). Commits by the program
+        /// that writes the file are seen, and announced to ``SQLiteStore/changes()``.
+        case readOnly
+        /// Read-only, and the file is promised never to change while it is open (a backup, a
+        /// file on read-only media): SQLite takes no locks and reads no WAL — only what was
+        /// checkpointed into the database file is seen.
+        case immutable
+    }
 
     let writerLock = OwnedLock()
     var writer: Writer?
@@ -76,12 +94,14 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     ///     stopping it would make SQLite roll back the whole batch (see <doc:TheWriteQueue>).
     ///   - checkpointing: How the write-ahead log is kept from growing (default
     ///     ``Checkpointing/bounded(walLimit:)`` at 64 MiB; see <doc:OperatingAStore>).
+    ///   - mode: ``OpenMode/readWrite`` (the default), ``OpenMode/readOnly`` or
+    ///     ``OpenMode/immutable``.
     /// - Throws: ``StoreError`` when the file cannot be opened, is not a database, cannot use WAL,
     ///   or SQLite is older than 3.35.
     public init(
         path: String, writeQueue: WriteQueue? = nil, synchronous: Synchronous = .normal,
         readers: Int = 4, statementCacheSize: Int = 128, statementTimeLimit: Duration? = nil,
-        checkpointing: Checkpointing = .bounded()
+        checkpointing: Checkpointing = .bounded(), mode: OpenMode = .readWrite
     ) throws {
         precondition(readers >= 1, "SQLiteStore(readers:) must be at least 1, got \(readers)")
         precondition(statementCacheSize >= 1, "SQLiteStore(statementCacheSize:) must be at least 1, got \(statementCacheSize)")
@@ -91,19 +111,28 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         guard !path.isEmpty else {
             throw StoreError(.misuse, "the database path is empty; give a file path, or \":memory:\" for a private in-memory database")
         }
+        let memory = path == ":memory:"
+        if mode != .readWrite {
+            guard !memory else {
+                throw StoreError(.misuse, "an in-memory database cannot be opened read-only: it starts empty; open a file")
+            }
+            guard writeQueue == nil else {
+                throw StoreError(.misuse, "a read-only store has no writes to queue; open it without a writeQueue")
+            }
+        }
         self.path = path
         self.synchronous = synchronous
-        let memory = path == ":memory:"
+        self.mode = mode
         group = writeQueue.map { GroupCommit($0, path: path) }
         let otherWriters = OtherWriters(enabled: !memory)
         self.otherWriters = otherWriters
         changeHub = ChangeHub(onDemand: { wanted in otherWriters.setWanted(wanted) })
         let connection = try SQLiteConnection(
             path: path, role: memory ? .memory : .writer, synchronous: synchronous,
-            statementCacheSize: statementCacheSize, timeLimit: statementTimeLimit)
+            statementCacheSize: statementCacheSize, timeLimit: statementTimeLimit, mode: mode)
         connection.changes = changeHub
         checkpointer = Checkpointer(policy: checkpointing)
-        if !memory { try checkpointer.install(on: connection) }
+        if !memory && mode == .readWrite { try checkpointer.install(on: connection) }
         if !memory { otherWriters.setBaseline(try connection.first("pragma data_version", [], access: .internal)) }
         writer = Writer(connection: connection, group: group)
         readerPool =
@@ -112,7 +141,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             : ReaderPool(capacity: readers) {
                 try SQLiteConnection(
                     path: path, role: .reader, synchronous: synchronous,
-                    statementCacheSize: statementCacheSize, timeLimit: statementTimeLimit)
+                    statementCacheSize: statementCacheSize, timeLimit: statementTimeLimit, mode: mode)
             }
         otherWriters.store = self
         if let group {
@@ -175,7 +204,8 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         try withWriter { writer in
             if writer.depth > 0 { return try savepoint(writer, body) }
             if let group { return try group.unit(writer, caller: currentCallerKey()) { try transactionBody(writer, body) } }
-            try writer.connection.run("begin immediate")
+            // Read-only: a read transaction, one snapshot for every read of the body.
+            try writer.connection.run(mode == .readWrite ? "begin immediate" : "begin")
             writer.connection.writeLog.begin()
             let result: T
             do {
@@ -199,6 +229,9 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                 throw StoreError.migrateInsideTransaction(feature: feature)
             }
             if let group, group.isOpen { try group.commit(writer.connection) }
+            guard mode == .readWrite else {
+                return try Migrator.verify(feature: feature, entries: migrations, on: writer.connection)
+            }
             try Migrator.migrate(feature: feature, entries: migrations, on: writer.connection)
         }
     }
@@ -376,6 +409,9 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         try withWriter { writer in
             let connection = writer.connection
             return try connection.withStatement(sql, params, access: access) { statement in
+                if mode != .readWrite && !statement.isReadOnly {
+                    throw StoreError.readOnlyStore(sql: sql)
+                }
                 /// Runs the statement, its errors free of bound values before the transaction
                 /// logic copies them (a lost batch's error reaches other callers and `onBatch`).
                 /// What it wrote is logged inside its own transaction level (a unit's savepoint).

@@ -24,6 +24,11 @@ extension StoreError {
 
     /// Inside a `tx` that shares the write queue's batch with other writes, a statement whose
     /// failure would roll back the whole transaction.
+    /// A statement that writes, on a store opened read-only.
+    package static func readOnlyStore(sql: String) -> StoreError {
+        StoreError(.readOnly, "this store was opened read-only, and the statement writes; open the database with mode: .readWrite to write", sql: sql)
+    }
+
     package static func rollbackInSharedBatch(sql: String) -> StoreError {
         StoreError(
             .misuse,

@@ -16,7 +16,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible, CustomDebugS
         enum Kind: Hashable, Sendable {
             case sql, constraint, busy, interrupted, parameterCount, multipleStatements,
                 unsupportedParameter, transactionControl, decoding, closed, fence, migration,
-                writeQueueStopped, misuse, connection, io
+                writeQueueStopped, misuse, connection, io, readOnly
         }
         let kind: Kind
         init(_ kind: Kind) { self.kind = kind }
@@ -53,6 +53,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible, CustomDebugS
         public static let connection = Code(.connection)
         /// The database reported an I/O failure or a full disk.
         public static let io = Code(.io)
+        /// A write reached a store opened read-only.
+        public static let readOnly = Code(.readOnly)
 
         /// The code's name, as used in events and metrics (`constraint`, `fence`, …).
         public var description: String {
@@ -73,6 +75,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible, CustomDebugS
             case .misuse: "misuse"
             case .connection: "connection"
             case .io: "io"
+            case .readOnly: "readOnly"
             }
         }
     }

@@ -11,6 +11,9 @@ final class ConnectionPool: @unchecked Sendable {
     private var count = 0
     private var closed = false
     private var waiting = 0
+    /// Calls that found no connection free and waited, and those that gave up (timed out).
+    private var waits = 0
+    private var timeouts = 0
     let size: Int
     let timeout: Duration
     private let open: () throws -> PostgresConnection
@@ -41,11 +44,15 @@ final class ConnectionPool: @unchecked Sendable {
                     count += 1
                     return .open
                 }
-                if deadline == nil { deadline = Self.deadline(after: timeout) }
+                if deadline == nil {
+                    deadline = Self.deadline(after: timeout)
+                    waits += 1
+                }
                 waiting += 1
                 let signalled = lock.wait(until: deadline!)
                 waiting -= 1
                 if !signalled, idle.isEmpty, count >= size, !closed {
+                    timeouts += 1
                     throw StoreError(
                         .busy,
                         "all \(size) connections of the PostgresStore pool stayed busy for \(timeout); raise poolSize, keep tx bodies short, or look for a tx that never returns")
@@ -95,6 +102,13 @@ final class ConnectionPool: @unchecked Sendable {
     }
 
     var isClosed: Bool { lock.withLock { closed } }
+
+    /// The pool's figures now.
+    var figures: PostgresPoolFigures {
+        lock.withLock {
+            PostgresPoolFigures(size: size, open: count, idle: idle.count, waiting: waiting, waits: waits, timeouts: timeouts)
+        }
+    }
 
     private static func deadline(after duration: Duration) -> timespec {
         var now = timespec()

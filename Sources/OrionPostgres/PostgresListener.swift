@@ -34,6 +34,9 @@ final class PostgresListener: @unchecked Sendable {
         self.url = url
     }
 
+    /// Whether the listening thread runs.
+    var isRunning: Bool { state.withLock { $0.running } }
+
     func setWanted(_ wanted: Bool) {
         if wanted { start() } else { stop() }
     }

@@ -103,3 +103,27 @@ struct QueryObserverTests {
         #expect(lost.metadata["size"] == "1")
     }
 }
+
+@Suite("HealthMetrics")
+struct HealthMetricsTests {
+    @Test("each health figure becomes a gauge with its dimensions and the ones given")
+    func gauges() throws {
+        let metrics = TestMetrics()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("orion-health-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try SQLiteStore(path: dir.appendingPathComponent("h.db").path, writeQueue: WriteQueue())
+        try store.migrate("t", ["create table t (x integer)"])
+        try store.exec("insert into t values (1)")
+        try store.flush()
+        let health = try store.health()
+        HealthMetrics(metricsFactory: metrics, dimensions: [("store", "main")]).record(health)
+        let wal = try metrics.expectGauge("orion_sqlite_wal_bytes", [("store", "main")])
+        #expect(wal.lastValue == Double(health.walBytes))
+        let busy = try metrics.expectGauge("orion_sqlite_readers", [("store", "main"), ("state", "busy")])
+        #expect(busy.lastValue == 0)
+        let batches = try metrics.expectGauge("orion_sqlite_batches", [("store", "main")])
+        #expect(batches.lastValue == 1)
+        try store.close()
+    }
+}

@@ -493,3 +493,25 @@ struct PostgresFenceTests {
         #expect(features.withLock { $0 } == ["todos"])
     }
 }
+
+@Suite("PostgresStore: health", .enabled(if: PG.available, PG.skipReason))
+struct PostgresHealthTests {
+    @Test("health() reports the pool's use and whether the store listens")
+    func health() async throws {
+        let store = try PG.freshStore(poolSize: 3)
+        var health = store.health()
+        #expect(health.pool.size == 3)
+        #expect(health.pool.open == 1)
+        #expect(health.pool.inUse == 0)
+        #expect(health.listening == false)
+        try store.tx {
+            #expect(store.health().pool.inUse == 1)
+        }
+        let changes = store.changes()
+        health = store.health()
+        #expect(health.listening)
+        #expect(Set(health.gauges.map(\.label)).isSuperset(of: ["orion_postgres_pool", "orion_postgres_pool_waits", "orion_postgres_listening"]))
+        _ = changes
+        store.close()
+    }
+}

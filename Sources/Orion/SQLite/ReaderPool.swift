@@ -21,6 +21,8 @@ final class ReaderPool: @unchecked Sendable {
     private let slots: [Slot]
     private let lock = ConditionLock()
     private let waiting = Atomic<Int>(0)
+    /// Reads that found every connection busy and waited (the slow path only counts).
+    private let waits = Atomic<Int>(0)
     private let closed = Atomic<Bool>(false)
     private let open: () throws -> SQLiteConnection
 
@@ -61,6 +63,7 @@ final class ReaderPool: @unchecked Sendable {
                 defer { waiting.subtract(1, ordering: .sequentiallyConsistent) }
                 if let slot = claim(startingAt: start) { return slot }
                 if closed.load(ordering: .relaxed) { return nil }
+                waits.add(1, ordering: .relaxed)
                 lock.wait()
                 return nil
             }
@@ -73,6 +76,25 @@ final class ReaderPool: @unchecked Sendable {
         if waiting.load(ordering: .sequentiallyConsistent) > 0 {
             lock.withLock { lock.broadcast() }
         }
+    }
+
+    /// The pool's figures now; `idle` runs on each open connection no read holds at the moment.
+    func figures(idle: (SQLiteConnection) -> Void) -> ReaderPoolFigures {
+        var figures = ReaderPoolFigures(capacity: capacity)
+        figures.waits = waits.load(ordering: .relaxed)
+        for slot in slots {
+            guard slot.busy.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent).exchanged else {
+                figures.open += 1
+                figures.busy += 1
+                continue
+            }
+            if let connection = slot.connection, !closed.load(ordering: .relaxed) {
+                figures.open += 1
+                idle(connection)
+            }
+            release(slot)
+        }
+        return figures
     }
 
     /// Closes every connection, waiting for busy ones to come back first. Closing again does nothing.

@@ -464,6 +464,26 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         return try body(writer)
     }
 
+    /// Runs `body` on the writer if it is free within 50 ms (or already this thread's);
+    /// whether it ran. For figures that must not wait behind a long `tx`.
+    func withWriterIfFree(_ body: (Writer) -> Void) -> Bool {
+        if writerLock.isHeldByCurrentThread {
+            guard let writer else { return false }
+            body(writer)
+            return true
+        }
+        guard writerLock.lock(attempts: 50) else { return false }
+        defer { unlockWriter() }
+        guard let writer else { return false }
+        body(writer)
+        return true
+    }
+
+    /// The reader pool's figures; `idle` runs on each idle reader connection.
+    func readerPoolFigures(idle: (SQLiteConnection) -> Void) -> ReaderPoolFigures? {
+        readerPool?.figures(idle: idle)
+    }
+
     /// Unlocks the writer, then hands the batch events its holder produced to `onBatch`,
     /// outside every lock of the store.
     @inline(__always)

@@ -39,10 +39,11 @@ public struct CheckpointFigures: Sendable, Hashable, Codable {
     public var busy = 0
     /// Checkpoints that failed with an error (an I/O error, say).
     public var failed = 0
-    /// Pages in the WAL after the last checkpoint, and how many of them it had copied back.
+    /// Pages in the WAL after the last checkpoint.
     public var lastLogPages = 0
+    /// How many of them the last checkpoint had copied back into the database.
     public var lastCheckpointedPages = 0
-    /// The longest a checkpoint took, and the writer waited.
+    /// The longest a checkpoint took (the writer waited as long).
     public var longest: Duration = .zero
 }
 

@@ -25,17 +25,21 @@ public struct ReaderPoolFigures: Sendable, Hashable, Codable {
 /// if health.walBytes > 256 << 20 { logger.warning("WAL at \(health.walBytes) bytes") }
 /// ```
 public struct SQLiteHealth: Sendable, Hashable, Codable {
-    /// The size of the database file, and of its write-ahead log (`-wal`), in bytes.
+    /// The size of the database file, in bytes.
     public var databaseBytes = 0
+    /// The size of its write-ahead log (the `-wal` file), in bytes.
     public var walBytes = 0
-    /// Pages in the database, their size, and how many are free (reused before the file grows;
-    /// ``SQLiteStore/vacuumInto(_:replacing:)`` writes a copy without them).
+    /// Pages in the database.
     public var pageCount = 0
+    /// The size of a page, in bytes.
     public var pageSize = 0
+    /// Free pages: reused before the file grows; ``SQLiteStore/vacuumInto(_:replacing:)`` writes
+    /// a copy without them.
     public var freePages = 0
-    /// Page-cache hits and misses of the store's connections since they opened (SQLite's
-    /// `SQLITE_DBSTATUS_CACHE_HIT` and `_MISS`, summed over the writer and the idle readers).
+    /// Page-cache hits of the store's connections since they opened (SQLite's
+    /// `SQLITE_DBSTATUS_CACHE_HIT`, summed over the writer and the idle readers).
     public var cacheHits = 0
+    /// Page-cache misses, counted as ``cacheHits`` are.
     public var cacheMisses = 0
     /// `cacheHits` as a share of all lookups, 0…1 (1 when there were none).
     public var cacheHitRate: Double {
@@ -60,11 +64,13 @@ public struct SQLiteHealth: Sendable, Hashable, Codable {
 
 /// The write queue's totals, as ``SQLiteHealth`` reports them.
 public struct WriteQueueFigures: Sendable, Hashable, Codable {
-    /// Batches committed, and the write units in them.
+    /// Batches committed.
     public var batches = 0
+    /// Write units in them.
     public var writes = 0
-    /// The largest batch, and the mean.
+    /// The largest batch, in write units.
     public var largestBatch = 0
+    /// Write units per batch, on average.
     public var meanBatchSize: Double = 0
     /// Time spent in COMMIT.
     public var commitTime: Duration = .zero

@@ -27,4 +27,27 @@ static inline int orion_config_memstatus_off(void) {
     return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
+// Renames `from` to `to` unless `to` exists (then fails with EEXIST): for file systems without
+// hard links. Linux: renameat2(RENAME_NOREPLACE), by syscall number (glibc hides it without
+// _GNU_SOURCE); Apple: renamex_np(RENAME_EXCL).
+#if defined(__linux__)
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+static inline int orion_rename_noreplace(const char *from, const char *to) {
+#ifdef SYS_renameat2
+    return (int)syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, 1);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+#elif defined(__APPLE__)
+#include <stdio.h>
+static inline int orion_rename_noreplace(const char *from, const char *to) {
+    return renamex_np(from, to, RENAME_EXCL);
+}
+#endif
+
 #endif

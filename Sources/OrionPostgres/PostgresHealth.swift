@@ -22,7 +22,8 @@ public struct PostgresPoolFigures: Sendable, Hashable, Codable {
 public struct PostgresHealth: Sendable, Hashable, Codable {
     /// The connection pool.
     public var pool: PostgresPoolFigures
-    /// Whether the store's listening connection runs (someone subscribes to its changes).
+    /// Whether the store's listening connection is up (someone subscribes to its changes, and
+    /// the connection is not being re-established).
     public var listening: Bool
 }
 
@@ -30,7 +31,7 @@ extension PostgresStore {
     /// The store's figures now: the pool's use, and whether it listens for changes. Waits for
     /// nothing and asks the server nothing.
     public func health() -> PostgresHealth {
-        PostgresHealth(pool: pool.figures, listening: listener.isRunning)
+        PostgresHealth(pool: pool.figures, listening: listener.isListening)
     }
 }
 

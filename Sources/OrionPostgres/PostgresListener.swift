@@ -27,15 +27,23 @@ final class PostgresListener: @unchecked Sendable {
         var generation = 0
         /// The write end of the pipe that wakes the thread from `poll`.
         var wake: Int32 = -1
+        /// Whether the thread holds a live, listening connection.
+        var connected = false
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(url: String) {
         self.url = url
     }
 
-    /// Whether the listening thread runs.
-    var isRunning: Bool { state.withLock { $0.running } }
+    /// Whether the listening thread runs and holds a live connection (not while it reconnects).
+    var isListening: Bool { state.withLock { $0.running && $0.connected } }
+
+    private func setConnected(_ connected: Bool, generation: Int) {
+        state.withLock { state in
+            if state.generation == generation { state.connected = connected }
+        }
+    }
 
     func setWanted(_ wanted: Bool) {
         if wanted { start() } else { stop() }
@@ -59,6 +67,7 @@ final class PostgresListener: @unchecked Sendable {
         let wakeRead = pipeEnds[0]
         // Connected and listening before the first subscription returns, so that it is live.
         let first = Handle(connect())
+        setConnected(first.connection != nil, generation: generation)
         let thread = Thread { [self] in
             listen(generation: generation, wakeRead: wakeRead, first: first.connection)
             close(wakeRead)
@@ -89,7 +98,11 @@ final class PostgresListener: @unchecked Sendable {
     private func listen(generation: Int, wakeRead: Int32, first: OpaquePointer?) {
         var connection = first
         var backoff: Int32 = 10
-        defer { if let connection { disconnect(connection) } }
+        setConnected(connection != nil, generation: generation)
+        defer {
+            if let connection { disconnect(connection) }
+            setConnected(false, generation: generation)
+        }
         // Notifications libpq read along with LISTEN's answer wait in its buffer, not the socket.
         if let connection { deliver(from: connection) }
         while isCurrent(generation) {
@@ -101,6 +114,7 @@ final class PostgresListener: @unchecked Sendable {
                     continue
                 }
                 backoff = 10
+                setConnected(true, generation: generation)
                 // Any connection made here follows a time nobody listened: commits made then
                 // were not heard, so say so to every subscriber.
                 hub?.publishExternal(all: Self.tables(on: connection!))
@@ -118,6 +132,7 @@ final class PostgresListener: @unchecked Sendable {
                 if !alive {
                     PQfinish(live)
                     connection = nil
+                    setConnected(false, generation: generation)
                 } else {
                     deliver(from: live)
                 }
@@ -126,6 +141,7 @@ final class PostgresListener: @unchecked Sendable {
                 guard PQconsumeInput(live) == 1, PQstatus(live) == CONNECTION_OK else {
                     PQfinish(live)
                     connection = nil
+                    setConnected(false, generation: generation)
                     continue
                 }
                 deliver(from: live)

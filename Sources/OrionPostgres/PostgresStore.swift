@@ -25,10 +25,10 @@ public final class PostgresStore: Store, Sendable {
     public let poolSize: Int
     let pool: ConnectionPool
     /// Connections pinned by a running `tx`, by thread.
-    private let pins = Mutex<[UInt: Pin]>([:])
+    private let pins = Locked<[UInt: Pin]>([:])
     private let pinCount = Atomic<Int>(0)
     /// Table name → owning feature, as last read from `_orion_tables` (for fence messages).
-    let owners = Mutex<[String: String]>([:])
+    let owners = Locked<[String: String]>([:])
     /// The subscribers of the database's commits, fed by ``listener``.
     let changeHub: ChangeHub
     let listener: PostgresListener

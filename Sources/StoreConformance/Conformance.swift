@@ -324,7 +324,7 @@ func expect(_ code: StoreError.Code, sourceLocation: SourceLocation = #_sourceLo
 extension DispatchQueue {
     /// `concurrentPerform` whose body may throw; rethrows the first error.
     static func concurrentPerform(iterations: Int, execute body: @Sendable (Int) throws -> Void) throws {
-        let failure = Mutex<(any Error)?>(nil)
+        let failure = Locked<(any Error)?>(nil)
         concurrentPerform(iterations: iterations) { i in
             do { try body(i) } catch { failure.withLock { if $0 == nil { $0 = error } } }
         }

@@ -235,7 +235,7 @@ struct PostgresPoolTests {
     func pinning() throws {
         let store = try PG.freshStore()
         try store.migrate("notes", ["create table notes (id bigserial primary key, title text not null)"])
-        let seenOutside = Mutex<Int?>(nil)
+        let seenOutside = Locked<Int?>(nil)
         try store.tx {
             try store.exec("insert into notes (title) values ('inside')")
             #expect(try store.one("select count(*) from notes") == 1)
@@ -319,7 +319,7 @@ struct PostgresFenceTests {
     func concurrentBoots() throws {
         let url = try PG.freshDatabase()
         let entries = ["create table boots (id bigserial primary key, n integer)", "insert into boots (n) values (1)"]
-        let failures = Mutex(0)
+        let failures = Locked(0)
         DispatchQueue.concurrentPerform(iterations: 4) { _ in
             do {
                 let store = try PostgresStore(url: url, poolSize: 1)
@@ -418,7 +418,7 @@ struct PostgresFenceTests {
         try store.migrate("todos", ["create table todos (id bigserial primary key, title text not null)"])
         let accounts = store.scoped(to: "accounts")
         let todos = store.scoped(to: "todos")
-        let wrong = Mutex<[String]>([])
+        let wrong = Locked<[String]>([])
         DispatchQueue.concurrentPerform(iterations: 6) { worker in
             for i in 0..<30 {
                 do {
@@ -487,7 +487,7 @@ struct PostgresFenceTests {
     func instrumentedFeature() throws {
         let store = try PG.freshStore()
         try store.migrate("todos", ["create table todos (id bigserial primary key)"])
-        let features = Mutex<[String?]>([])
+        let features = Locked<[String?]>([])
         let instrumented = InstrumentedStore(store.scoped(to: "todos"), sample: 1) { event in features.withLock { $0.append(event.feature) } }
         let _: Int? = try instrumented.one("select count(*) from todos")
         #expect(features.withLock { $0 } == ["todos"])

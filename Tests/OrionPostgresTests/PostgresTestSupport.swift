@@ -12,10 +12,10 @@ enum PG {
     static var available: Bool { url != nil }
     static let skipReason: Comment = "ORION_POSTGRES_URL is not set; scripts/test sets it when PostgreSQL is installed"
 
-    private static let counter = Mutex(0)
+    private static let counter = Locked(0)
 
     /// Databases this run created, dropped when the process exits.
-    private static let created = Mutex<[String]>([])
+    private static let created = Locked<[String]>([])
 
     /// The base URL with its database name replaced.
     static func url(database: String) -> String {

@@ -22,7 +22,7 @@ struct BackupTests {
             for i in 1...16_000 { try store.exec("insert into entries values (9, ?, randomblob(1000))", i) }
         }
         final class Progress: Sendable {
-            let committed = Mutex([0, 0, 0, 0])
+            let committed = Locked([0, 0, 0, 0])
             let stop = Atomic<Bool>(false)
             var counts: [Int] { committed.withLock { $0 } }
         }
@@ -84,7 +84,7 @@ struct BackupTests {
         try store.backup(to: dir.path("taken.db"), replacing: true)
         #expect(try SQLiteStore(path: dir.path("taken.db")).one("select x from t") == 1)
         let own = expectStoreError(.misuse) { try store.backup(to: dir.path(), replacing: true) }
-        #expect(own?.message.contains("cannot write over the store's own database") == true)
+        #expect(own?.message.contains("cannot write over the store's own") == true)
         expectStoreError(.misuse) { try store.vacuumInto(dir.path("taken.db")) }
         expectStoreError(.misuse) { try store.vacuumInto(dir.path(), replacing: true) }
         // A target with a WAL beside it may be open elsewhere: writing over it could corrupt it.
@@ -94,6 +94,89 @@ struct BackupTests {
         // Nothing half-written is left behind.
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.url.path).filter { $0.contains("orion-partial") }
         #expect(leftovers.isEmpty)
+    }
+
+    @Test("the store's own -wal, -shm and journal, or a hard link to its file, are refused as targets")
+    func ownFiles() throws {
+        let store = try SQLiteStore(path: dir.path())
+        try store.migrate("t", ["create table t (x integer)"])
+        try store.exec("insert into t values (1)")
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let error = expectStoreError(.misuse) { try store.backup(to: dir.path() + suffix, replacing: true) }
+            #expect(error?.message.contains("cannot write over the store's own") == true)
+            expectStoreError(.misuse) { try store.vacuumInto(dir.path() + suffix, replacing: true) }
+        }
+        #expect(link(dir.path(), dir.path("alias.db")) == 0)
+        expectStoreError(.misuse) { try store.backup(to: dir.path("alias.db"), replacing: true) }
+        #expect(try store.one("select x from t") == 1)
+        #expect(try SQLiteStore(path: dir.path()).one("select x from t") == 1)
+    }
+
+    @Test("a database file moved away while the store is open: the backup fails, and creates nothing")
+    func movedFile() throws {
+        let store = try SQLiteStore(path: dir.path())
+        try store.migrate("t", ["create table t (x integer)"])
+        try FileManager.default.moveItem(atPath: dir.path(), toPath: dir.path("moved.db"))
+        expectStoreError(.io) { try store.backup(to: dir.path("copy.db")) }
+        #expect(!FileManager.default.fileExists(atPath: dir.path()))
+        #expect(!FileManager.default.fileExists(atPath: dir.path("copy.db")))
+    }
+
+    @Test("a backup is a standalone file: opening it read-only leaves no -wal or -shm beside it")
+    func standaloneCopy() throws {
+        let store = try SQLiteStore(path: dir.path())
+        try store.migrate("t", ["create table t (x integer)"])
+        try store.exec("insert into t values (7)")
+        try store.backup(to: dir.path("copy.db"))
+        let copy = try SQLiteStore(path: dir.path("copy.db"), mode: .readOnly)
+        #expect(try copy.one("select x from t") == 7)
+        try copy.close()
+        #expect(!FileManager.default.fileExists(atPath: dir.path("copy.db-wal")))
+        #expect(!FileManager.default.fileExists(atPath: dir.path("copy.db-shm")))
+        try store.backup(to: dir.path("copy.db"), replacing: true)
+    }
+
+    @Test("writes go on at full speed during a long backup, even with the WAL past its limit")
+    func noStallDuringBackup() throws {
+        let store = try SQLiteStore(path: dir.path(), checkpointing: .bounded(walLimit: 1 << 20))
+        try store.migrate("t", ["create table t (id integer primary key, body blob not null)"])
+        try store.tx {
+            for _ in 0..<4000 { try store.exec("insert into t (body) values (randomblob(1000))") }
+        }
+        final class Count: Sendable {
+            let writes = Atomic<Int>(0)
+            let done = Atomic<Bool>(false)
+        }
+        let count = Count()
+        let writer = Thread {
+            while !count.done.load(ordering: .relaxed) {
+                try! store.exec("insert into t (body) values (randomblob(1000))")
+                count.writes.add(1, ordering: .relaxed)
+            }
+        }
+        writer.start()
+        while count.writes.load(ordering: .relaxed) < 10 { usleep(1000) }
+        let started = ContinuousClock.now
+        // A slow backup: a few pages per step, a pause after each, about a second in all. No
+        // TRUNCATE checkpoint waits for its read transaction (one that began just before it
+        // may still be waiting when the first step is done).
+        var steps = 0
+        var before = store.checkpointer.current
+        try store.backup(to: dir.path("copy.db"), pagesPerStep: 4) { _ in
+            steps += 1
+            if steps == 1 { before = store.checkpointer.current }
+            usleep(2000)
+        }
+        #expect(steps > 100)
+        let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18 + Double((ContinuousClock.now - started).components.seconds)
+        count.done.store(true, ordering: .relaxed)
+        while writer.isExecuting { usleep(1000) }
+        let rate = Double(count.writes.load(ordering: .relaxed)) / seconds
+        #expect(rate > 200, "\(Int(rate)) writes/s during the backup")
+        let figures = store.checkpointer.current
+        // No TRUNCATE checkpoint waited for the backup's read transaction.
+        #expect(figures.busy <= before.busy + 1, "\(figures)")
+        #expect(figures.longest < .milliseconds(500), "\(figures)")
     }
 
     @Test("VACUUM INTO writes a compacted copy: the same rows, no free pages")

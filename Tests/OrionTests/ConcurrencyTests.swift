@@ -120,7 +120,7 @@ struct LimitTests {
             }
             enum CodingKeys: String, CodingKey { case id }
         }
-        let inFlight = Mutex<Result<[HeldTodo], any Error>?>(nil)
+        let inFlight = Locked<Result<[HeldTodo], any Error>?>(nil)
         let reader = Thread {
             let result = Result { () throws -> [HeldTodo] in try store.query("select id from todos order by id") }
             inFlight.withLock { $0 = result }
@@ -130,7 +130,7 @@ struct LimitTests {
         // The read is inside its decoding, holding a reader connection. Close from another thread,
         // and wait until the store refuses new calls: close has begun while the read is in flight.
         let closed = DispatchSemaphore(value: 0)
-        let closeFailure = Mutex<(any Error)?>(nil)
+        let closeFailure = Locked<(any Error)?>(nil)
         Thread {
             do { try store.close() } catch { closeFailure.withLock { $0 = error } }
             closed.signal()

@@ -6,7 +6,7 @@ import Testing
 
 /// Collects events, thread-safely.
 final class Events: Sendable {
-    private let events = Mutex<[QueryEvent]>([])
+    private let events = Locked<[QueryEvent]>([])
     @Sendable func record(_ event: QueryEvent) { events.withLock { $0.append(event) } }
     var all: [QueryEvent] { events.withLock { $0 } }
 }

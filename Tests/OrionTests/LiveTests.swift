@@ -7,7 +7,7 @@ import Testing
 /// Gathers what a `Changes` sequence yields, on a task of its own.
 final class ChangeCollector: Sendable {
     private final class Received: Sendable {
-        let changes = Mutex<[Change]>([])
+        let changes = Locked<[Change]>([])
     }
     private let box = Received()
     private let task: Task<Void, Never>

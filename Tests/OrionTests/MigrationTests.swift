@@ -202,6 +202,21 @@ struct MigrationTests {
         expectStoreError(.fence) { let _: Int? = try store.scoped(to: "board").one("select count(*) from todos") }
     }
 
+    @Test(
+        "other changes that need an empty table say so too",
+        arguments: [
+            ("alter table items add column code text not null", "cannot add a NOT NULL column without a default"),
+            ("alter table items add column twice integer as (id * 2) stored", "Make it VIRTUAL"),
+        ])
+    func onlyOnEmptyTables(_ entry: String, _ says: String) throws {
+        try store.migrate("items", ["create table items (id integer primary key)"])
+        try store.exec("insert into items (id) values (1)")
+        let error = expectStoreError(.migration) { try store.migrate("items", ["create table items (id integer primary key)", entry]) }
+        #expect(error?.message.contains("migration items[1] failed and was rolled back") == true)
+        #expect(error?.message.contains(says) == true, "\(error?.message ?? "")")
+        #expect(error?.message.contains("rebuild the table in one entry") == true)
+    }
+
     @Test("an entry that leaves rows without their parent is refused and rolled back")
     func foreignKeyCheck() throws {
         try store.migrate(

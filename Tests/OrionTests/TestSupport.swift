@@ -25,7 +25,7 @@ final class TempDir: Sendable {
 
 /// Runs `body` on `count` real threads at once and waits for all of them.
 func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) throws -> Void) throws {
-    let errors = Mutex<[any Error]>([])
+    let errors = Locked<[any Error]>([])
     let group = DispatchGroup()
     for i in 0..<count {
         group.enter()

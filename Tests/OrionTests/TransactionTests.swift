@@ -65,7 +65,7 @@ struct TransactionTests {
 
     @Test("reads inside tx see the transaction's rows; other threads do not until it commits")
     func readYourWrites() throws {
-        let outside = Mutex<Int?>(nil)
+        let outside = Locked<Int?>(nil)
         try store.tx {
             try Todos.insert(store, "pending")
             #expect(try Todos.all(store).count == 1)

@@ -365,7 +365,7 @@ struct ValueTests {
 /// A store that implements only the five requirements, recording the values it is given.
 private final class RecordingStore: Store {
     let base: any Store
-    let calls = Mutex<[String]>([])
+    let calls = Locked<[String]>([])
 
     init(base: any Store) { self.base = base }
 

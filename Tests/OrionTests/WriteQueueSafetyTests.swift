@@ -198,9 +198,9 @@ struct WriteQueueSafetyTests {
 
     @Test("onBatch runs outside the writer: it may wait for a write from another thread")
     func onBatchOutsideTheLock() throws {
-        let holderChecked = Mutex<[Bool]>([])
-        let otherWriteLanded = Mutex<[Bool]>([])
-        let box = Mutex<SQLiteStore?>(nil)
+        let holderChecked = Locked<[Bool]>([])
+        let otherWriteLanded = Locked<[Bool]>([])
+        let box = Locked<SQLiteStore?>(nil)
         let queue = WriteQueue(
             maxBatch: 1,
             onBatch: { event in

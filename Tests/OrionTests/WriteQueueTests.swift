@@ -53,7 +53,7 @@ struct WriteQueueTests {
         let store = try todoStore(dir, writeQueue: holdOpen)
         try Todos.insert(store, "pending")
         #expect(try store.one("select count(*) from todos") == 1)
-        let seen = Mutex<Int?>(nil)
+        let seen = Locked<Int?>(nil)
         try onThreads(1) { _ in
             let count: Int? = try store.one("select count(*) from todos")
             seen.withLock { $0 = count }
@@ -93,7 +93,7 @@ struct WriteQueueTests {
             held.finish()
         }
         let done = DispatchSemaphore(value: 0)
-        let seen = Mutex<Int?>(nil)
+        let seen = Locked<Int?>(nil)
         Thread {
             let count: Int? = try? store.one("select count(*) from todos")
             seen.withLock { $0 = count }
@@ -324,7 +324,7 @@ struct WriteQueueTests {
 
     @Test("onBatch reports each commit with its size and waiters")
     func onBatch() throws {
-        let events = Mutex<[BatchEvent]>([])
+        let events = Locked<[BatchEvent]>([])
         let store = try todoStore(
             dir,
             writeQueue: WriteQueue(

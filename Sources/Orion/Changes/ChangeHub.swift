@@ -56,7 +56,7 @@ package final class ChangeHub: Sendable {
         }
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let count = Atomic<Int>(0)
     /// The number of the last commit published: a view that starts after reading it has seen
     /// every commit up to it.
@@ -77,7 +77,7 @@ package final class ChangeHub: Sendable {
         let keys: [SQLName]
         let sequence: UInt64
     }
-    private let outbox = Mutex(Outbox())
+    private let outbox = Locked(Outbox())
     private let deliveries = DispatchQueue(label: "orion.changes")
 
     /// Called when the first subscriber arrives and when the last one leaves (the adapter starts
@@ -85,7 +85,7 @@ package final class ChangeHub: Sendable {
     /// after ``finish()``.
     private let onDemand: @Sendable (_ wanted: Bool) -> Void
     /// What `onDemand` was last told.
-    private let demand = Mutex(false)
+    private let demand = Locked(false)
 
     package init(onDemand: @escaping @Sendable (_ wanted: Bool) -> Void = { _ in }) {
         self.onDemand = onDemand
@@ -274,12 +274,12 @@ package final class ChangeInbox: @unchecked Sendable {
 
     private weak var hub: ChangeHub?
     private var id = -1
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// The tables it subscribes to; `nil` for every table.
-    private let tables: Mutex<Set<String>?>
+    private let tables: Locked<Set<String>?>
 
     init(tables: Set<String>?) {
-        self.tables = Mutex(tables)
+        self.tables = Locked(tables)
     }
 
     fileprivate func attach(hub: ChangeHub, id: Int) {

@@ -93,7 +93,7 @@ final class ReadRecorder: Sendable {
     /// The recorder of the evaluation running in this task, if any.
     @TaskLocal static var current: ReadRecorder?
 
-    private let tables = Mutex<Set<String>>([])
+    private let tables = Locked<Set<String>>([])
 
     func record(_ read: [String]) {
         tables.withLock { $0.formUnion(read) }

@@ -101,7 +101,7 @@ public final class QueryLog: Sendable {
     public let maxStatements: Int
     /// How many recent durations per statement the percentiles cover.
     public let window: Int
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// Creates an empty log.
     ///

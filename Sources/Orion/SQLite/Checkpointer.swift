@@ -13,14 +13,18 @@ public enum Checkpointing: Sendable, Hashable {
     /// The store keeps the WAL under `walLimit` bytes: a PASSIVE checkpoint after commits that
     /// leave 1000 pages or more (as SQLite does), and once the WAL holds a quarter of
     /// `walLimit`, a TRUNCATE checkpoint that waits at most ``SQLiteStore/truncateWait`` for the
-    /// readers of older snapshots to finish (the store's writes wait with it) and starts the
-    /// WAL over. When those readers take longer it gives up, and tries again after a later
-    /// commit: 25 ms later at the soonest, twice as long after each attempt that gives up, up
-    /// to 1 s. Once the WAL holds three quarters of `walLimit`, an attempt waits up to five
-    /// times as long (at most one such attempt every 100 ms). So the WAL stays under the limit
-    /// while no read takes longer than that; a read that does (a long report, or a tool that
-    /// holds a read transaction open) keeps the WAL from starting over until it ends.
-    /// `journal_size_limit` is `walLimit`. The default limit is 64 MiB.
+    /// reads in progress to finish (the store's writes wait with it) and starts the WAL over.
+    /// When those reads take longer it gives up, and tries again after a later commit: 25 ms
+    /// later at the soonest, twice as long after each attempt that gives up (up to 1 s), and
+    /// never sooner than four times what the attempt made the writer wait. Once the WAL holds
+    /// three quarters of `walLimit`, an attempt may wait five times as long (the first 100 ms
+    /// after the last such attempt, then doubling). So the WAL stays under the limit while no
+    /// read takes longer than that; a read that does (a long report, or a tool that holds a read
+    /// transaction open) keeps the WAL from starting over until it ends, and costs the writer at
+    /// most a fifth of its time meanwhile. The store's own backups never make it wait: while one
+    /// runs, only PASSIVE checkpoints do. Checkpoints run after a commit's `durable()` waiters are
+    /// answered, before the store's next write. `journal_size_limit` is `walLimit`. The default
+    /// limit is 64 MiB.
     case bounded(walLimit: Int = 64 << 20)
     /// SQLite's automatic PASSIVE checkpoints only: what a plain connection does.
     case sqliteDefault
@@ -35,7 +39,7 @@ public struct CheckpointFigures: Sendable, Hashable, Codable {
     public var passive = 0
     /// TRUNCATE checkpoints that started the WAL over.
     public var truncated = 0
-    /// TRUNCATE checkpoints that found readers of older snapshots still reading and gave up.
+    /// TRUNCATE checkpoints that found reads still in progress when their wait ran out, and gave up.
     public var busy = 0
     /// Checkpoints that failed with an error (an I/O error, say).
     public var failed = 0
@@ -48,31 +52,36 @@ public struct CheckpointFigures: Sendable, Hashable, Codable {
 }
 
 extension SQLiteStore {
-    /// How long a TRUNCATE checkpoint waits for readers of older snapshots (the store's writes
-    /// wait with it): 20 ms.
+    /// How long a TRUNCATE checkpoint waits for the reads in progress (the store's writes wait
+    /// with it): 20 ms.
     public static let truncateWait: Duration = .milliseconds(20)
 }
 
-/// Runs a store's checkpoints on its writer connection, from SQLite's WAL hook: right after a
-/// commit, on the committing thread, while the store's writer lock is held, so no write of the
-/// store runs meanwhile (SQLite has released its own write lock by then).
+/// Runs a store's checkpoints on its writer connection. SQLite's WAL hook only notes how many
+/// pages a commit left in the WAL; the checkpoint runs when the store is about to release its
+/// writer lock (``runPending(on:)``): after the commit's `durable()` waiters were resumed, with no
+/// statement active on the connection, and before another write of the store can start.
 ///
-/// `@unchecked Sendable`: `figures` is behind its mutex; the rest is set once, or touched only
-/// from the WAL hook, which runs under the store's writer lock.
+/// `@unchecked Sendable`: `figures` is behind its lock and `snapshots` is atomic; the rest is
+/// set once, or touched only by the WAL hook and `runPending`, both under the store's writer lock.
 final class Checkpointer: @unchecked Sendable {
     let policy: Checkpointing
-    private let figures = Mutex(CheckpointFigures())
-    /// Frames per checkpoint of SQLite's own: 1000.
-    static let passiveFrames: Int32 = 1000
+    private let figures = Locked(CheckpointFigures())
+    /// Read transactions the store holds for its own backups: no TRUNCATE waits for them.
+    let snapshots = Atomic<Int>(0)
+    private var passiveFrames: Int32 = 1000
     private var truncateFrames: Int32 = .max
     private var urgentFrames: Int32 = .max
-    private var nextTruncateAttempt: UInt64 = 0
+    /// Pages the last commit left in the WAL, until a checkpoint runs.
+    private var pendingFrames: Int32 = 0
+    private var nextAttempt: UInt64 = 0
     private var nextUrgentAttempt: UInt64 = 0
-    /// Nanoseconds to wait after the next attempt that gives up: 25 ms, doubling to 1 s.
+    /// Nanoseconds to wait after the next attempt that gives up; each doubles up to 1 s.
     private var backoff: UInt64 = Checkpointer.firstBackoff
+    private var urgentBackoff: UInt64 = Checkpointer.firstUrgentBackoff
     private static let firstBackoff: UInt64 = 25_000_000
+    private static let firstUrgentBackoff: UInt64 = 100_000_000
     private static let longestBackoff: UInt64 = 1_000_000_000
-    private static let urgentInterval: UInt64 = 100_000_000
 
     init(policy: Checkpointing) {
         self.policy = policy
@@ -91,35 +100,57 @@ final class Checkpointer: @unchecked Sendable {
             precondition(walLimit >= 1 << 20, "Checkpointing.bounded(walLimit:) must be at least 1 MiB, got \(walLimit)")
             try connection.run("pragma journal_size_limit = \(walLimit)")
             let pageSize: Int = try connection.first("pragma page_size", [], access: .internal) ?? 4096
-            // A frame is a page and its 24-byte header; start over at a quarter of the limit,
-            // which leaves room for the attempts that give up.
-            let frames = walLimit / (pageSize + 24)
-            truncateFrames = Int32(clamping: max(Int(Self.passiveFrames), frames / 4))
-            urgentFrames = Int32(clamping: max(Int(Self.passiveFrames), frames * 3 / 4))
+            // A frame is a page and its 24-byte header.
+            let frames = max(4, walLimit / (pageSize + 24))
+            truncateFrames = Int32(clamping: frames / 4)
+            urgentFrames = Int32(clamping: frames * 3 / 4)
+            passiveFrames = min(1000, truncateFrames)
             sqlite3_wal_hook(connection.handle, walHook, Unmanaged.passUnretained(self).toOpaque())
         }
     }
 
-    /// After a commit that left `frames` pages in the WAL.
-    fileprivate func committed(_ handle: OpaquePointer, frames: Int32) {
-        guard frames >= Self.passiveFrames else { return }
-        let now = DispatchTime.now().uptimeNanoseconds
+    /// From SQLite's WAL hook, after a commit that left `frames` pages in the WAL.
+    fileprivate func committed(frames: Int32) {
+        pendingFrames = frames
+    }
+
+    /// Runs the checkpoint the last commit calls for, if any. The caller holds the writer lock.
+    @inline(__always)
+    func runPending(on connection: SQLiteConnection) {
+        guard pendingFrames >= passiveFrames else { return }
+        checkpoint(after: pendingFrames, on: connection)
+    }
+
+    private func checkpoint(after frames: Int32, on connection: SQLiteConnection) {
+        // A write transaction opened since (the write queue's next batch): later.
+        guard connection.isAutocommit else { return }
+        pendingFrames = 0
+        let handle = connection.handle
+        let now = monotonicNanoseconds()
         let urgent = frames >= urgentFrames && now >= nextUrgentAttempt
-        if frames >= truncateFrames && (now >= nextTruncateAttempt || urgent) {
-            let wait = (urgent ? SQLiteStore.truncateWait * 5 : SQLiteStore.truncateWait).components
-            sqlite3_busy_timeout(handle, Int32(wait.seconds * 1000 + wait.attoseconds / 1_000_000_000_000_000))
-            let result = checkpoint(handle, mode: SQLITE_CHECKPOINT_TRUNCATE)
-            sqlite3_busy_timeout(handle, SQLiteConnection.busyTimeoutMilliseconds)
-            if result == SQLITE_BUSY {
-                nextTruncateAttempt = now + backoff
-                backoff = min(backoff * 2, Self.longestBackoff)
-                if urgent { nextUrgentAttempt = now + Self.urgentInterval }
-            } else {
-                backoff = Self.firstBackoff
-            }
+        guard frames >= truncateFrames, snapshots.load(ordering: .relaxed) == 0, now >= nextAttempt || urgent else {
+            _ = checkpoint(handle, mode: SQLITE_CHECKPOINT_PASSIVE)
             return
         }
-        _ = checkpoint(handle, mode: SQLITE_CHECKPOINT_PASSIVE)
+        let wait = (urgent ? SQLiteStore.truncateWait * 5 : SQLiteStore.truncateWait).components
+        sqlite3_busy_timeout(handle, Int32(wait.seconds * 1000 + wait.attoseconds / 1_000_000_000_000_000))
+        let result = checkpoint(handle, mode: SQLITE_CHECKPOINT_TRUNCATE)
+        sqlite3_busy_timeout(handle, SQLiteConnection.busyTimeoutMilliseconds)
+        let after = monotonicNanoseconds()
+        if result == SQLITE_BUSY || result == SQLITE_LOCKED {
+            // Reads held on: wait at least four times as long as this attempt made the writer
+            // wait, so that retries never take more than a fifth of the writer's time.
+            let spent = (after - now) * 4
+            nextAttempt = after + max(backoff, spent)
+            backoff = min(backoff * 2, Self.longestBackoff)
+            if urgent {
+                nextUrgentAttempt = after + max(urgentBackoff, spent)
+                urgentBackoff = min(urgentBackoff * 2, Self.longestBackoff)
+            }
+        } else {
+            backoff = Self.firstBackoff
+            urgentBackoff = Self.firstUrgentBackoff
+        }
     }
 
     private func checkpoint(_ handle: OpaquePointer, mode: Int32) -> Int32 {
@@ -132,7 +163,7 @@ final class Checkpointer: @unchecked Sendable {
             switch (rc, mode) {
             case (SQLITE_OK, SQLITE_CHECKPOINT_TRUNCATE): figures.truncated += 1
             case (SQLITE_OK, _): figures.passive += 1
-            case (SQLITE_BUSY, _): figures.busy += 1
+            case (SQLITE_BUSY, _), (SQLITE_LOCKED, _): figures.busy += 1
             default: figures.failed += 1
             }
             if rc == SQLITE_OK || rc == SQLITE_BUSY {
@@ -145,10 +176,10 @@ final class Checkpointer: @unchecked Sendable {
     }
 }
 
-/// SQLite's WAL hook: called after each commit on the writer connection. Returns SQLITE_OK:
-/// a checkpoint's failure is counted, never the commit's.
+/// SQLite's WAL hook: called after each commit on the writer connection. Notes the WAL's size;
+/// the checkpoint itself runs before the store releases the writer (see ``Checkpointer``).
 private func walHook(context: UnsafeMutableRawPointer?, handle: OpaquePointer?, database: UnsafePointer<CChar>?, frames: Int32) -> Int32 {
-    guard let context, let handle else { return SQLITE_OK }
-    Unmanaged<Checkpointer>.fromOpaque(context).takeUnretainedValue().committed(handle, frames: frames)
+    guard let context else { return SQLITE_OK }
+    Unmanaged<Checkpointer>.fromOpaque(context).takeUnretainedValue().committed(frames: frames)
     return SQLITE_OK
 }

@@ -43,12 +43,12 @@ final class GroupCommit: @unchecked Sendable {
     /// go to the writer, to see their own rows. A bit per key hash lets everyone else pass with
     /// one atomic load; the set settles a bit that is set.
     private let writerBits = Atomic<UInt64>(0)
-    private let writerKeys = Mutex<Set<UInt>>([])
+    private let writerKeys = Locked<Set<UInt>>([])
     /// The units of the open batch, readable without the writer lock (for the exit report).
     private let pendingUnits = Atomic<Int>(0)
     /// Whether batch events wait to be delivered to `onBatch`.
     private let eventsPending = Atomic<Bool>(false)
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// What `durable()` waits on and `onBatch` receives.
     private struct State {

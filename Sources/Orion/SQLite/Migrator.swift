@@ -164,11 +164,26 @@ enum Migrator {
         if error.code == .fence || error.code == .transactionControl || error.message.hasPrefix("migration ") {
             return error.with(sql: entry)
         }
-        if error.message.contains("Cannot add a column with non-constant default") {
-            // Works on an empty table (development), fails once the table has rows (production).
+        // Changes that work on an empty table (development) and fail once it has rows (production).
+        let rebuild =
+            "or rebuild the table in one entry: create the new table, copy the rows, drop the old one, rename the new one (see \"Rebuilding a table\" in the migrations article)"
+        let onlyEmpty: [(String, String)] = [
+            (
+                "Cannot add a column with non-constant default",
+                "SQLite cannot add a column whose default is an expression, such as (datetime('now')), to a table that has rows (it worked where the table was empty). Give the column a constant default (default '' or default 0, then fill it with an update in the same entry), \(rebuild)"
+            ),
+            (
+                "Cannot add a NOT NULL column with default value NULL",
+                "SQLite cannot add a NOT NULL column without a default to a table that has rows (it worked where the table was empty). Give it a constant default (not null default ''), \(rebuild)"
+            ),
+            (
+                "cannot add a STORED column",
+                "SQLite cannot add a STORED generated column with ALTER TABLE to a table that has rows (it worked where the table was empty). Make it VIRTUAL, \(rebuild)"
+            ),
+        ]
+        if let (_, advice) = onlyEmpty.first(where: { error.message.contains($0.0) }) {
             return StoreError(
-                .migration,
-                "migration \(feature)[\(index)] failed and was rolled back: SQLite cannot add a column whose default is an expression, such as (datetime('now')), to a table that has rows (it worked where the table was empty). Give the column a constant default (default '' or default 0, then fill it with an update in the same entry), or rebuild the table in one entry: create the new table, copy the rows, drop the old one, rename the new one (see \"Rebuilding a table\" in the migrations article)",
+                .migration, "migration \(feature)[\(index)] failed and was rolled back: \(advice)",
                 sql: entry, sqliteCode: error.sqliteCode, sqliteCodeName: error.sqliteCodeName)
         }
         return .migrationFailed(feature: feature, index: index, reason: error.message, entry: entry, sqliteCode: error.sqliteCode, sqliteCodeName: error.sqliteCodeName)

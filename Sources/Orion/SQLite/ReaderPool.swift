@@ -31,6 +31,7 @@ final class ReaderPool: @unchecked Sendable {
         self.capacity = capacity
         self.open = open
         slots = (0..<capacity).map { _ in Slot() }
+        cacheTotals = Locked(Array(repeating: CacheCount(), count: capacity))
     }
 
     /// Runs `body` on a reader connection, waiting for one when all are busy.
@@ -78,23 +79,32 @@ final class ReaderPool: @unchecked Sendable {
         }
     }
 
-    /// The pool's figures now; `idle` runs on each open connection no read holds at the moment.
-    func figures(idle: (SQLiteConnection) -> Void) -> ReaderPoolFigures {
+    /// Page-cache lookups of each slot's connection, as `health()` last collected them (only
+    /// `figures(collect:)` touches them, under this lock).
+    private let cacheTotals: Locked<[CacheCount]>
+
+    /// The pool's figures now, and the page-cache lookups of its connections: `collect` reads
+    /// (and resets) the counters of each connection no read holds at the moment; a busy one
+    /// counts with what was collected from it before.
+    func figures(collect: (SQLiteConnection) -> CacheCount) -> (ReaderPoolFigures, CacheCount) {
         var figures = ReaderPoolFigures(capacity: capacity)
         figures.waits = waits.load(ordering: .relaxed)
-        for slot in slots {
-            guard slot.busy.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent).exchanged else {
-                figures.open += 1
-                figures.busy += 1
-                continue
+        let cache = cacheTotals.withLock { totals in
+            for (index, slot) in slots.enumerated() {
+                guard slot.busy.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent).exchanged else {
+                    figures.open += 1
+                    figures.busy += 1
+                    continue
+                }
+                if let connection = slot.connection, !closed.load(ordering: .relaxed) {
+                    figures.open += 1
+                    totals[index].add(collect(connection))
+                }
+                release(slot)
             }
-            if let connection = slot.connection, !closed.load(ordering: .relaxed) {
-                figures.open += 1
-                idle(connection)
-            }
-            release(slot)
+            return totals.reduce(into: CacheCount()) { $0.add($1) }
         }
-        return figures
+        return (figures, cache)
     }
 
     /// Closes every connection, waiting for busy ones to come back first. Closing again does nothing.

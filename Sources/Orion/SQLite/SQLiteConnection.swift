@@ -67,7 +67,7 @@ final class SQLiteConnection {
                 "SQLite \(String(cString: sqlite3_libversion())) is too old: the store needs 3.35 or newer (install a newer libsqlite3)")
         }
         _ = Self.processSetup
-        handle = try Self.open(path: path, mode: mode)
+        handle = try Self.open(path: path, mode: mode, create: role != .reader)
         self.role = role
         self.mode = mode
         self.timeLimit = timeLimit
@@ -92,13 +92,14 @@ final class SQLiteConnection {
         _ = orion_config_memstatus_off()
     }()
 
-    private static func open(path: String, mode: SQLiteStore.OpenMode) throws -> OpaquePointer {
+    /// Opens the file; `create`: make it when it does not exist (the writer; a reader never does).
+    private static func open(path: String, mode: SQLiteStore.OpenMode, create: Bool) throws -> OpaquePointer {
         var db: OpaquePointer?
         var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
         var name = path
         switch mode {
         case .readWrite:
-            flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+            flags |= SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0)
         case .readOnly:
             flags |= SQLITE_OPEN_READONLY
         case .immutable:
@@ -387,6 +388,11 @@ final class SQLiteConnection {
 
     /// Whether no transaction is open (`sqlite3_get_autocommit`).
     var isAutocommit: Bool { sqlite3_get_autocommit(handle) != 0 }
+
+    /// The database file's absolute name, as SQLite resolved it at open ("" for in-memory).
+    var filename: String {
+        sqlite3_db_filename(handle, "main").map { String(cString: $0) } ?? ""
+    }
 
     /// Deferred foreign-key violations pending in the open transaction.
     var deferredForeignKeyViolations: Int32 {

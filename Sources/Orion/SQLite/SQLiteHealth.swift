@@ -37,7 +37,8 @@ public struct SQLiteHealth: Sendable, Hashable, Codable {
     /// a copy without them.
     public var freePages = 0
     /// Page-cache hits of the store's connections since they opened (SQLite's
-    /// `SQLITE_DBSTATUS_CACHE_HIT`, summed over the writer and the idle readers).
+    /// `SQLITE_DBSTATUS_CACHE_HIT`, collected from each connection when it is free and kept in
+    /// 64-bit totals, so they never wrap).
     public var cacheHits = 0
     /// Page-cache misses, counted as ``cacheHits`` are.
     public var cacheMisses = 0
@@ -92,19 +93,30 @@ extension SQLiteStore {
             health.databaseBytes = Self.fileSize(path)
             health.walBytes = Self.fileSize(path + "-wal")
         }
-        func addCache(_ connection: SQLiteConnection) {
-            health.cacheHits += Self.status(connection, SQLITE_DBSTATUS_CACHE_HIT)
-            health.cacheMisses += Self.status(connection, SQLITE_DBSTATUS_CACHE_MISS)
+        /// Reads a connection's page-cache counters and resets them (SQLite keeps them in 31 bits).
+        func collect(_ connection: SQLiteConnection) -> CacheCount {
+            CacheCount(hits: Self.status(connection, SQLITE_DBSTATUS_CACHE_HIT), misses: Self.status(connection, SQLITE_DBSTATUS_CACHE_MISS))
         }
+        var writerCache = CacheCount()
         health.writerAnswered = withWriterIfFree { writer in
             let connection = writer.connection
             health.pageCount = (try? connection.first("pragma page_count", [], access: .internal)) ?? 0
             health.pageSize = (try? connection.first("pragma page_size", [], access: .internal)) ?? 0
             health.freePages = (try? connection.first("pragma freelist_count", [], access: .internal)) ?? 0
             health.pendingWrites = group?.isOpen == true ? group?.units ?? 0 : 0
-            addCache(connection)
+            writerCache = collect(connection)
         }
-        health.readers = readerPoolFigures(idle: addCache)
+        let cache = writerCacheTotal.withLock { total in
+            total.add(writerCache)
+            return total
+        }
+        health.cacheHits = cache.hits
+        health.cacheMisses = cache.misses
+        if let (readers, readerCache) = readerPoolFigures(collect: collect) {
+            health.readers = readers
+            health.cacheHits += readerCache.hits
+            health.cacheMisses += readerCache.misses
+        }
         if let group {
             let metrics = group.metrics
             health.writeQueue = WriteQueueFigures(
@@ -124,8 +136,19 @@ extension SQLiteStore {
     private static func status(_ connection: SQLiteConnection, _ operation: Int32) -> Int {
         var current: Int32 = 0
         var highest: Int32 = 0
-        sqlite3_db_status(connection.handle, operation, &current, &highest, 0)
+        sqlite3_db_status(connection.handle, operation, &current, &highest, 1)
         return Int(current)
+    }
+}
+
+/// Page-cache lookups of a connection.
+struct CacheCount: Sendable {
+    var hits = 0
+    var misses = 0
+
+    mutating func add(_ other: CacheCount) {
+        hits += other.hits
+        misses += other.misses
     }
 }
 

@@ -1,5 +1,6 @@
 internal import CSQLite
 import Foundation
+import Synchronization
 
 /// How far a backup has got: after each step of ``SQLiteStore/backup(to:replacing:pagesPerStep:progress:)``.
 public struct BackupProgress: Sendable, Hashable {
@@ -45,7 +46,7 @@ extension SQLiteStore {
         to path: String, replacing: Bool = false, pagesPerStep: Int = 1024, progress: ((BackupProgress) -> Void)? = nil
     ) throws {
         precondition(pagesPerStep >= 1, "backup(to:pagesPerStep:) copies at least one page per step, got \(pagesPerStep)")
-        let target = try BackupTarget(path: path, storePath: self.path, replacing: replacing, operation: "backup")
+        let target = try BackupTarget(path: path, storeFile: path == ":memory:" ? nil : databaseFile, replacing: replacing, operation: "backup")
         try withSnapshot(holdingReadTransaction: true) { source in
             try target.write { partial in
                 try Self.copy(from: source.handle, to: partial, pagesPerStep: Int32(clamping: pagesPerStep), progress: progress)
@@ -64,7 +65,7 @@ extension SQLiteStore {
     ///   - replacing: Overwrite a database file already at `path` (default `false`: refuse).
     /// - Throws: ``StoreError`` as ``backup(to:replacing:pagesPerStep:progress:)`` does.
     public func vacuumInto(_ path: String, replacing: Bool = false) throws {
-        let target = try BackupTarget(path: path, storePath: self.path, replacing: replacing, operation: "vacuumInto")
+        let target = try BackupTarget(path: path, storeFile: path == ":memory:" ? nil : databaseFile, replacing: replacing, operation: "vacuumInto")
         // VACUUM INTO reads in one transaction of its own (it cannot run inside another).
         try withSnapshot(holdingReadTransaction: false) { source in
             try target.write { partial in
@@ -90,10 +91,17 @@ extension SQLiteStore {
             return
         }
         if isClosed { throw StoreError(.closed, "the store is closed; open a new SQLiteStore to use the database again") }
-        let source = try SQLiteConnection(path: path, role: .reader, synchronous: synchronous, statementCacheSize: 4, timeLimit: nil, mode: mode)
+        // Read-only and by the file's absolute name (as the writer opened it): a file moved or
+        // deleted since is an error, never a new empty database.
+        let source = try SQLiteConnection(
+            path: databaseFile, role: .reader, synchronous: synchronous, statementCacheSize: 4, timeLimit: nil,
+            mode: mode == .immutable ? .immutable : .readOnly)
         guard holdingReadTransaction else { return try body(source) }
         // A read transaction held from here to the end: every step copies the same snapshot,
-        // and writers (WAL) are never blocked by it.
+        // and writers (WAL) are never blocked by it — nor by a checkpoint waiting for it: the
+        // store runs only PASSIVE ones meanwhile.
+        checkpointer.snapshots.add(1, ordering: .relaxed)
+        defer { checkpointer.snapshots.subtract(1, ordering: .relaxed) }
         try source.run("begin")
         defer { try? source.run("rollback") }
         let _: Int? = try source.first("select count(*) from sqlite_schema", [], access: .internal)
@@ -127,6 +135,13 @@ extension SQLiteStore {
             let code = rc == SQLITE_DONE ? finished : rc
             throw SQLiteCodes.error(code, "the backup failed: \(String(cString: sqlite3_errstr(code)))")
         }
+        // A standalone file: in rollback-journal mode, so that opening it read-only (or
+        // immutable) needs no -wal or -shm beside it. A store that opens it for writing
+        // switches it back to WAL.
+        let mode = sqlite3_exec(destination, "pragma journal_mode = delete", nil, nil, nil)
+        guard mode == SQLITE_OK else {
+            throw SQLiteCodes.error(mode, "the backup could not be finished: \(String(cString: sqlite3_errmsg(destination)))")
+        }
     }
 }
 
@@ -136,13 +151,20 @@ private struct BackupTarget {
     let path: String
     let replacing: Bool
 
-    init(path: String, storePath: String, replacing: Bool, operation: String) throws {
+    init(path: String, storeFile: String?, replacing: Bool, operation: String) throws {
         guard !path.isEmpty, path != ":memory:", !path.hasPrefix("file:") else {
             throw StoreError(.misuse, "\(operation) needs a file path to write to, got '\(path)'")
         }
-        let target = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
-        if storePath != ":memory:", target == URL(fileURLWithPath: storePath).standardizedFileURL.resolvingSymlinksInPath().path {
-            throw StoreError(.misuse, "\(operation) cannot write over the store's own database '\(storePath)'; give another path")
+        if let storeFile {
+            // The database and the files SQLite keeps beside it, by name and by identity (a
+            // hard link or another path to the same file).
+            let target = Self.resolved(path)
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let own = storeFile + suffix
+                if target == Self.resolved(own) || Self.sameFile(path, own) {
+                    throw StoreError(.misuse, "\(operation) cannot write over the store's own '\(own)'; give another path")
+                }
+            }
         }
         let files = FileManager.default
         if files.fileExists(atPath: path) && !replacing {
@@ -157,6 +179,17 @@ private struct BackupTarget {
         self.replacing = replacing
     }
 
+    private static func resolved(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+
+    private static func sameFile(_ a: String, _ b: String) -> Bool {
+        var first = stat()
+        var second = stat()
+        guard stat(a, &first) == 0, stat(b, &second) == 0 else { return false }
+        return first.st_dev == second.st_dev && first.st_ino == second.st_ino
+    }
+
     /// Runs `body` with a temporary path beside the target, then moves the complete file into
     /// place (atomically; without `replacing`, never over a file that appeared meanwhile).
     func write(_ body: (String) throws -> Void) throws {
@@ -168,15 +201,20 @@ private struct BackupTarget {
         try body(partial)
         if replacing {
             guard rename(partial, path) == 0 else { throw Self.failure("move the backup into place at", path) }
-        } else {
-            guard link(partial, path) == 0 else {
-                if errno == EEXIST {
-                    throw StoreError(.misuse, "'\(path)' appeared while the backup ran; it was left alone (pass replacing: true to overwrite it)")
-                }
-                throw Self.failure("move the backup into place at", path)
+        } else if link(partial, path) != 0 {
+            // File systems without hard links (exFAT, SMB): a rename that refuses to replace.
+            let linkError = errno
+            if linkError != EEXIST, orion_rename_noreplace(partial, path) == 0 { return Self.syncFolder(of: path) }
+            if linkError == EEXIST || errno == EEXIST {
+                throw StoreError(.misuse, "'\(path)' appeared while the backup ran; it was left alone (pass replacing: true to overwrite it)")
             }
+            throw Self.failure("move the backup into place at", path)
         }
-        // The new name is durable once its folder is.
+        Self.syncFolder(of: path)
+    }
+
+    /// The new name is durable once its folder is.
+    private static func syncFolder(of path: String) {
         let folder = open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY)
         if folder >= 0 {
             fsync(folder)

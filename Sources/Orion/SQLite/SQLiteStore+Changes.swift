@@ -110,7 +110,7 @@ final class OtherWriters: @unchecked Sendable {
         var timer: Timer?
         var lastVersion: Int64?
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// - Parameter enabled: `false` for a private in-memory database, which no one else sees.
     init(enabled: Bool) {

@@ -42,6 +42,9 @@ public final class SQLiteStore: Store, @unchecked Sendable {
 
     /// The database file (or `":memory:"`).
     public let path: String
+    /// The file's absolute name as SQLite resolved it when the store opened: what the readers
+    /// and backups open, whatever the working directory is later.
+    let databaseFile: String
     /// The write queue's configuration, when group commit is on.
     public var writeQueue: WriteQueue? { group?.configuration }
     /// How COMMITs reach the disk.
@@ -75,11 +78,13 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     let otherWriters: OtherWriters
     /// Keeps the write-ahead log bounded (see ``Checkpointing``).
     let checkpointer: Checkpointer
+    /// The writer's page-cache lookups, as `health()` collected them.
+    let writerCacheTotal = Locked(CacheCount())
     private let readerPool: ReaderPool?
     private let closed = Atomic<Bool>(false)
     /// Threads inside or waiting for the writer; the zero-delay flush waits for none.
     private let writerActivity = Atomic<Int>(0)
-    private let scopes = Mutex<[String: Scope]>([:])
+    private let scopes = Locked<[String: Scope]>([:])
 
     /// Opens (or creates) the database at `path`.
     ///
@@ -131,6 +136,8 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             path: path, role: memory ? .memory : .writer, synchronous: synchronous,
             statementCacheSize: statementCacheSize, timeLimit: statementTimeLimit, mode: mode)
         connection.changes = changeHub
+        databaseFile = memory ? path : connection.filename
+        let databaseFile = databaseFile
         checkpointer = Checkpointer(policy: checkpointing)
         if !memory && mode == .readWrite { try checkpointer.install(on: connection) }
         if !memory { otherWriters.setBaseline(try connection.first("pragma data_version", [], access: .internal)) }
@@ -140,7 +147,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             ? nil
             : ReaderPool(capacity: readers) {
                 try SQLiteConnection(
-                    path: path, role: .reader, synchronous: synchronous,
+                    path: databaseFile, role: .reader, synchronous: synchronous,
                     statementCacheSize: statementCacheSize, timeLimit: statementTimeLimit, mode: mode)
             }
         otherWriters.store = self
@@ -479,15 +486,16 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         return true
     }
 
-    /// The reader pool's figures; `idle` runs on each idle reader connection.
-    func readerPoolFigures(idle: (SQLiteConnection) -> Void) -> ReaderPoolFigures? {
-        readerPool?.figures(idle: idle)
+    /// The reader pool's figures and its connections' page-cache lookups (see ``ReaderPool``).
+    func readerPoolFigures(collect: (SQLiteConnection) -> CacheCount) -> (ReaderPoolFigures, CacheCount)? {
+        readerPool?.figures(collect: collect)
     }
 
     /// Unlocks the writer, then hands the batch events its holder produced to `onBatch`,
     /// outside every lock of the store.
     @inline(__always)
     private func unlockWriter() {
+        if let writer { checkpointer.runPending(on: writer.connection) }
         writerLock.unlock()
         if let group, group.hasEvents { group.deliverEvents() }
     }

@@ -17,7 +17,7 @@ enum ShutdownFlush {
         init(_ store: SQLiteStore) { self.store = store }
     }
 
-    private static let stores = Mutex<[ObjectIdentifier: WeakStore]>([:])
+    private static let stores = Locked<[ObjectIdentifier: WeakStore]>([:])
     private static let installed = Atomic<Bool>(false)
 
     static func register(_ store: SQLiteStore) {

@@ -53,7 +53,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible, CustomDebugS
         public static let connection = Code(.connection)
         /// The database reported an I/O failure or a full disk.
         public static let io = Code(.io)
-        /// A write reached a store opened read-only.
+        /// A write reached a store opened read-only, or a database SQLite can only read (the
+        /// file's permissions, a file moved or replaced while open).
         public static let readOnly = Code(.readOnly)
 
         /// The code's name, as used in events and metrics (`constraint`, `fence`, …).

@@ -153,3 +153,39 @@ package final class ConditionLock: @unchecked Sendable {
         pthread_cond_broadcast(condition)
     }
 }
+
+/// A value behind a `pthread_mutex_t`: what the package uses wherever state is shared between
+/// threads.
+///
+/// Not `Synchronization.Mutex`: on this toolchain ThreadSanitizer cannot see `Mutex`'s lock, so
+/// every access it guards is reported as a race, and a suppression broad enough to silence that
+/// would hide real races too. ThreadSanitizer intercepts `pthread_mutex_lock`, so accesses
+/// under this lock are checked for what they are. Uncontended, it costs a function call more
+/// than `Mutex` (measured in BENCHMARKS.md).
+///
+/// `@unchecked Sendable`: `value` is read and written only inside `withLock`, under the mutex.
+package final class Locked<Value>: @unchecked Sendable {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    /// Unchecked: the mutex already makes each access exclusive, so the runtime's dynamic
+    /// exclusivity check (a call on every `withLock`) would only cost time.
+    @exclusivity(unchecked) private var value: Value
+
+    package init(_ value: Value) {
+        self.value = value
+        mutex = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    /// Runs `body` with the value, under the lock. `body` must not take this lock again.
+    @inline(__always)
+    package func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body(&value)
+    }
+}

@@ -28,20 +28,15 @@ static inline int orion_config_memstatus_off(void) {
 }
 
 // Renames `from` to `to` unless `to` exists (then fails with EEXIST): for file systems without
-// hard links. Linux: renameat2(RENAME_NOREPLACE), by syscall number (glibc hides it without
-// _GNU_SOURCE); Apple: renamex_np(RENAME_EXCL).
+// hard links. Linux: glibc's renameat2 (2.28 and later) with RENAME_NOREPLACE, declared here
+// because glibc hides it without _GNU_SOURCE; Apple: renamex_np(RENAME_EXCL). No system header
+// is included for Linux: this module would then own their types (`timespec`, `stat`) in Swift's
+// eyes, and files that use them through Glibc would fail to compile depending on import order.
 #if defined(__linux__)
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+extern int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
 static inline int orion_rename_noreplace(const char *from, const char *to) {
-#ifdef SYS_renameat2
-    return (int)syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, 1);
-#else
-    errno = ENOSYS;
-    return -1;
-#endif
+    // AT_FDCWD is -100 and RENAME_NOREPLACE is 1 on every Linux architecture.
+    return renameat2(-100, from, -100, to, 1);
 }
 #elif defined(__APPLE__)
 #include <stdio.h>
@@ -49,5 +44,18 @@ static inline int orion_rename_noreplace(const char *from, const char *to) {
     return renamex_np(from, to, RENAME_EXCL);
 }
 #endif
+
+// Atomic loads and stores of 64-bit words in memory shared between processes (a mapped file),
+// which Swift's Atomic cannot be placed over. (`unsigned long long`, not `uint64_t`: no header
+// more in this module, whose types Swift would then attribute to it.)
+static inline unsigned long long orion_shared_load(const unsigned long long *word) {
+    return __atomic_load_n(word, __ATOMIC_ACQUIRE);
+}
+static inline void orion_shared_store(unsigned long long *word, unsigned long long value) {
+    __atomic_store_n(word, value, __ATOMIC_RELEASE);
+}
+static inline int orion_shared_clear_if(unsigned long long *word, unsigned long long expected) {
+    return __atomic_compare_exchange_n(word, &expected, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
 
 #endif

@@ -11,10 +11,16 @@ func say(_ line: String) {
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 3 else {
-    FileHandle.standardError.write("usage: OrionTestChild hold|migrate|crash DB …\n".data(using: .utf8)!)
+    FileHandle.standardError.write("usage: OrionTestChild hold|migrate|exit-with-batch|exit-with-busy-writer|crash|many DB …\n".data(using: .utf8)!)
     exit(2)
 }
 let path = arguments[2]
+
+/// Entry `i` of the feature the crash child migrates at boot: a table filled by three
+/// statements, so a kill inside the entry would show as a table with fewer rows.
+func crashBootEntry(_ i: Int) -> String {
+    "create table boot_\(i) (k integer primary key); insert into boot_\(i) values (1); insert into boot_\(i) values (2); insert into boot_\(i) values (3)"
+}
 
 do {
     switch arguments[1] {
@@ -61,33 +67,130 @@ do {
         say("written")
         exit(0)
     case "crash":
-        // Writes numbered rows until killed. Prints "acked N" once row N (and all before it) is
-        // durable as the store promises: after flush() (queue) or after exec returns (no queue).
+        // Mixed load until killed: migrations at boot (the first BOOT entries of a feature whose
+        // every entry creates a table and fills it in several statements, so a kill can land
+        // inside one), a thread of transactions with savepoints (a nested tx that commits, one
+        // that throws and must leave nothing), and a thread of single autocommit writes.
+        // Prints "acked N" once transaction rows up to N are durable as the store promises
+        // (after flush() with the queue, after tx returns without), "solo N" the same for the
+        // single writes.
         let useQueue = arguments[3] == "queue"
         let synchronous: SQLiteStore.Synchronous = arguments[4] == "full" ? .full : .normal
+        let bootEntries = arguments.count > 5 ? Int(arguments[5])! : 0
         let store = try SQLiteStore(
             path: path, writeQueue: useQueue ? WriteQueue(maxBatch: 64, maxDelay: .milliseconds(5)) : nil,
             synchronous: synchronous)
-        try store.migrate("crash", ["create table crash (n integer primary key, batch integer not null, size integer not null, pad text not null)"])
+        try store.migrate(
+            "crash",
+            [
+                "create table crash (n integer primary key, batch integer not null, size integer not null, pad text not null, doomed integer not null default 0)",
+                "create table crash_solo (n integer primary key)",
+            ])
+        try store.migrate("crashboot", (0..<bootEntries).map(crashBootEntry))
+        say("booted")
+        Thread {
+            do {
+                var n: Int = try store.one("select coalesce(max(n), 0) from crash_solo") ?? 0
+                while true {
+                    n += 1
+                    try store.exec("insert into crash_solo (n) values (?)", n)
+                    if useQueue { try store.flush() }
+                    say("solo \(n)")
+                }
+            } catch {
+                say("error: \(error)")
+                exit(1)
+            }
+        }.start()
         var n: Int = try store.one("select coalesce(max(n), 0) from crash") ?? 0
         var batch: Int = try store.one("select coalesce(max(batch), 0) from crash") ?? 0
+        struct Doomed: Error {}
         while true {
             batch += 1
-            let size = Int.random(in: 1...40)
+            let size = Int.random(in: 2...40)
+            let split = Int.random(in: 1..<size)
+            let base = n
             try store.tx {
-                for _ in 0..<size {
-                    n += 1
+                var next = base
+                func insert(doomed: Bool = false) throws {
+                    next += 1
                     try store.exec(
-                        "insert into crash (n, batch, size, pad) values (?, ?, ?, ?)",
-                        n, batch, size, String(repeating: "x", count: Int.random(in: 10...400)))
+                        "insert into crash (n, batch, size, pad, doomed) values (?, ?, ?, ?, ?)",
+                        doomed ? -next : next, batch, size, String(repeating: "x", count: Int.random(in: 10...400)), doomed)
+                }
+                for _ in 0..<split { try insert() }
+                // A savepoint rolled back: its rows (negative n, doomed) must never survive.
+                let before = next
+                _ = try? store.tx {
+                    try insert(doomed: true)
+                    try insert(doomed: true)
+                    throw Doomed()
+                }
+                next = before
+                // A savepoint released: its rows are part of the transaction.
+                try store.tx {
+                    for _ in split..<size { try insert() }
                 }
             }
+            n = base + size
             if useQueue && Bool.random() { try store.flush() }
             if !useQueue || batch % 2 == 0 {
                 if useQueue { try store.flush() }
                 say("acked \(n)")
             }
         }
+    case "many":
+        // One of several processes sharing a file: migrates (racing the others at boot), then
+        // THREADS threads each run transactions (a ledger row and a shared counter) and reads
+        // for SECONDS; prints "wrote W" with the transactions it committed.
+        let seconds = Double(arguments[3])!
+        let threads = Int(arguments[4])!
+        let useQueue = arguments[5] == "queue"
+        let process = Int(arguments[6])!
+        let store = try SQLiteStore(
+            path: path, writeQueue: useQueue ? WriteQueue(maxBatch: 32, maxDelay: .milliseconds(2)) : nil)
+        try store.migrate(
+            "many",
+            [
+                "create table counter (id integer primary key, n integer not null)",
+                "insert into counter (id, n) values (1, 0)",
+                "create table ledger (process integer not null, thread integer not null, seq integer not null, primary key (process, thread, seq))",
+            ])
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        let failures = Locked<[String]>([])
+        let written = Locked(0)
+        let done = DispatchGroup()
+        for thread in 0..<threads {
+            done.enter()
+            Thread {
+                defer { done.leave() }
+                do {
+                    var seq = 0
+                    var seen = 0
+                    while Date() < deadline {
+                        seq += 1
+                        try store.tx {
+                            try store.exec("insert into ledger (process, thread, seq) values (?, ?, ?)", process, thread, seq)
+                            try store.exec("update counter set n = n + 1 where id = 1")
+                        }
+                        written.withLock { $0 += 1 }
+                        // Reads see the counter move forward only: each snapshot is newer.
+                        let now: Int = try store.one("select n from counter where id = 1") ?? -1
+                        if now < seen { failures.withLock { $0.append("counter went back from \(seen) to \(now)") } }
+                        seen = now
+                        let mine: Int = try store.one("select count(*) from ledger where process = ? and thread = ?", process, thread) ?? -1
+                        if mine > seq || mine < seq - 64 { failures.withLock { $0.append("thread \(thread) wrote \(seq) rows, reads \(mine)") } }
+                    }
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }.start()
+        }
+        done.wait()
+        try store.close()
+        for failure in failures.withLock({ $0 }) { say("error: \(failure)") }
+        say("wrote \(written.withLock { $0 })")
+        exit(failures.withLock { $0.isEmpty } ? 0 : 1)
     default:
         FileHandle.standardError.write("unknown mode \(arguments[1])\n".data(using: .utf8)!)
         exit(2)

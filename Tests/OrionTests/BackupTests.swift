@@ -101,7 +101,7 @@ struct BackupTests {
         let store = try SQLiteStore(path: dir.path())
         try store.migrate("t", ["create table t (x integer)"])
         try store.exec("insert into t values (1)")
-        for suffix in ["-wal", "-shm", "-journal"] {
+        for suffix in ["-wal", "-shm", "-journal", "-orion-turns"] {
             let error = expectStoreError(.misuse) { try store.backup(to: dir.path() + suffix, replacing: true) }
             #expect(error?.message.contains("cannot write over the store's own") == true)
             expectStoreError(.misuse) { try store.vacuumInto(dir.path() + suffix, replacing: true) }

@@ -70,8 +70,8 @@ struct CheckpointTests {
     static let limit = 8 << 20
 
     @Test("with the default policy the WAL stays under its limit for 30 s of overlapping readers and writers")
-    func bounded() throws {
-        let result = try run(.bounded(walLimit: Self.limit), seconds: 30)
+    func bounded() async throws {
+        let result = try await MachineLoad.alone { try run(.bounded(walLimit: Self.limit), seconds: 30) }
         #expect(result.rows > 10_000, "the writers kept writing: \(result.rows) rows")
         #expect(result.largestWAL <= Self.limit, "largest WAL \(result.largestWAL) bytes, limit \(Self.limit): \(result.figures)")
         #expect(result.figures.truncated > 0)
@@ -79,10 +79,10 @@ struct CheckpointTests {
     }
 
     @Test("with SQLite's own checkpoints alone, the same load grows the WAL past the limit")
-    func unboundedWithoutThePolicy() throws {
+    func unboundedWithoutThePolicy() async throws {
         // Stops as soon as the WAL passes three times the limit; how soon depends on the machine
         // (about 10 s here, longer on a slower one), so the deadline is generous.
-        let result = try run(.sqliteDefault, seconds: 60, enough: 3 * Self.limit)
+        let result = try await MachineLoad.alone { try run(.sqliteDefault, seconds: 60, enough: 3 * Self.limit) }
         #expect(result.largestWAL > 3 * Self.limit, "largest WAL \(result.largestWAL) bytes")
     }
 }

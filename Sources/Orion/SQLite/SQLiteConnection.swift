@@ -45,6 +45,11 @@ final class SQLiteConnection {
     @exclusivity(unchecked) var writeLog = WriteLog()
     /// Where the writer's commits are announced; `nil` on readers.
     var changes: ChangeHub?
+    /// The writer's turns with other processes' writers (``WriterTurns``); `nil` on readers, in
+    /// memory, read-only, and when its file cannot be made. Setting it installs its busy handler.
+    var turns: WriterTurns? {
+        didSet { restoreBusyHandler() }
+    }
     @exclusivity(unchecked) var lastSchemaVersion: Int64 = -1
 
     // Time limit state. Plain monotonic nanoseconds (0: none), not `ContinuousClock.Instant?`,
@@ -388,6 +393,16 @@ final class SQLiteConnection {
 
     /// Whether no transaction is open (`sqlite3_get_autocommit`).
     var isAutocommit: Bool { sqlite3_get_autocommit(handle) != 0 }
+
+    /// Puts back the connection's own busy handler after a caller replaced it for a while: the
+    /// writer's turns, or SQLite's timeout.
+    func restoreBusyHandler() {
+        if let turns {
+            turns.install(on: handle)
+        } else {
+            sqlite3_busy_timeout(handle, Self.busyTimeoutMilliseconds)
+        }
+    }
 
     /// The database file's absolute name, as SQLite resolved it at open ("" for in-memory).
     var filename: String {

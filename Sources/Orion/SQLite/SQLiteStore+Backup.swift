@@ -156,10 +156,10 @@ private struct BackupTarget {
             throw StoreError(.misuse, "\(operation) needs a file path to write to, got '\(path)'")
         }
         if let storeFile {
-            // The database and the files SQLite keeps beside it, by name and by identity (a
-            // hard link or another path to the same file).
+            // The database and the files kept beside it (SQLite's, and the writers' turns), by
+            // name and by identity (a hard link or another path to the same file).
             let target = Self.resolved(path)
-            for suffix in ["", "-wal", "-shm", "-journal"] {
+            for suffix in ["", "-wal", "-shm", "-journal", "-orion-turns"] {
                 let own = storeFile + suffix
                 if target == Self.resolved(own) || Self.sameFile(path, own) {
                     throw StoreError(.misuse, "\(operation) cannot write over the store's own '\(own)'; give another path")

@@ -138,6 +138,9 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         connection.changes = changeHub
         databaseFile = memory ? path : connection.filename
         let databaseFile = databaseFile
+        if !memory && mode == .readWrite && !databaseFile.isEmpty {
+            connection.turns = WriterTurns(database: databaseFile, timeoutMilliseconds: SQLiteConnection.busyTimeoutMilliseconds)
+        }
         checkpointer = Checkpointer(policy: checkpointing)
         if !memory && mode == .readWrite { try checkpointer.install(on: connection) }
         if !memory { otherWriters.setBaseline(try connection.first("pragma data_version", [], access: .internal)) }
@@ -457,6 +460,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         try checkOpen()
         writerActivity.add(1, ordering: .relaxed)
         writerLock.lock()
+        if let writer, let turns = writer.connection.turns { turns.yieldIfOthersWait(before: writer.connection) }
         defer {
             if let writer, writer.depth == 0, let group, group.isOpen, group.isDue() {
                 // However busy the writer stays, a batch commits once it is due: this exit
@@ -495,7 +499,10 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     /// outside every lock of the store.
     @inline(__always)
     private func unlockWriter() {
-        if let writer { checkpointer.runPending(on: writer.connection) }
+        if let writer {
+            writer.connection.turns?.doneWaiting()
+            checkpointer.runPending(on: writer.connection)
+        }
         writerLock.unlock()
         if let group, group.hasEvents { group.deliverEvents() }
     }
@@ -576,6 +583,9 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     func runOnWriterForTests(_ sql: String) throws {
         try withWriter { try $0.connection.run(sql) }
     }
+
+    /// Whether the writer takes turns with other processes' writers (for tests).
+    var hasWriterTurnsForTests: Bool { (try? withWriter { $0.connection.turns != nil }) ?? false }
 
     /// Whether the calling thread holds the writer (for tests of what runs outside the lock).
     var writerHeldByCurrentThreadForTests: Bool { writerLock.isHeldByCurrentThread }

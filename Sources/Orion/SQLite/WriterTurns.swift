@@ -1,0 +1,118 @@
+internal import CSQLite
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Fair turns at the write lock between processes that share a database file.
+///
+/// SQLite's write lock is not a queue: a connection that finds it taken sleeps and tries again
+/// (up to 100 ms apart with `sqlite3_busy_timeout`), while the process that holds it releases
+/// and retakes it within microseconds for its next transaction. Two processes writing steadily
+/// starve a third until its busy timeout ends in `SQLITE_BUSY` (measured: with four processes ×
+/// two threads, one process got no transaction through in 30 s).
+///
+/// So each store's writer marks in a small file beside the database, `<db>-orion-turns` (16
+/// bytes, mapped into every process that writes the file), that it is waiting, refreshing the
+/// mark while it waits; and before it takes the write lock for a new transaction, a store that
+/// sees another's mark stands aside (at most ``longestStandAside``) until the waiter has had its
+/// turn. Waiters poll every 200 µs for the first 10 ms, then every millisecond. The mark is a
+/// hint, never a lock: a process killed while waiting leaves a mark that expires within
+/// ``markLifetime``; programs that do not use Orion (the `sqlite3` shell) ignore it and are
+/// waited for as SQLite always does; and when the file cannot be made (a read-only folder) the
+/// store writes without it.
+final class WriterTurns: @unchecked Sendable {
+    // `@unchecked Sendable`: `waitStarted` and `waited` belong to the writer connection's
+    // thread of the moment (it is used under the store's writer lock only); the shared words
+    // are read and written with atomic operations.
+
+    /// Word 0: the token of the writer that waits (0: none); word 1: until when (monotonic
+    /// nanoseconds, the same clock in every process of the machine).
+    private let words: UnsafeMutablePointer<UInt64>
+    private let token: UInt64
+    private let timeout: UInt64
+    private var waitStarted: UInt64 = 0
+    private var waited = false
+
+    static let markLifetime: UInt64 = 3_000_000
+    static let longestStandAside: UInt64 = 20_000_000
+
+    /// The turns file beside `database`, or nil when it cannot be made or mapped.
+    init?(database: String, timeoutMilliseconds: Int32) {
+        let fd = open(database + "-orion-turns", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { return nil }
+        if status.st_size < 16 {
+            guard ftruncate(fd, 16) == 0 else { return nil }
+        }
+        guard let mapped = mmap(nil, 16, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), mapped != MAP_FAILED else { return nil }
+        words = mapped.bindMemory(to: UInt64.self, capacity: 2)
+        var token: UInt64 = 0
+        while token == 0 { token = UInt64.random(in: .min ... .max) }
+        self.token = token
+        timeout = UInt64(timeoutMilliseconds) * 1_000_000
+    }
+
+    deinit {
+        orion_shared_clear_if(words, token)
+        munmap(words, 16)
+    }
+
+    /// Installs the busy handler that marks this writer as waiting, on `handle` (the writer's).
+    func install(on handle: OpaquePointer) {
+        sqlite3_busy_handler(handle, writerTurnsBusy, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// Called by SQLite while the write lock (or another lock) is taken: waits a little and
+    /// says whether to try again.
+    fileprivate func busy(_ count: Int32) -> Int32 {
+        let now = monotonicNanoseconds()
+        if count == 0 { waitStarted = now }
+        let waiting = now &- waitStarted
+        guard waiting < timeout else { return 0 }
+        waited = true
+        orion_shared_store(words, token)
+        orion_shared_store(words + 1, now &+ Self.markLifetime)
+        usleep(waiting < 10_000_000 ? 200 : 1000)
+        return 1
+    }
+
+    /// When this writer takes the store's writer lock: if another writer is marked as waiting
+    /// and `connection` has no transaction open (a batch of the write queue stays open), stand
+    /// aside until the waiter has had its turn (its mark cleared or expired), at most
+    /// ``longestStandAside``. Costs one load when no one waits.
+    @inline(__always)
+    func yieldIfOthersWait(before connection: SQLiteConnection) {
+        let waiter = orion_shared_load(words)
+        guard waiter != 0, waiter != token, connection.isAutocommit else { return }
+        standAside()
+    }
+
+    private func standAside() {
+        let start = monotonicNanoseconds()
+        while true {
+            let waiter = orion_shared_load(words)
+            let now = monotonicNanoseconds()
+            guard waiter != 0, waiter != token, now < orion_shared_load(words + 1), now &- start < Self.longestStandAside else { return }
+            usleep(100)
+        }
+    }
+
+    /// After a write that waited: takes this writer's mark down (unless another has marked
+    /// since), so that the writer it stood in front of need not wait for the mark to expire.
+    @inline(__always)
+    func doneWaiting() {
+        guard waited else { return }
+        waited = false
+        orion_shared_clear_if(words, token)
+    }
+}
+
+private let writerTurnsBusy: @convention(c) (UnsafeMutableRawPointer?, Int32) -> Int32 = { context, count in
+    guard let context else { return 0 }
+    return Unmanaged<WriterTurns>.fromOpaque(context).takeUnretainedValue().busy(count)
+}

@@ -82,7 +82,18 @@ final class SQLiteConnection {
                 return max(1, UInt64(max(0, seconds)) &* 1_000_000_000 &+ UInt64(max(0, attoseconds / 1_000_000_000)))
             } ?? 0
         cache = StatementCache(capacity: statementCacheSize)
-        try configure(synchronous: synchronous)
+        if mode == .readWrite && sqlite3_db_readonly(handle, "main") == 1 {
+            // SQLite opens a file it may not write read-only without a word; every write would
+            // then fail far from the cause.
+            throw StoreError(
+                .readOnly,
+                "cannot open '\(path)' for writing: this process may not write it (its permissions, or a read-only file system); open it with mode: .readOnly to read it, or fix its permissions")
+        }
+        do {
+            try configure(synchronous: synchronous)
+        } catch let error as StoreError where error.sqliteCode.map({ $0 & 0xff }) == SQLITE_NOTADB {
+            throw SQLiteCodes.error(SQLITE_NOTADB, "cannot open '\(path)': it is not a SQLite database (or it is encrypted)")
+        }
     }
 
     deinit {

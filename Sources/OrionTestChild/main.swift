@@ -11,7 +11,7 @@ func say(_ line: String) {
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 3 else {
-    FileHandle.standardError.write("usage: OrionTestChild hold|migrate|exit-with-batch|exit-with-busy-writer|crash|many DB …\n".data(using: .utf8)!)
+    FileHandle.standardError.write("usage: OrionTestChild hold|migrate|exit-with-batch|exit-with-busy-writer|crash|many|descriptors DB …\n".data(using: .utf8)!)
     exit(2)
 }
 let path = arguments[2]
@@ -191,6 +191,37 @@ do {
         for failure in failures.withLock({ $0 }) { say("error: \(failure)") }
         say("wrote \(written.withLock { $0 })")
         exit(failures.withLock { $0.isEmpty } ? 0 : 1)
+    case "descriptors":
+        // Counts this process's open file descriptors before a store opens, while it is in use
+        // (reads on several threads, writes through the queue, a backup) and after close().
+        // A first store, opened and closed before counting, starts what the process keeps once
+        // started (libdispatch's event loop: an epoll, an eventfd and a timerfd).
+        func open() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1 }
+        func use(_ path: String) throws -> Int {
+            let store = try SQLiteStore(path: path, writeQueue: WriteQueue(), readers: 4)
+            try store.migrate("fd", ["create table fd (x integer)"])
+            let group = DispatchGroup()
+            for _ in 0..<4 {
+                group.enter()
+                Thread {
+                    for i in 0..<200 {
+                        try? store.exec("insert into fd (x) values (?)", i)
+                        let _: Int? = try? store.one("select count(*) from fd")
+                    }
+                    group.leave()
+                }.start()
+            }
+            group.wait()
+            try store.backup(to: path + ".backup")
+            let during = open()
+            try store.close()
+            return during
+        }
+        _ = try use(path + ".warm")
+        let before = open()
+        let during = try use(path)
+        let after = open()
+        say("descriptors \(before) \(during) \(after)")
     default:
         FileHandle.standardError.write("unknown mode \(arguments[1])\n".data(using: .utf8)!)
         exit(2)

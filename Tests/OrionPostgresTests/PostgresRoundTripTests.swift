@@ -49,3 +49,34 @@ struct PostgresRoundTripTests {
         }
     }
 }
+
+@Suite("PostgresStore: resources", .enabled(if: PG.available, PG.skipReason))
+struct PostgresResourceTests {
+    @Test("closing a store ends every server connection it opened")
+    func closeEndsConnections() throws {
+        let url = try PG.freshDatabase()
+        let database = try #require(URLComponents(string: url)?.path.dropFirst()).description
+        func connections() throws -> Int {
+            try PG.admin.one("select count(*) from pg_stat_activity where datname = ?", database) ?? -1
+        }
+        let store = try PostgresStore(url: url, poolSize: 4)
+        try store.exec("create table t (x integer)")
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in
+            for i in 0..<50 {
+                try? store.exec("insert into t (x) values (?)", i)
+                let _: Int? = try? store.one("select count(*) from t")
+            }
+        }
+        #expect(try store.one("select count(*) from t") == 200)
+        let opened = try connections()
+        #expect(opened >= 1, "the pool opened connections: \(opened)")
+        store.close()
+        // The server notices a closed connection at once, but its backend exits a moment later.
+        var left = try connections()
+        for _ in 0..<100 where left > 0 {
+            usleep(20_000)
+            left = try connections()
+        }
+        #expect(left == 0)
+    }
+}

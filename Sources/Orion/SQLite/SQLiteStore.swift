@@ -590,6 +590,16 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     /// Whether the calling thread holds the writer (for tests of what runs outside the lock).
     var writerHeldByCurrentThreadForTests: Bool { writerLock.isHeldByCurrentThread }
 
+    /// The most statements any reader connection holds in its cache (for tests).
+    func readerCacheMaxForTests() -> Int {
+        var most = 0
+        _ = readerPool?.figures { connection in
+            most = max(most, connection.cachedStatementCount)
+            return CacheCount()
+        }
+        return most
+    }
+
     /// Statements cached on the writer connection (for tests and diagnostics).
     func writerCacheCount() throws -> Int {
         try withWriter { $0.connection.cachedStatementCount }

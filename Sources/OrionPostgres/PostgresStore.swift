@@ -79,6 +79,14 @@ public final class PostgresStore: Store, Sendable {
         if let limit = statementTimeLimit {
             precondition(limit > .zero, "statementTimeLimit must be positive; pass nil for no limit")
         }
+        if let scheme = url.range(of: "://").map({ url[..<$0.lowerBound].lowercased() }),
+            scheme != "postgresql", scheme != "postgres"
+        {
+            // libpq would read it as a key=value string and answer with a riddle.
+            throw StoreError(
+                .connection,
+                "PostgresStore(url:) takes a postgresql:// (or postgres://) URL or a key=value connection string such as \"host=localhost dbname=app\"; this URL's scheme is '\(scheme)'")
+        }
         self.poolSize = poolSize
         let listener = PostgresListener(url: url)
         self.listener = listener

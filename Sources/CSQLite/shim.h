@@ -28,15 +28,23 @@ static inline int orion_config_memstatus_off(void) {
 }
 
 // Renames `from` to `to` unless `to` exists (then fails with EEXIST): for file systems without
-// hard links. Linux: glibc's renameat2 (2.28 and later) with RENAME_NOREPLACE, declared here
-// because glibc hides it without _GNU_SOURCE; Apple: renamex_np(RENAME_EXCL). No system header
-// is included for Linux: this module would then own their types (`timespec`, `stat`) in Swift's
+// hard links. Linux: the renameat2 system call with RENAME_NOREPLACE, by number (glibc's
+// wrapper needs glibc 2.28 and _GNU_SOURCE); Apple: renamex_np(RENAME_EXCL). No system header is
+// included for Linux: this module would then own their types (`timespec`, `stat`) in Swift's
 // eyes, and files that use them through Glibc would fail to compile depending on import order.
 #if defined(__linux__)
-extern int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
+extern long syscall(long number, ...);
+extern int *__errno_location(void);
 static inline int orion_rename_noreplace(const char *from, const char *to) {
     // AT_FDCWD is -100 and RENAME_NOREPLACE is 1 on every Linux architecture.
-    return renameat2(-100, from, -100, to, 1);
+#if defined(__x86_64__)
+    return (int)syscall(316, -100, from, -100, to, 1);
+#elif defined(__aarch64__)
+    return (int)syscall(276, -100, from, -100, to, 1);
+#else
+    *__errno_location() = 38; // ENOSYS: the caller falls back to a hard link.
+    return -1;
+#endif
 }
 #elif defined(__APPLE__)
 #include <stdio.h>

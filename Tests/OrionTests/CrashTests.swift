@@ -48,13 +48,18 @@ struct CrashTests {
             // Each boot brings two migration entries more than the last, so kills land in
             // migrations too (the early kills especially).
             child.arguments = ["crash", path, config.queue ? "queue" : "plain", config.synchronous, "\(2 * round + 2)"]
-            let pipe = Pipe()
-            child.standardOutput = pipe
+            // Output to a file, not a pipe: a pipe nobody reads until the kill fills up, and
+            // the child would block on it outside any write.
+            let outputPath = dir.path("child-\(round).out")
+            FileManager.default.createFile(atPath: outputPath, contents: nil)
+            let outputFile = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+            child.standardOutput = outputFile
             try child.run()
             usleep(UInt32.random(in: 5_000...(round.isMultiple(of: 2) ? 80_000 : 250_000)))
             kill(child.processIdentifier, SIGKILL)
             child.waitUntilExit()
-            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            try outputFile.close()
+            let output = try String(contentsOfFile: outputPath, encoding: .utf8)
             #expect(child.terminationReason == .uncaughtSignal, "the child ended on its own: \(output)")
             kills += 1
             #expect(!output.contains("error:"), "\(output)")
@@ -179,6 +184,47 @@ struct WriterTurnsTests {
         finished.wait()
         finished.wait()
         #expect(try holder.query("select x from t order by rowid") == [1, 2, 3])
+    }
+
+    @Test("a mark left by another clock (before a reboot) is taken down, and costs no write a wait")
+    func staleMark() throws {
+        let dir = TempDir()
+        let store = try SQLiteStore(path: dir.path())
+        try store.migrate("t", ["create table t (x integer)"])
+        try store.close()
+        // Another process's token, expiring an hour from now by this clock: no mark lives that long.
+        var words: [UInt64] = [0xDEAD_BEEF, monotonicNanoseconds() + 3_600_000_000_000]
+        let turns = FileHandle(forUpdatingAtPath: dir.path() + "-orion-turns")!
+        try turns.write(contentsOf: Data(bytes: &words, count: 16))
+        try turns.close()
+        let reopened = try SQLiteStore(path: dir.path())
+        let start = ContinuousClock.now
+        for i in 0..<50 { try reopened.exec("insert into t (x) values (?)", i) }
+        #expect(ContinuousClock.now - start < .milliseconds(500), "50 writes stood aside for a dead mark")
+        let left = try Data(contentsOf: URL(fileURLWithPath: dir.path() + "-orion-turns"))
+        #expect(left.prefix(8).allSatisfy { $0 == 0 }, "the stale mark is still there")
+    }
+
+    @Test("the turns file gets the database's permissions, and is never made through a symbolic link")
+    func permissionsAndLinks() throws {
+        let dir = TempDir()
+        let made = try SQLiteStore(path: dir.path())
+        try made.close()
+        try FileManager.default.removeItem(atPath: dir.path() + "-orion-turns")
+        chmod(dir.path(), 0o664)
+        let store = try SQLiteStore(path: dir.path())
+        var status = stat()
+        #expect(stat(dir.path() + "-orion-turns", &status) == 0)
+        #expect(status.st_mode & 0o777 == 0o664)
+        try store.close()
+        // A link planted where the file goes is not followed: the store writes without turns.
+        try FileManager.default.removeItem(atPath: dir.path() + "-orion-turns")
+        let victim = dir.path("victim")
+        try Data("keep me".utf8).write(to: URL(fileURLWithPath: victim))
+        try FileManager.default.createSymbolicLink(atPath: dir.path() + "-orion-turns", withDestinationPath: victim)
+        let linked = try SQLiteStore(path: dir.path())
+        #expect(!linked.hasWriterTurnsForTests)
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "keep me")
     }
 
     @Test("when the turns file cannot be made, the store writes without it")

@@ -18,11 +18,10 @@ public enum Checkpointing: Sendable, Hashable {
     /// later at the soonest, twice as long after each attempt that gives up (up to 1 s), and
     /// never sooner than four times what the attempt made the writer wait. Once the WAL holds
     /// half of `walLimit`, an attempt may wait five times as long (the first 100 ms after the
-    /// last such attempt, then doubling); past `walLimit`, such an attempt follows every commit
-    /// once the writer has worked as long as the last attempt made it wait. So the WAL stays
-    /// near the limit while no read takes longer than that; a read that does (a long report, or
-    /// a tool that holds a read transaction open) keeps the WAL from starting over until it
-    /// ends, and costs the writer up to half its time meanwhile. The store's own backups never make it wait: while one
+    /// last such attempt, then doubling). So the WAL stays under the limit while no read takes
+    /// longer than that; a read that does (a long report, or a tool that holds a read
+    /// transaction open) keeps the WAL from starting over until it ends, and costs the writer at
+    /// most a fifth of its time meanwhile. The store's own backups never make it wait: while one
     /// runs, only PASSIVE checkpoints do. Checkpoints run after a commit's `durable()` waiters are
     /// answered, before the store's next write. `journal_size_limit` is `walLimit`. The default
     /// limit is 64 MiB.
@@ -73,12 +72,10 @@ final class Checkpointer: @unchecked Sendable {
     private var passiveFrames: Int32 = 1000
     private var truncateFrames: Int32 = .max
     private var urgentFrames: Int32 = .max
-    private var limitFrames: Int32 = .max
     /// Pages the last commit left in the WAL, until a checkpoint runs.
     private var pendingFrames: Int32 = 0
     private var nextAttempt: UInt64 = 0
     private var nextUrgentAttempt: UInt64 = 0
-    private var nextOverAttempt: UInt64 = 0
     /// Nanoseconds to wait after the next attempt that gives up; each doubles up to 1 s.
     private var backoff: UInt64 = Checkpointer.firstBackoff
     private var urgentBackoff: UInt64 = Checkpointer.firstUrgentBackoff
@@ -107,7 +104,6 @@ final class Checkpointer: @unchecked Sendable {
             let frames = max(4, walLimit / (pageSize + 24))
             truncateFrames = Int32(clamping: frames / 4)
             urgentFrames = Int32(clamping: frames / 2)
-            limitFrames = Int32(clamping: frames)
             passiveFrames = min(1000, truncateFrames)
             sqlite3_wal_hook(connection.handle, walHook, Unmanaged.passUnretained(self).toOpaque())
         }
@@ -131,11 +127,7 @@ final class Checkpointer: @unchecked Sendable {
         pendingFrames = 0
         let handle = connection.handle
         let now = monotonicNanoseconds()
-        // Past the limit, an attempt after every commit that comes once the writer has worked
-        // as long as the last attempt made it wait: it gets the WAL back under the limit at
-        // the cost of up to half the writer's time.
-        let over = frames >= limitFrames && now >= nextOverAttempt
-        let urgent = (frames >= urgentFrames && now >= nextUrgentAttempt) || over
+        let urgent = frames >= urgentFrames && now >= nextUrgentAttempt
         guard frames >= truncateFrames, snapshots.load(ordering: .relaxed) == 0, now >= nextAttempt || urgent else {
             _ = checkpoint(handle, mode: SQLITE_CHECKPOINT_PASSIVE)
             return
@@ -155,7 +147,6 @@ final class Checkpointer: @unchecked Sendable {
                 nextUrgentAttempt = after + max(urgentBackoff, spent)
                 urgentBackoff = min(urgentBackoff * 2, Self.longestBackoff)
             }
-            if over { nextOverAttempt = after + (after - now) }
         } else {
             backoff = Self.firstBackoff
             urgentBackoff = Self.firstUrgentBackoff

@@ -20,7 +20,8 @@ internal import CSQLite
 /// sees another's mark stands aside (at most ``longestStandAside``) until the waiter has had its
 /// turn. Waiters poll every 200 µs for the first 10 ms, then every millisecond. The mark is a
 /// hint, never a lock: a process killed while waiting leaves a mark that expires within
-/// ``markLifetime``; programs that do not use Orion (the `sqlite3` shell) ignore it and are
+/// ``markLifetime`` (one written by another clock, before a reboot, is taken down at once);
+/// programs that do not use Orion (the `sqlite3` shell) ignore it and are
 /// waited for as SQLite always does; and when the file cannot be made (a read-only folder) the
 /// store writes without it.
 final class WriterTurns: @unchecked Sendable {
@@ -40,14 +41,25 @@ final class WriterTurns: @unchecked Sendable {
     static let longestStandAside: UInt64 = 20_000_000
 
     /// The turns file beside `database`, or nil when it cannot be made or mapped.
+    ///
+    /// Made as SQLite makes its `-wal` and `-shm` files: never through a symbolic link, with the
+    /// database file's permissions (and, when root makes it, the database's owner), so that
+    /// every user who may write the database may take turns. Its 16 bytes are written, not just
+    /// sized, so that the mapping never faults on a block a full disk cannot give (SIGBUS).
     init?(database: String, timeoutMilliseconds: Int32) {
-        let fd = open(database + "-orion-turns", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        var databaseStatus = stat()
+        guard stat(database, &databaseStatus) == 0 else { return nil }
+        let fd = open(database + "-orion-turns", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, databaseStatus.st_mode & 0o777)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var status = stat()
-        guard fstat(fd, &status) == 0 else { return nil }
+        guard fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { return nil }
         if status.st_size < 16 {
-            guard ftruncate(fd, 16) == 0 else { return nil }
+            // Just made (or cut short): the database's permissions and owner, then real bytes.
+            _ = fchmod(fd, databaseStatus.st_mode & 0o777)
+            if geteuid() == 0 { _ = fchown(fd, databaseStatus.st_uid, databaseStatus.st_gid) }
+            let zeros = [UInt8](repeating: 0, count: 16)
+            guard pwrite(fd, zeros, 16, 0) == 16 else { return nil }
         }
         guard let mapped = mmap(nil, 16, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), mapped != MAP_FAILED else { return nil }
         words = mapped.bindMemory(to: UInt64.self, capacity: 2)
@@ -55,11 +67,22 @@ final class WriterTurns: @unchecked Sendable {
         while token == 0 { token = UInt64.random(in: .min ... .max) }
         self.token = token
         timeout = UInt64(timeoutMilliseconds) * 1_000_000
+        clearIfStale(now: monotonicNanoseconds())
     }
 
     deinit {
-        orion_shared_clear_if(words, token)
+        // Load first: a compare-and-swap writes the page even when it fails.
+        if orion_shared_load(words) == token { orion_shared_clear_if(words, token) }
         munmap(words, 16)
+    }
+
+    /// A mark whose expiry lies further ahead than a mark can live was written by a clock
+    /// other than this one (before a reboot, in another time namespace, on another machine):
+    /// no waiter refreshes it, so it is taken down.
+    private func clearIfStale(now: UInt64) {
+        let waiter = orion_shared_load(words)
+        guard waiter != 0, orion_shared_load(words + 1) > now &+ Self.markLifetime else { return }
+        orion_shared_clear_if(words, waiter)
     }
 
     /// Installs the busy handler that marks this writer as waiting, on `handle` (the writer's).
@@ -94,6 +117,7 @@ final class WriterTurns: @unchecked Sendable {
 
     private func standAside() {
         let start = monotonicNanoseconds()
+        clearIfStale(now: start)
         while true {
             let waiter = orion_shared_load(words)
             let now = monotonicNanoseconds()
@@ -108,7 +132,7 @@ final class WriterTurns: @unchecked Sendable {
     func doneWaiting() {
         guard waited else { return }
         waited = false
-        orion_shared_clear_if(words, token)
+        if orion_shared_load(words) == token { orion_shared_clear_if(words, token) }
     }
 }
 

@@ -34,8 +34,8 @@ final class WriterTurns: @unchecked Sendable {
     private let words: UnsafeMutablePointer<UInt64>
     private let token: UInt64
     private let timeout: UInt64
-    private var waitStarted: UInt64 = 0
-    private var waited = false
+    @exclusivity(unchecked) private var waitStarted: UInt64 = 0
+    @exclusivity(unchecked) private var waited = false
 
     static let markLifetime: UInt64 = 3_000_000
     static let longestStandAside: UInt64 = 20_000_000
@@ -104,24 +104,32 @@ final class WriterTurns: @unchecked Sendable {
         return 1
     }
 
-    /// When this writer takes the store's writer lock: if another writer is marked as waiting
-    /// and `connection` has no transaction open (a batch of the write queue stays open), stand
-    /// aside until the waiter has had its turn (its mark cleared or expired), at most
-    /// ``longestStandAside``. Costs one load when no one waits.
+    /// Whether another writer is marked as waiting. One load: what the store pays on each
+    /// write when no one waits.
     @inline(__always)
-    func yieldIfOthersWait(before connection: SQLiteConnection) {
+    var othersWait: Bool {
         let waiter = orion_shared_load(words)
-        guard waiter != 0, waiter != token, connection.isAutocommit else { return }
-        standAside()
+        return waiter != 0 && waiter != token
     }
 
-    private func standAside() {
+    /// When this writer has taken the store's writer lock and ``othersWait``: if `connection`
+    /// has no transaction open (a batch of the write queue stays open), stand aside until the
+    /// waiter has had its turn (its mark cleared or expired), at most ``longestStandAside``.
+    func standAside(before connection: SQLiteConnection) {
+        guard connection.isAutocommit else { return }
         let start = monotonicNanoseconds()
         clearIfStale(now: start)
         while true {
             let waiter = orion_shared_load(words)
+            guard waiter != 0, waiter != token else { return }
             let now = monotonicNanoseconds()
-            guard waiter != 0, waiter != token, now < orion_shared_load(words + 1), now &- start < Self.longestStandAside else { return }
+            guard now < orion_shared_load(words + 1) else {
+                // Expired: its writer got the lock, gave up or died. Taken down, so that the
+                // next write pays one load again, not this path.
+                orion_shared_clear_if(words, waiter)
+                return
+            }
+            guard now &- start < Self.longestStandAside else { return }
             usleep(100)
         }
     }

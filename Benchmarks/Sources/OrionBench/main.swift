@@ -1,5 +1,5 @@
 // Orion vs raw C vs GRDB.swift, on the same data, in one run, interleaved.
-//   swift run -c release OrionBench [reads|inserts|parallel|transfer|live-reads|fan-out|pg-reads|pg-transfer|all] [--rounds N]
+//   swift run -c release OrionBench [reads|inserts|parallel|transfer|live-reads|fan-out|pg-reads|pg-transfer|memory|all] [--rounds N]
 import Foundation
 import GRDB
 import Orion
@@ -442,6 +442,8 @@ case "profile-insert": try profileInserts()
 case "pg-reads": try benchPostgresReads()
 case "profile-pg-point": try profilePostgresPoint(raw: arguments.contains("--raw"))
 case "pg-transfer": try await benchPostgresTransfers()
+case "memory": try benchMemory()
+case "memory-child": try memoryChild(path: Array(arguments)[1], contender: Array(arguments)[2])
 default:
     try benchReads()
     try benchInserts()

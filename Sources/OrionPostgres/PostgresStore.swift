@@ -37,7 +37,31 @@ public final class PostgresStore: Store, Sendable {
     final class Pin: @unchecked Sendable {
         let connection: PostgresConnection
         @exclusivity(unchecked) var depth = 0
+        /// 1 + the depth at which a statement of this tx failed (0: none failed). PostgreSQL
+        /// aborts a transaction in which a statement fails on the server; a statement refused
+        /// before it got there (a wrong parameter count, a refused form, a failure while
+        /// preparing it as the tx's first statement, with BEGIN not yet sent) dooms it the same
+        /// way here, so that a failed statement does the same thing whatever stage it failed at.
+        @exclusivity(unchecked) var failedAt = 0
         init(connection: PostgresConnection) { self.connection = connection }
+    }
+
+    /// What a tx (or a nested one) throws when its body swallowed the failure of one of its
+    /// statements: nothing of it was committed.
+    static func swallowedError(nested: Bool) -> StoreError {
+        StoreError(
+            .sql,
+            "the store rolled the \(nested ? "nested tx (its savepoint)" : "transaction") back instead of committing it: a statement in it failed, which aborts the whole transaction on PostgreSQL, and the body went on; nothing in it was committed (wrap a statement that may fail in a nested tx { } of its own to go on without it)",
+            sqlState: "25P02")
+    }
+
+    /// What a statement of a tx gets once an earlier one failed: the words PostgreSQL's own
+    /// refusal (25P02) gets.
+    static func abortedError(sql: String?) -> StoreError {
+        StoreError(
+            .sql,
+            "an earlier statement in this tx failed, so PostgreSQL refuses the rest of the transaction; wrap a statement that may fail in a nested tx { } to recover from its failure",
+            sql: sql, sqlState: "25P02")
     }
 
     /// On whose behalf a statement runs.
@@ -143,7 +167,10 @@ public final class PostgresStore: Store, Sendable {
     /// `BEGIN … COMMIT`; a nested `tx` is a `SAVEPOINT` that a throwing body rolls back alone.
     /// Every call of the store from this thread inside the body uses the same connection and
     /// sees the transaction's rows. On PostgreSQL a failed statement aborts the whole
-    /// transaction: to carry on after a statement that may fail, put it in a nested `tx`.
+    /// transaction, whatever stage it failed at (refused before it was sent, while being
+    /// prepared, or on the server): later statements of the tx are refused, and the tx throws
+    /// and commits nothing even when the body caught the failure. To carry on after a statement
+    /// that may fail, put it in a nested `tx`: its failure rolls back that level alone.
     @discardableResult
     public func tx<T>(_ body: () throws -> T) throws -> T {
         let thread = currentThreadID()
@@ -151,13 +178,17 @@ public final class PostgresStore: Store, Sendable {
             pin.depth += 1
             let name = "orion_tx_\(pin.depth)"
             defer { pin.depth -= 1 }
+            if pin.failedAt > 0 { throw Self.abortedError(sql: nil) }
             try pin.connection.control("savepoint \(name)")
             let result: T
             do {
                 result = try body()
+                // A failure inside this level that the body swallowed: the level rolls back.
+                if pin.failedAt > pin.depth { throw Self.swallowedError(nested: true) }
             } catch {
                 _ = try? pin.connection.control("rollback to savepoint \(name)")
                 pin.connection.role = .unknown
+                if pin.failedAt > pin.depth { pin.failedAt = 0 }
                 throw error
             }
             try pin.connection.control("release savepoint \(name)")
@@ -176,6 +207,7 @@ public final class PostgresStore: Store, Sendable {
         let result: T
         do {
             result = try body()
+            if pin.failedAt > 0 { throw Self.swallowedError(nested: false) }
         } catch {
             _ = try? connection.finish(commit: false)
             connection.role = .unknown
@@ -247,10 +279,17 @@ public final class PostgresStore: Store, Sendable {
     var isInTransaction: Bool { pinned(currentThreadID()) != nil }
 
     /// Runs `body` on the calling thread's pinned connection, or on one borrowed from the pool.
-    func withConnection<R>(_ body: (PostgresConnection, _ pinned: Bool) throws -> R) throws -> R {
+    /// Inside a tx, a statement after one that failed is refused, and a failure marks the tx.
+    func withConnection<R>(sql: String? = nil, _ body: (PostgresConnection, _ pinned: Bool) throws -> R) throws -> R {
         if let pin = pinned(currentThreadID()) {
             if pool.isClosed { throw ConnectionPool.closedError }
-            return try body(pin.connection, true)
+            if pin.failedAt > 0 { throw Self.abortedError(sql: sql) }
+            do {
+                return try body(pin.connection, true)
+            } catch {
+                pin.failedAt = pin.depth + 1
+                throw error
+            }
         }
         let connection = try pool.acquire()
         defer { pool.release(connection) }
@@ -260,7 +299,7 @@ public final class PostgresStore: Store, Sendable {
     private func run<R>(
         _ sql: String, access: Access, _ body: (PostgresConnection, PostgresConnection.Entry) throws -> R
     ) throws -> R {
-        try withConnection { connection, pinned in
+        try withConnection(sql: sql) { connection, pinned in
             var entry = try connection.entry(for: sql)
             switch entry.kind {
             case .transactionControl:

@@ -23,6 +23,68 @@ struct PostgresCommitTests {
     }
 }
 
+@Suite("PostgresStore: a failed statement inside tx, whatever stage it failed at", .enabled(if: PG.available, PG.skipReason))
+struct PostgresFailedStatementTests {
+    func store() throws -> PostgresStore {
+        let store = try PG.freshStore()
+        try store.exec("create table notes (id bigserial primary key, title text not null)")
+        return store
+    }
+
+    @Test(
+        "a statement refused before it reaches the server, or failing as the tx's first, aborts the tx as a server failure does",
+        arguments: [
+            "insert into notes (title) values (?)",  // a parameter count: refused before sending
+            "insert into notes (title) values ('a'); insert into notes (title) values ('b')",  // two statements
+            "insert into nowhere (title) values ('x')",  // fails while being prepared
+            "insert into notes (title) values (null)",  // fails on the server
+        ])
+    func failedStatement(sql: String) throws {
+        for first in [true, false] {
+            let store = try store()
+            let later = try #require(throws: StoreError.self) {
+                try store.tx {
+                    if !first { try store.exec("insert into notes (title) values ('before')") }
+                    _ = try? store.exec(sql)
+                    try store.exec("insert into notes (title) values ('after')")
+                }
+            }
+            #expect(later.sqlState == "25P02", "\(later)")
+            #expect(later.message.contains("an earlier statement in this tx failed"), "\(later)")
+            let swallowed = try #require(throws: StoreError.self) {
+                try store.tx {
+                    if !first { try store.exec("insert into notes (title) values ('before')") }
+                    _ = try? store.exec(sql)
+                    _ = try? store.exec("insert into notes (title) values ('after')")
+                }
+            }
+            #expect(swallowed.message.contains("rolled the transaction back"), "\(swallowed)")
+            #expect(try store.one("select count(*) from notes") == 0, "\(sql), first: \(first)")
+        }
+    }
+
+    @Test("a failure inside a nested tx rolls back that level alone, and the tx goes on")
+    func nested() throws {
+        let store = try store()
+        try store.tx {
+            try store.exec("insert into notes (title) values ('a')")
+            _ = try? store.tx { try store.exec("insert into notes (title) values (?)") }
+            _ = try? store.tx { try store.exec("insert into nowhere values (1)") }
+            try store.exec("insert into notes (title) values ('b')")
+        }
+        #expect(try store.query("select title from notes order by id") == ["a", "b"])
+        // A nested tx whose body swallowed its statement's failure rolls back, and says so.
+        try store.tx {
+            let error = try #require(throws: StoreError.self) {
+                try store.tx { _ = try? store.exec("insert into notes (title) values (?)") }
+            }
+            #expect(error.message.contains("nested tx"), "\(error)")
+            try store.exec("insert into notes (title) values ('c')")
+        }
+        #expect(try store.query("select title from notes order by id") == ["a", "b", "c"])
+    }
+}
+
 @Suite("PostgresStore: a feature cannot leave its role", .enabled(if: PG.available, PG.skipReason))
 struct PostgresRoleFenceTests {
     func twoFeatures(poolSize: Int = 2) throws -> PostgresStore {

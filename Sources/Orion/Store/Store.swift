@@ -65,6 +65,13 @@ public protocol Store: Sendable {
     ///
     /// A body that throws rolls back exactly its own level, and the error is rethrown.
     ///
+    /// A statement that fails inside the body and whose error the body catches: on SQLite the
+    /// statement undoes itself and the transaction goes on (unless SQLite ended the whole
+    /// transaction — then every later call throws, and so does `tx`); on PostgreSQL it aborts
+    /// the transaction, whatever stage it failed at: later statements throw, and `tx` throws
+    /// and commits nothing. Code that must run on both puts a statement that may fail in a
+    /// nested `tx` of its own: on both, its failure rolls back that level alone.
+    ///
     /// - Returns: What `body` returned.
     /// - Throws: What `body` threw, or ``StoreError`` when the transaction cannot begin or commit.
     @discardableResult

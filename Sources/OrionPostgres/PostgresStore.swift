@@ -242,10 +242,11 @@ public final class PostgresStore: Store, Sendable {
     /// feature table to all roles. The scoped store runs no DDL and cannot change roles or
     /// session settings.
     ///
-    /// - Parameter feature: The feature's name, as given to `migrate`.
+    /// - Parameter feature: The feature's name, as given to `migrate`. A name `migrate` would
+    ///   refuse gives a store whose every call throws that refusal (`StoreError.Code.migration`).
     public func scoped(to feature: String) -> any Store {
         if let problem = Migrations.problem(withFeature: feature) {
-            preconditionFailure("scoped(to:): \(problem)")
+            return RefusedScope(feature: feature, problem: problem)
         }
         return ScopedPostgresStore(store: self, feature: feature, role: Self.roleName(of: feature))
     }

@@ -45,6 +45,7 @@ struct PromisesTests {
             "decoding-type": { let _: [Item] = try store.query("select id, title from todos") },
             "decoding-column": { let _: [Child] = try store.query("select id as parent_id from todos") },
             "feature-name": { try store.migrate("Todos!", ["create table x (a)"]) },
+            "scoped-feature-name": { try store.scoped(to: "Todos!").exec("insert into todos (title) values ('x')") },
             "edited-entry": { try store.migrate("todos", ["create table todos (id integer primary key, title text)"]) },
             "removed-entry": { try store.migrate("todos", []) },
             "foreign-table": { let _: [String] = try todos.query("select name from people") },

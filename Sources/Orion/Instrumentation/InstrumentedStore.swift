@@ -83,6 +83,11 @@ public struct InstrumentedStore: Store {
     }
 
     /// Passes through, unreported.
+    /// Waits for `base`'s writes to be durable (see ``Store/durable()``).
+    public func durable() async throws {
+        try await base.durable()
+    }
+
     public func migrate(_ feature: String, _ migrations: [String]) throws {
         try base.migrate(feature, migrations)
     }

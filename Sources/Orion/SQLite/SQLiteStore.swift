@@ -264,11 +264,12 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     /// it accepts only for `feature`) and cannot write `_orion_*` tables. Foreign-key enforcement
     /// across features (a child insert reading its parent's key, a cascade) is not access and passes.
     ///
-    /// - Parameter feature: The feature's name, as given to `migrate`.
+    /// - Parameter feature: The feature's name, as given to `migrate`. A name `migrate` would
+    ///   refuse gives a store whose every call throws that refusal (``StoreError/Code/migration``).
     /// - Returns: A store sharing this store's connections, write queue and transactions.
     public func scoped(to feature: String) -> any Store {
         if let problem = Migrations.problem(withFeature: feature) {
-            preconditionFailure("scoped(to:): \(problem)")
+            return RefusedScope(feature: feature, problem: problem)
         }
         let scope = scopes.withLock { scopes in
             if let scope = scopes[feature] { return scope }

@@ -36,6 +36,10 @@ struct ScopedSQLiteStore: Store {
         try store.tx(body)
     }
 
+    func durable() async throws {
+        try await store.durable()
+    }
+
     func migrate(_ feature: String, _ migrations: [String]) throws {
         guard feature == scope.feature else {
             throw FenceRefusal.foreignMigrate(scope: scope.feature, feature: feature)

@@ -116,11 +116,25 @@ final class RowDecoder: Decoder, RowProvidingDecoder {
         return found
     }
 
+    /// What to do when a camelCase property meets its snake_case column: a hint naming both.
+    static func keyHint(_ name: String, _ names: [String]) -> String {
+        var snake = ""
+        for character in name {
+            if character.isUppercase {
+                snake += "_" + character.lowercased()
+            } else {
+                snake.append(character)
+            }
+        }
+        guard snake != name, names.contains(snake) else { return "" }
+        return "; name the column in the query (\(snake) as \(name)) or map it in CodingKeys (case \(name) = \"\(snake)\")"
+    }
+
     /// The column named `name`, or an error naming it, the type, and the columns there are.
     /// Takes the key's string, not the key: a generic parameter here would run unspecialized.
     func requiredColumn(_ name: String, _ type: Any.Type) throws -> Int {
         if let i = column(named: name) { return i }
-        throw failure("no column '\(name)' for \(type); the result has columns \(names.joined(separator: ", "))")
+        throw failure("no column '\(name)' for \(type); the result has columns \(names.joined(separator: ", "))" + Self.keyHint(name, names))
     }
 
     private func requireOneColumn(_ type: Any.Type) throws {

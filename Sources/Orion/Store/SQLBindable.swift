@@ -8,7 +8,16 @@ public import Foundation
 ///
 /// `Bool` binds as 0/1, `Date` as UTC text `YYYY-MM-DD HH:MM:SS.SSS` (SQLite's own format, so
 /// `datetime()` and text ordering work; a date outside the years 0000–9999 is refused), `UUID` as lowercase text, `Data` and `[UInt8]` as blobs,
-/// and `nil` as NULL. Conform your own types by returning one of these.
+/// and `nil` as NULL. Conform your own types by returning one of these; an enum whose raw value
+/// binds needs only the declaration, and binds as its raw value:
+///
+/// ```swift
+/// enum Status: String, SQLBindable { case open, done }
+/// try store.exec("update todos set status = ? where id = ?", Status.done, id)
+/// ```
+///
+/// A list for `IN (…)` does not bind as one parameter; pass it as JSON and read it with
+/// `json_each`: `where id in (select value from json_each(?))` with `"[1,2,3]"`.
 public protocol SQLBindable {
     /// The value to bind.
     var sqlValue: SQLValue { get }
@@ -85,6 +94,10 @@ extension Date: SQLBindable {
 extension UUID: SQLBindable {
     /// Lowercase text, as PostgreSQL prints a `uuid`.
     public var sqlValue: SQLValue { .text(uuidString.lowercased()) }
+}
+extension SQLBindable where Self: RawRepresentable, RawValue: SQLBindable {
+    /// The raw value's.
+    @inlinable public var sqlValue: SQLValue { rawValue.sqlValue }
 }
 extension Optional: SQLBindable where Wrapped: SQLBindable {
     /// The value to bind.

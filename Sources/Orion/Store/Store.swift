@@ -101,9 +101,23 @@ public protocol Store: Sendable {
     /// ``query(_:bindables:)``.
     @discardableResult
     func exec(_ sql: String, bindables params: [(any SQLBindable)?]) throws -> ExecResult
+
+    /// Waits until every write made before the call is committed and seen by every reader.
+    ///
+    /// For a handler that holds only its feature's scoped store and must acknowledge a write
+    /// after it is durable. On a ``SQLiteStore`` with a write queue (and its scoped stores), it
+    /// waits for the batch; where every write is committed when its call returns (no write
+    /// queue, PostgreSQL), it returns at once. The default implementation returns at once.
+    ///
+    /// - Throws: ``StoreError`` when those writes were lost (the write queue stopped) or the
+    ///   store is closed.
+    func durable() async throws
 }
 
 extension Store {
+    /// Returns at once: a store whose writes are committed when their call returns.
+    public func durable() async throws {}
+
     /// Converts the parameters with ``SQLValue/list(_:)`` and calls ``query(_:_:)-(String,[SQLValue])``.
     @inlinable
     public func query<T: Decodable>(_ sql: String, bindables params: [(any SQLBindable)?]) throws -> [T] {

@@ -7,6 +7,7 @@ struct PostgresStatementText: Sendable {
     /// The number of `?` parameters.
     var parameterCount: Int
     /// The first three words outside quotes and comments, lowercased (`["create", "unique", "index"]`).
+    /// A quoted name is a word as written, quotes kept (`"role"`, `u&"\0072ole"`).
     var words: [String]
     /// The statement as written, placeholders untouched (migration entries run as written).
     var original: String
@@ -43,6 +44,8 @@ enum PostgresSQL {
         out.reserveCapacity(bytes.count + 8)
         var parameters = 0
         var words: [String] = []
+        /// Where the last word in `words` starts (a `U` that a `&"…"` turns into a `U&"…"` name).
+        var lastWordAt = -1
         var hasContent = false
         var depth = 0
         var previousWord = ""
@@ -66,6 +69,7 @@ enum PostgresSQL {
             out.removeAll(keepingCapacity: true)
             parameters = 0
             words = []
+            lastWordAt = -1
             hasContent = false
             depth = 0
             previousWord = ""
@@ -73,10 +77,10 @@ enum PostgresSQL {
             callsNotify = false
             sawTopLevelInto = false
         }
-        /// Whether the next byte after `index` that is not white space opens a parenthesis.
+        /// Whether the next byte after `index` that is not white space or a comment opens a
+        /// parenthesis: PostgreSQL reads `set_config /* … */ (` as a call.
         func opensCall(after index: Int) -> Bool {
-            var k = index
-            while k < n, isSpace(bytes[k]) { k += 1 }
+            let k = skipSpaceAndComments(bytes, from: index)
             return k < n && bytes[k] == UInt8(ascii: "(")
         }
         func unterminated(_ what: String) -> StoreError {
@@ -94,10 +98,30 @@ enum PostgresSQL {
                 guard let j = closingQuote(bytes, from: i, escapes: escapes) else {
                     throw unterminated(c == UInt8(ascii: "'") ? "string literal" : "quoted identifier")
                 }
-                if c == UInt8(ascii: "\""), opensCall(after: j + 1) {
-                    let name = String(decoding: bytes[(i + 1)..<j], as: UTF8.self).lowercased()
-                    if name == "set_config" { callsSetConfig = true }
-                    if name == "pg_notify" { callsNotify = true }
+                if c == UInt8(ascii: "\"") {
+                    // A quoted name is a word (`SET LOCAL "role"` sets role), as written. A `U&"…"`
+                    // name spells itself with escapes; its U was read as a word just before.
+                    let unicode =
+                        i >= 2 && bytes[i - 1] == UInt8(ascii: "&") && (bytes[i - 2] | 0x20) == UInt8(ascii: "u")
+                        && (i < 3 || !isIdentifierByte(bytes[i - 3]))
+                    if unicode && lastWordAt == i - 2 { words.removeLast() }
+                    if words.count < 3 {
+                        let token = bytes[(unicode ? i - 2 : i)...j]
+                        words.append(String(decoding: token.map { $0 | (isUpperASCII($0) ? 0x20 : 0) }, as: UTF8.self))
+                        lastWordAt = token.startIndex
+                    }
+                    var name = Array(bytes[(i + 1)..<j])
+                    var afterName = j + 1
+                    if unicode {
+                        let (escape, end) = unicodeEscapeClause(bytes, after: j + 1)
+                        name = unicodeEscaped(name, escape: escape) ?? []
+                        afterName = end
+                    }
+                    if opensCall(after: afterName) {
+                        let called = String(decoding: name, as: UTF8.self).lowercased()
+                        if called == "set_config" { callsSetConfig = true }
+                        if called == "pg_notify" { callsNotify = true }
+                    }
                 }
                 out.append(contentsOf: bytes[i...j])
                 hasContent = true
@@ -183,7 +207,10 @@ enum PostgresSQL {
                     var j = i + 1
                     while j < n && isIdentifierByte(bytes[j]) { j += 1 }
                     let word = String(decoding: bytes[i..<j].map { $0 | (isUpperASCII($0) ? 0x20 : 0) }, as: UTF8.self)
-                    if words.count < 3 { words.append(word) }
+                    if words.count < 3 {
+                        words.append(word)
+                        lastWordAt = i
+                    }
                     if word == "set_config", opensCall(after: j) { callsSetConfig = true }
                     if word == "pg_notify", opensCall(after: j) { callsNotify = true }
                     if word == "into", depth == 0, previousWord != "insert", previousWord != "merge" { sawTopLevelInto = true }
@@ -230,6 +257,99 @@ enum PostgresSQL {
             j += 1
         }
         return nil
+    }
+
+    /// The first byte from `start` that is neither white space nor in a comment (`-- …`, nested
+    /// `/* … */`); the end for an unterminated comment.
+    private static func skipSpaceAndComments(_ bytes: [UInt8], from start: Int) -> Int {
+        let n = bytes.count
+        var k = start
+        while k < n {
+            if isSpace(bytes[k]) {
+                k += 1
+            } else if bytes[k] == UInt8(ascii: "-") && k + 1 < n && bytes[k + 1] == UInt8(ascii: "-") {
+                while k < n && bytes[k] != UInt8(ascii: "\n") { k += 1 }
+            } else if bytes[k] == UInt8(ascii: "/") && k + 1 < n && bytes[k + 1] == UInt8(ascii: "*") {
+                var depth = 0
+                repeat {
+                    if k + 1 < n && bytes[k] == UInt8(ascii: "/") && bytes[k + 1] == UInt8(ascii: "*") {
+                        depth += 1
+                        k += 2
+                    } else if k + 1 < n && bytes[k] == UInt8(ascii: "*") && bytes[k + 1] == UInt8(ascii: "/") {
+                        depth -= 1
+                        k += 2
+                    } else if k < n {
+                        k += 1
+                    } else {
+                        return n
+                    }
+                } while depth > 0
+            } else {
+                break
+            }
+        }
+        return k
+    }
+
+    /// The escape character of a `U&"…"` name and where its clause ends: `UESCAPE 'c'` after the
+    /// closing quote at `index - 1`, or `\` and `index` without one.
+    private static func unicodeEscapeClause(_ bytes: [UInt8], after index: Int) -> (UInt8, Int) {
+        let k = skipSpaceAndComments(bytes, from: index)
+        let keyword = Array("uescape".utf8)
+        guard k + keyword.count <= bytes.count,
+            bytes[k..<(k + keyword.count)].map({ $0 | (isUpperASCII($0) ? 0x20 : 0) }) == keyword,
+            k + keyword.count == bytes.count || !isIdentifierByte(bytes[k + keyword.count])
+        else { return (UInt8(ascii: "\\"), index) }
+        let q = skipSpaceAndComments(bytes, from: k + keyword.count)
+        guard q + 2 < bytes.count, bytes[q] == UInt8(ascii: "'"), bytes[q + 2] == UInt8(ascii: "'") else {
+            return (UInt8(ascii: "\\"), index)
+        }
+        return (bytes[q + 1], q + 3)
+    }
+
+    /// The name a `U&"…"` body spells: `""` is `"`, the escape character doubled is itself, and it
+    /// introduces `XXXX` or `+XXXXXX` hex digits of a code point; `nil` where PostgreSQL would
+    /// refuse the escapes.
+    private static func unicodeEscaped(_ body: [UInt8], escape: UInt8) -> [UInt8]? {
+        var out: [UInt8] = []
+        var k = 0
+        func hex(_ count: Int) -> UInt32? {
+            guard k + count <= body.count else { return nil }
+            var v: UInt32 = 0
+            for b in body[k..<(k + count)] {
+                let d: UInt8
+                switch b {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): d = b - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): d = b - UInt8(ascii: "a") + 10
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): d = b - UInt8(ascii: "A") + 10
+                default: return nil
+                }
+                v = v * 16 + UInt32(d)
+            }
+            k += count
+            return v
+        }
+        while k < body.count {
+            let b = body[k]
+            k += 1
+            if b == UInt8(ascii: "\"") && k < body.count && body[k] == UInt8(ascii: "\"") {
+                out.append(b)
+                k += 1
+            } else if b == escape {
+                if k < body.count && body[k] == escape {
+                    out.append(escape)
+                    k += 1
+                    continue
+                }
+                let plus = k < body.count && body[k] == UInt8(ascii: "+")
+                if plus { k += 1 }
+                guard let code = hex(plus ? 6 : 4), let scalar = Unicode.Scalar(code) else { return nil }
+                out.append(contentsOf: Array(String(Character(scalar)).utf8))
+            } else {
+                out.append(b)
+            }
+        }
+        return out
     }
 
     private static func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
@@ -282,7 +402,9 @@ enum StatementKind {
             let setting = second == "local" ? (words.count > 2 ? words[2] : "") : second
             if second != "local" {
                 self = .sessionControl("a session-wide SET outlives this call on a pooled connection; use SET LOCAL inside tx { }")
-            } else if StatementKind.storeSettings.contains(setting) {
+            } else if setting.hasPrefix("u&") {
+                self = .sessionControl("SET LOCAL \(setting) names its setting with Unicode escapes; write the setting's name plainly")
+            } else if StatementKind.storeSettings.contains(StatementKind.settingName(setting)) {
                 self = .sessionControl("SET LOCAL \(setting) changes what the store sets on every connection")
             } else {
                 self = .other
@@ -312,11 +434,19 @@ enum StatementKind {
         }
     }
 
-    /// Settings the store sets on each connection, and roles, which carry the fence.
+    /// Settings the store sets on each connection, and roles, which carry the fence
+    /// (`session_authorization` set to the login role's own name resets the role).
     static let storeSettings: Set<String> = [
-        "role", "session", "time", "timezone", "datestyle", "intervalstyle", "statement_timeout", "bytea_output",
-        "client_encoding", "standard_conforming_strings", "search_path", "extra_float_digits",
+        "role", "session", "session_authorization", "time", "timezone", "datestyle", "intervalstyle", "statement_timeout",
+        "bytea_output", "client_encoding", "standard_conforming_strings", "search_path", "extra_float_digits",
     ]
+
+    /// A setting's name from its word: a quoted one without its quotes (a setting's name is not
+    /// case-sensitive, and words are lowercased).
+    static func settingName(_ word: String) -> String {
+        guard word.count >= 2, word.hasPrefix("\""), word.hasSuffix("\"") else { return word }
+        return String(word.dropFirst().dropLast()).replacing("\"\"", with: "\"")
+    }
 
     /// The verb of a fence error for a statement starting with `words`.
     static func verb(_ words: [String]) -> String {

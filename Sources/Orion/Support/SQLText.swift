@@ -15,21 +15,40 @@ package enum SQLText {
 
     /// The statement's first word, lowercased (ASCII), after white space and comments; "" when
     /// it starts with something else.
+    ///
+    /// Reads the UTF-8 bytes as SQLite's tokenizer does, not `Character`s: a `--` comment ends at
+    /// the `\n` of a `\r\n` (one `Character`), a combining mark after `-` or `*` hides no `--`,
+    /// `/*` or `*/` (it would make one `Character` of them), and the `*/` that closes a comment
+    /// comes after its `/*` (`/*/` is not closed). White space is ASCII's (`\t \n \v \f \r` and
+    /// space); the word is the run of ASCII letters and `_` that follows.
     static func firstWord(of sql: String) -> String {
-        var rest = Substring(sql)
-        while true {
-            rest = rest.drop { $0.isWhitespace }
-            if rest.hasPrefix("--") {
-                rest = rest.drop { $0 != "\n" }
-            } else if rest.hasPrefix("/*") {
-                guard let end = rest.range(of: "*/") else { return "" }
-                rest = rest[end.upperBound...]
+        let text = sql.utf8
+        var i = text.startIndex
+        func byte(at index: String.Index) -> UInt8? { index < text.endIndex ? text[index] : nil }
+        while let c = byte(at: i) {
+            let next = text.index(after: i)
+            if c == UInt8(ascii: " ") || (0x09...0x0D).contains(c) {
+                i = next
+            } else if c == UInt8(ascii: "-"), byte(at: next) == UInt8(ascii: "-") {
+                i = text[next...].firstIndex(of: UInt8(ascii: "\n")) ?? text.endIndex
+            } else if c == UInt8(ascii: "/"), byte(at: next) == UInt8(ascii: "*") {
+                var j = text.index(after: next)
+                while true {
+                    guard let d = byte(at: j) else { return "" }
+                    j = text.index(after: j)
+                    if d == UInt8(ascii: "*"), byte(at: j) == UInt8(ascii: "/") { break }
+                }
+                i = text.index(after: j)
             } else {
                 break
             }
         }
-        let word = rest.prefix { $0.isASCII && ($0.isLetter || $0 == "_") }
-        return String(word).lowercased()
+        var word: [UInt8] = []
+        while let c = byte(at: i), (c | 0x20) >= UInt8(ascii: "a") && (c | 0x20) <= UInt8(ascii: "z") || c == UInt8(ascii: "_") {
+            word.append(c == UInt8(ascii: "_") ? c : c | 0x20)
+            i = text.index(after: i)
+        }
+        return String(decoding: word, as: UTF8.self)
     }
 
     /// Whether `text` holds anything but white space, comments and semicolons: SQL after the

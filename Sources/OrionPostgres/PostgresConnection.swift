@@ -24,6 +24,16 @@ final class PostgresConnection: @unchecked Sendable {
     @exclusivity(unchecked) private var pending: [String] = []
     /// Whether `pending` starts with a `BEGIN` that has not gone out.
     private var beginPending: Bool { pending.first == "begin" }
+
+    /// Whether `error`, just thrown by a statement of the open transaction, leaves it unusable:
+    /// PostgreSQL aborted it (a failure while preparing or running the statement), or would
+    /// have, had the pending BEGIN gone out before the statement's failed prepare. Errors the
+    /// store raised without the server (a refused form, a decoding error) leave it as it was.
+    func transactionFailed(by error: any Error) -> Bool {
+        if PQtransactionStatus(handle) == PQTRANS_INERROR { return true }
+        guard let error = error as? StoreError else { return false }
+        return error.code == .connection || (beginPending && error.sqlState != nil)
+    }
     /// Roles this connection has switched to before (known to exist), so later switches can wait
     /// for the next statement; the first switch to a role runs at once, for a clear error.
     @exclusivity(unchecked) private var knownRoles: Set<String> = []

@@ -37,11 +37,12 @@ public final class PostgresStore: Store, Sendable {
     final class Pin: @unchecked Sendable {
         let connection: PostgresConnection
         @exclusivity(unchecked) var depth = 0
-        /// 1 + the depth at which a statement of this tx failed (0: none failed). PostgreSQL
-        /// aborts a transaction in which a statement fails on the server; a statement refused
-        /// before it got there (a wrong parameter count, a refused form, a failure while
-        /// preparing it as the tx's first statement, with BEGIN not yet sent) dooms it the same
-        /// way here, so that a failed statement does the same thing whatever stage it failed at.
+        /// 1 + the depth at which a statement of this tx failed on the server (0: none did).
+        /// PostgreSQL aborts a transaction in which a statement fails while prepared or run; a
+        /// statement that failed while prepared as the tx's first, with BEGIN not yet sent,
+        /// dooms it the same way here, so that a failure does the same whatever stage it came
+        /// at. What the store refuses without the server (a wrong parameter count, the fence's
+        /// refused forms, a decoding error) leaves the tx as it was, as on SQLite.
         @exclusivity(unchecked) var failedAt = 0
         init(connection: PostgresConnection) { self.connection = connection }
     }
@@ -166,11 +167,13 @@ public final class PostgresStore: Store, Sendable {
     ///
     /// `BEGIN … COMMIT`; a nested `tx` is a `SAVEPOINT` that a throwing body rolls back alone.
     /// Every call of the store from this thread inside the body uses the same connection and
-    /// sees the transaction's rows. On PostgreSQL a failed statement aborts the whole
-    /// transaction, whatever stage it failed at (refused before it was sent, while being
-    /// prepared, or on the server): later statements of the tx are refused, and the tx throws
-    /// and commits nothing even when the body caught the failure. To carry on after a statement
-    /// that may fail, put it in a nested `tx`: its failure rolls back that level alone.
+    /// sees the transaction's rows. On PostgreSQL a statement that fails on the server (while
+    /// prepared or run — also as the tx's first, before BEGIN went out) aborts the whole
+    /// transaction: later statements of the tx are refused, and the tx throws and commits
+    /// nothing even when the body caught the failure. What the store refuses before sending (a
+    /// wrong parameter count, the fence's refused forms) and decoding errors leave the
+    /// transaction as it was, as on SQLite. To carry on after a statement that may fail, put it
+    /// in a nested `tx`: its failure rolls back that level alone.
     @discardableResult
     public func tx<T>(_ body: () throws -> T) throws -> T {
         let thread = currentThreadID()
@@ -283,12 +286,16 @@ public final class PostgresStore: Store, Sendable {
     /// Inside a tx, a statement after one that failed is refused, and a failure marks the tx.
     func withConnection<R>(sql: String? = nil, _ body: (PostgresConnection, _ pinned: Bool) throws -> R) throws -> R {
         if let pin = pinned(currentThreadID()) {
-            if pool.isClosed { throw ConnectionPool.closedError }
             if pin.failedAt > 0 { throw Self.abortedError(sql: sql) }
+            if pool.isClosed {
+                // The store is closing under the tx: nothing more of it may commit.
+                pin.failedAt = pin.depth + 1
+                throw ConnectionPool.closedError
+            }
             do {
                 return try body(pin.connection, true)
             } catch {
-                pin.failedAt = pin.depth + 1
+                if pin.connection.transactionFailed(by: error) { pin.failedAt = pin.depth + 1 }
                 throw error
             }
         }

@@ -32,12 +32,10 @@ struct PostgresFailedStatementTests {
     }
 
     @Test(
-        "a statement refused before it reaches the server, or failing as the tx's first, aborts the tx as a server failure does",
+        "a statement that fails while prepared, also as the tx's first before BEGIN went out, aborts the tx as a failure while running does",
         arguments: [
-            "insert into notes (title) values (?)",  // a parameter count: refused before sending
-            "insert into notes (title) values ('a'); insert into notes (title) values ('b')",  // two statements
             "insert into nowhere (title) values ('x')",  // fails while being prepared
-            "insert into notes (title) values (null)",  // fails on the server
+            "insert into notes (title) values (null)",  // fails while running
         ])
     func failedStatement(sql: String) throws {
         for first in [true, false] {
@@ -63,12 +61,32 @@ struct PostgresFailedStatementTests {
         }
     }
 
+    @Test(
+        "what the store refuses before sending, and a decoding error, leave the tx as it was, as on SQLite",
+        arguments: [
+            "insert into notes (title) values (?)",  // a parameter count
+            "insert into notes (title) values ('a'); insert into notes (title) values ('b')",  // two statements
+            "set local search_path = pg_temp, public",  // a refused form
+            "select 'not a number'",  // read as Int: a decoding error
+        ])
+    func refusedStatement(sql: String) throws {
+        for first in [true, false] {
+            let store = try store()
+            try store.tx {
+                if !first { try store.exec("insert into notes (title) values ('before')") }
+                let _: Int? = try? store.one(sql)
+                try store.exec("insert into notes (title) values ('after')")
+            }
+            #expect(try store.one("select count(*) from notes") == (first ? 1 : 2), "\(sql), first: \(first)")
+        }
+    }
+
     @Test("a failure inside a nested tx rolls back that level alone, and the tx goes on")
     func nested() throws {
         let store = try store()
         try store.tx {
             try store.exec("insert into notes (title) values ('a')")
-            _ = try? store.tx { try store.exec("insert into notes (title) values (?)") }
+            _ = try? store.tx { try store.exec("insert into notes (title) values (null)") }
             _ = try? store.tx { try store.exec("insert into nowhere values (1)") }
             try store.exec("insert into notes (title) values ('b')")
         }
@@ -76,7 +94,7 @@ struct PostgresFailedStatementTests {
         // A nested tx whose body swallowed its statement's failure rolls back, and says so.
         try store.tx {
             let error = try #require(throws: StoreError.self) {
-                try store.tx { _ = try? store.exec("insert into notes (title) values (?)") }
+                try store.tx { _ = try? store.exec("insert into notes (title) values (null)") }
             }
             #expect(error.message.contains("nested tx"), "\(error)")
             try store.exec("insert into notes (title) values ('c')")

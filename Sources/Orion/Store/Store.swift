@@ -67,10 +67,13 @@ public protocol Store: Sendable {
     ///
     /// A statement that fails inside the body and whose error the body catches: on SQLite the
     /// statement undoes itself and the transaction goes on (unless SQLite ended the whole
-    /// transaction — then every later call throws, and so does `tx`); on PostgreSQL it aborts
-    /// the transaction, whatever stage it failed at: later statements throw, and `tx` throws
-    /// and commits nothing. Code that must run on both puts a statement that may fail in a
-    /// nested `tx` of its own: on both, its failure rolls back that level alone.
+    /// transaction — an `OR ROLLBACK` conflict, an interrupted write, a full disk — then every
+    /// later call throws, and so does `tx`); on PostgreSQL a statement that failed on the
+    /// server (prepared or run) aborts the transaction: later statements throw, and `tx`
+    /// throws and commits nothing. Statements the store refuses before sending them and
+    /// decoding errors leave the transaction as it was on both. Code that must run on both
+    /// puts a statement that may fail in a nested `tx` of its own: its failure then rolls back
+    /// that level alone (save when SQLite ends the whole transaction).
     ///
     /// - Returns: What `body` returned.
     /// - Throws: What `body` threw, or ``StoreError`` when the transaction cannot begin or commit.

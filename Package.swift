@@ -58,6 +58,17 @@ let package = Package(
         .testTarget(name: "OrionTests", dependencies: ["Orion", "OrionTestChild", "StoreConformance"], swiftSettings: strict),
         // PostgresStore's own tests, and the conformance suite over its adapters.
         .testTarget(name: "OrionPostgresTests", dependencies: ["Orion", "OrionPostgres", "StoreConformance"], swiftSettings: strict),
+        // Every example of the README and the DocC articles, compiled and run (DocsCheckTests
+        // fails when an article shows code that is not here).
+        .testTarget(
+            name: "DocsTests",
+            dependencies: [
+                "Orion", "OrionPostgres", "OrionObservability",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "OrionObservabilityTests",
             dependencies: [

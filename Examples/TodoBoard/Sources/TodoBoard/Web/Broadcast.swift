@@ -123,23 +123,28 @@ final class Broadcast: Sendable {
             headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
             body: ResponseBody { [self] writer in
                 try await request.body.consumeWithCancellationOnInboundClose { _ in
-                    try await untilGracefulShutdown {
-                        // Reconnect after 2 s when the stream breaks.
-                        try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
-                        var sent = 0
-                        var quietSince = ContinuousClock.now
-                        for await _ in doorbell {
-                            let (version, bytes) = latest()
-                            if version > sent, let bytes {
-                                try await writer.write(bytes)
-                                sent = version
-                                quietSince = .now
-                            } else if ContinuousClock.now - quietSince >= heartbeat / 2 {
-                                // A comment line: keeps proxies from closing an idle stream.
-                                try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
-                                quietSince = .now
+                    do {
+                        try await untilGracefulShutdown {
+                            // Reconnect after 2 s when the stream breaks.
+                            try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
+                            var sent = 0
+                            var quietSince = ContinuousClock.now
+                            for await _ in doorbell {
+                                let (version, bytes) = latest()
+                                if version > sent, let bytes {
+                                    try await writer.write(bytes)
+                                    sent = version
+                                    quietSince = .now
+                                } else if ContinuousClock.now - quietSince >= heartbeat / 2 {
+                                    // A comment line: keeps proxies from closing an idle stream.
+                                    try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
+                                    quietSince = .now
+                                }
                             }
                         }
+                    } catch is CancellationError {
+                        // Shutdown (or the viewer leaving) cancelled the loop in the middle of
+                        // a write: the stream still ends, below, rather than breaking off.
                     }
                 }
                 try await writer.finish(nil)

@@ -1,4 +1,6 @@
 import Foundation
+import Orion
+package import Testing
 
 /// The article *What the store promises*, read by the adapters' tests so that its tables stay
 /// true (not part of the conformance suite's API).
@@ -39,6 +41,35 @@ package struct PromisesPage {
             }
             let row = WrongInput(id: unquoted(cells[0]), adapter: cells[1], code: unquoted(cells[3]), error: unquoted(cells[4]))
             return row.adapter == adapter || row.adapter == "both" ? row : nil
+        }
+    }
+
+    /// Runs each of `adapter`'s rows (but `elsewhere`) through its case in `cases`, and records
+    /// an issue for a row without a case, a case without a row, and an error whose code or
+    /// words differ from the row's; `<path>` stands for `path`.
+    package func check(
+        _ adapter: String, cases: [String: () throws -> Void], elsewhere: Set<String> = [], path: String = "",
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        let rows = wrongInputs(for: adapter)
+        for row in rows where !elsewhere.contains(row.id) {
+            guard let run = cases[row.id] else {
+                Issue.record("no case for the article's row \(row.id)", sourceLocation: sourceLocation)
+                continue
+            }
+            do {
+                try run()
+                Issue.record("\(row.id): no error was thrown", sourceLocation: sourceLocation)
+            } catch let error as StoreError {
+                let printed = "\(error)"
+                #expect(error.code.description == row.code, "\(row.id): code \(error.code), the article says \(row.code)", sourceLocation: sourceLocation)
+                #expect(row.matches(printed, path: path), "\(row.id): the error reads\n\(printed)\nthe article says\n\(row.error)", sourceLocation: sourceLocation)
+            } catch {
+                Issue.record("\(row.id): not a StoreError: \(error)", sourceLocation: sourceLocation)
+            }
+        }
+        for id in cases.keys {
+            #expect(rows.contains { $0.id == id }, "a case the article's table no longer has: \(id)", sourceLocation: sourceLocation)
         }
     }
 

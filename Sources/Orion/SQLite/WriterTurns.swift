@@ -16,14 +16,15 @@ internal import CSQLite
 ///
 /// So each store's writer marks in a small file beside the database, `<db>-orion-turns` (16
 /// bytes, mapped into every process that writes the file), that it is waiting, refreshing the
-/// mark while it waits; and before it takes the write lock for a new transaction, a store that
-/// sees another's mark stands aside (at most ``longestStandAside``) until the waiter has had its
-/// turn. Waiters poll every 200 µs for the first 10 ms, then every millisecond. The mark is a
-/// hint, never a lock: a process killed while waiting leaves a mark that expires within
-/// ``markLifetime`` (one written by another clock, before a reboot, is taken down at once);
-/// programs that do not use Orion (the `sqlite3` shell) ignore it and are
-/// waited for as SQLite always does; and when the file cannot be made (a read-only folder) the
-/// store writes without it.
+/// mark while it waits; and when a store finishes a write with no transaction left open, if it
+/// sees another's mark it stands aside — still holding its own writer lock, so none of its
+/// threads starts the next transaction — until the waiter has had its turn (at most
+/// ``longestStandAside``). Waiters poll every 200 µs for the first 10 ms, then every
+/// millisecond. The mark is a hint, never a lock: a process killed while waiting leaves a mark
+/// that expires within ``markLifetime`` (one written by another clock, before a reboot, is taken
+/// down at once); programs that do not use Orion (the `sqlite3` shell) ignore it and are waited
+/// for as SQLite always does; and when the file cannot be made (a read-only folder) the store
+/// writes without it.
 final class WriterTurns: @unchecked Sendable {
     // `@unchecked Sendable`: `waitStarted` and `waited` belong to the writer connection's
     // thread of the moment (it is used under the store's writer lock only); the shared words
@@ -112,9 +113,10 @@ final class WriterTurns: @unchecked Sendable {
         return waiter != 0 && waiter != token
     }
 
-    /// When this writer has taken the store's writer lock and ``othersWait``: if `connection`
-    /// has no transaction open (a batch of the write queue stays open), stand aside until the
-    /// waiter has had its turn (its mark cleared or expired), at most ``longestStandAside``.
+    /// When this writer finished a write, still holding the store's writer lock, and
+    /// ``othersWait``: if `connection` has no transaction open (a batch of the write queue stays
+    /// open), stand aside until the waiter has had its turn (its mark cleared or expired), at
+    /// most ``longestStandAside``.
     func standAside(before connection: SQLiteConnection) {
         guard connection.isAutocommit else { return }
         let start = monotonicNanoseconds()

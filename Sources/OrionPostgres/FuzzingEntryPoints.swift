@@ -22,6 +22,8 @@
         public var selectsInto: Bool
         /// Whether it calls `pg_notify(…)`.
         public var callsNotify: Bool
+        /// Whether it calls a session-level advisory lock function.
+        public var callsSessionLock: Bool
 
         init(_ statement: PostgresStatementText) {
             text = statement.text
@@ -31,12 +33,14 @@
             callsSetConfig = statement.callsSetConfig
             selectsInto = statement.selectsInto
             callsNotify = statement.callsNotify
+            callsSessionLock = statement.callsSessionLock
         }
 
         var internalText: PostgresStatementText {
             PostgresStatementText(
                 text: text, parameterCount: parameterCount, words: words, original: original,
-                callsSetConfig: callsSetConfig, selectsInto: selectsInto, callsNotify: callsNotify)
+                callsSetConfig: callsSetConfig, selectsInto: selectsInto, callsNotify: callsNotify,
+                callsSessionLock: callsSessionLock)
         }
     }
 

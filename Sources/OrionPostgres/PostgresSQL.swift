@@ -18,6 +18,16 @@ struct PostgresStatementText: Sendable {
     var selectsInto = false
     /// Whether it calls `pg_notify(…)`.
     var callsNotify = false
+    /// Whether it calls a session-level advisory lock function (`pg_advisory_lock(…)` and its
+    /// kin), whose lock outlives the call on the pooled connection.
+    var callsSessionLock = false
+
+    /// The advisory lock functions whose locks (or unlocks) belong to the session, not the
+    /// transaction.
+    static let sessionLockFunctions: Set<String> = [
+        "pg_advisory_lock", "pg_advisory_lock_shared", "pg_try_advisory_lock", "pg_try_advisory_lock_shared",
+        "pg_advisory_unlock", "pg_advisory_unlock_shared", "pg_advisory_unlock_all",
+    ]
 }
 
 /// Reads SQL the way PostgreSQL's lexer does, as far as the store needs: where statements end,
@@ -51,6 +61,7 @@ enum PostgresSQL {
         var previousWord = ""
         var callsSetConfig = false
         var callsNotify = false
+        var callsSessionLock = false
         var sawTopLevelInto = false
         var i = 0
         var start = 0
@@ -63,7 +74,8 @@ enum PostgresSQL {
                     PostgresStatementText(
                         text: String(decoding: out, as: UTF8.self), parameterCount: parameters, words: words,
                         original: String(decoding: bytes[start..<i], as: UTF8.self),
-                        callsSetConfig: callsSetConfig, selectsInto: reads && sawTopLevelInto, callsNotify: callsNotify))
+                        callsSetConfig: callsSetConfig, selectsInto: reads && sawTopLevelInto, callsNotify: callsNotify,
+                        callsSessionLock: callsSessionLock))
             }
             start = i + 1
             out.removeAll(keepingCapacity: true)
@@ -75,6 +87,7 @@ enum PostgresSQL {
             previousWord = ""
             callsSetConfig = false
             callsNotify = false
+            callsSessionLock = false
             sawTopLevelInto = false
         }
         /// Whether the next byte after `index` that is not white space or a comment opens a
@@ -121,6 +134,7 @@ enum PostgresSQL {
                         let called = String(decoding: name, as: UTF8.self).lowercased()
                         if called == "set_config" { callsSetConfig = true }
                         if called == "pg_notify" { callsNotify = true }
+                        if PostgresStatementText.sessionLockFunctions.contains(called) { callsSessionLock = true }
                     }
                 }
                 out.append(contentsOf: bytes[i...j])
@@ -213,6 +227,7 @@ enum PostgresSQL {
                     }
                     if word == "set_config", opensCall(after: j) { callsSetConfig = true }
                     if word == "pg_notify", opensCall(after: j) { callsNotify = true }
+                    if PostgresStatementText.sessionLockFunctions.contains(word), opensCall(after: j) { callsSessionLock = true }
                     if word == "into", depth == 0, previousWord != "insert", previousWord != "merge" { sawTopLevelInto = true }
                     previousWord = word
                     out.append(contentsOf: bytes[i..<j])
@@ -384,6 +399,8 @@ enum StatementKind {
             self = .refused("pg_notify() sends notifications, which are the store's (its change notifications)")
         } else if statement.callsSetConfig {
             self = .refused("set_config() changes a setting of the pooled connection, its role among them; use SET LOCAL inside tx { } for a setting of one transaction")
+        } else if statement.callsSessionLock {
+            self = .refused("a session-level advisory lock outlives this call on a pooled connection, where the next caller inherits it; take pg_advisory_xact_lock() inside tx { }, which ends with the transaction")
         } else if statement.selectsInto {
             self = .refused("SELECT … INTO creates a table; create tables in a migration (CREATE TABLE … AS), and read rows with query")
         }
@@ -415,6 +432,8 @@ enum StatementKind {
             self = .refused("a DO block runs procedural code the store cannot check, which can change the role and settings of the pooled connection; write its steps as statements inside tx { }")
         case "prepare", "execute":
             self = .refused("PREPARE and EXECUTE keep statements in a pooled connection's session; the store prepares every statement itself")
+        case "declare":
+            self = .refused("DECLARE makes a cursor on a pooled connection (WITH HOLD, past its transaction, where another caller could read from it); read rows with query")
         case "listen", "unlisten":
             self = .refused("LISTEN ties a pooled connection to a channel; subscribe with store.changes() instead")
         case "notify":

@@ -105,6 +105,22 @@ struct PostgresFailedStatementTests {
 
 @Suite("PostgresStore: a feature cannot leave its role", .enabled(if: PG.available, PG.skipReason))
 struct PostgresRoleFenceTests {
+    @Test("a held cursor cannot carry one feature's rows to another on a pooled connection, and no session lock outlives its call")
+    func cursorsAndSessionLocks() throws {
+        let store = try twoFeatures(poolSize: 1)
+        let accounts = store.scoped(to: "accounts")
+        let todos = store.scoped(to: "todos")
+        // Were DECLARE … WITH HOLD allowed, accounts' cursor would outlive its transaction on the
+        // one pooled connection, and todos could FETCH users' rows from it.
+        #expect { try accounts.tx { try accounts.exec("declare leak cursor with hold for select name from users") } } throws: {
+            ($0 as? StoreError)?.code == .misuse
+        }
+        #expect { let _: [String] = try todos.query("fetch all from leak") } throws: { $0 is StoreError }
+        // A transaction-level advisory lock is fine: it ends with its tx.
+        try todos.tx { let _: String? = try todos.one("select pg_advisory_xact_lock(42)::text") }
+        #expect(try store.one("select count(*) from pg_locks where locktype = 'advisory'") == 0)
+    }
+
     func twoFeatures(poolSize: Int = 2) throws -> PostgresStore {
         let store = try PG.freshStore(poolSize: poolSize)
         try store.migrate("accounts", ["create table users (id bigserial primary key, name text not null)", "insert into users (name) values ('ada')"])
@@ -129,6 +145,12 @@ struct PostgresRoleFenceTests {
             "listen anything",
             "create temp table users (id bigint)",
             "create local temporary table users (id bigint)",
+            "declare c cursor with hold for select * from todos",
+            "DECLARE c SCROLL CURSOR FOR select 1",
+            "select pg_advisory_lock(1)",
+            "select pg_try_advisory_lock_shared(1, 2)",
+            "select pg_catalog.pg_advisory_unlock_all()",
+            "select \"pg_advisory_lock\"(7)",
         ])
     func refusedForms(sql: String) throws {
         let store = try twoFeatures()

@@ -179,6 +179,7 @@ enum PostgresMigrator {
     /// lowercased: change the role it runs as, or run SQL the store never sees.
     private static let codeRules: [(pattern: String, reason: String)] = [
         (#"set_config"#, "it calls set_config(), which can change the role its code runs as"),
+        (#"\bu&""#, "it writes a name with Unicode escapes (U&\"…\"), which could spell set_config or a role change past these checks; write the name plainly"),
         (#"\bexecute\b(?!\s+(function|procedure)\b)"#, "it runs dynamic SQL (EXECUTE), whose statements the store cannot check"),
         (#"\b(set|reset)\s+(local\s+|session\s+)?"?(role|session_authorization|all|session)\b"#, "it changes the role or the session its code runs in"),
         (#"\bdblink"#, "it opens a connection of its own (dblink)"),

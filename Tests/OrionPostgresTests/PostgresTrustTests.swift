@@ -182,6 +182,8 @@ struct PostgresRoleFenceTests {
             "create function escape() returns text language sql as $$ select set_config('role', 'postgres', false) $$",
             "create function escape() returns void language plpgsql as 'begin set local role postgres; end'",
             "create view escape as select pg_catalog.set_config('role', 'postgres', false) as r",
+            "create function escape() returns text language sql as $$ select U&\"\\0073et_config\"('role', 'none', false) $$",
+            "create function escape() returns text language sql as $$ select pg_catalog.U&\"!0073et_config\" UESCAPE '!' ('role', 'none', false) $$",
             "do $$ begin perform 1; end $$",
             "grant select on todos2 to public",
             "alter default privileges grant select on tables to public",

@@ -118,7 +118,7 @@ struct PostgresRoleFenceTests {
         #expect { let _: [String] = try todos.query("fetch all from leak") } throws: { $0 is StoreError }
         // A transaction-level advisory lock is fine: it ends with its tx.
         try todos.tx { let _: String? = try todos.one("select pg_advisory_xact_lock(42)::text") }
-        #expect(try store.one("select count(*) from pg_locks where locktype = 'advisory'") == 0)
+        #expect(try store.one("select count(*) from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())") == 0)
     }
 
     func twoFeatures(poolSize: Int = 2) throws -> PostgresStore {

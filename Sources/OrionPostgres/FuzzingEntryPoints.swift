@@ -24,6 +24,8 @@
         public var callsNotify: Bool
         /// Whether it calls a session-level advisory lock function.
         public var callsSessionLock: Bool
+        /// Whether it calls a function that runs SQL given as text.
+        public var callsSQLText: Bool
 
         init(_ statement: PostgresStatementText) {
             text = statement.text
@@ -34,13 +36,14 @@
             selectsInto = statement.selectsInto
             callsNotify = statement.callsNotify
             callsSessionLock = statement.callsSessionLock
+            callsSQLText = statement.callsSQLText
         }
 
         var internalText: PostgresStatementText {
             PostgresStatementText(
                 text: text, parameterCount: parameterCount, words: words, original: original,
                 callsSetConfig: callsSetConfig, selectsInto: selectsInto, callsNotify: callsNotify,
-                callsSessionLock: callsSessionLock)
+                callsSessionLock: callsSessionLock, callsSQLText: callsSQLText)
         }
     }
 

@@ -183,6 +183,9 @@ enum PostgresMigrator {
         (#"\bexecute\b(?!\s+(function|procedure)\b)"#, "it runs dynamic SQL (EXECUTE), whose statements the store cannot check"),
         (#"\b(set|reset)\s+(local\s+|session\s+)?"?(role|session_authorization|all|session)\b"#, "it changes the role or the session its code runs in"),
         (#"\bdblink"#, "it opens a connection of its own (dblink)"),
+        (#"\b(query_to_xml|query_to_xmlschema|query_to_xml_and_xmlschema|cursor_to_xml|cursor_to_xmlschema|ts_stat)\b"#, "it runs SQL given as text (query_to_xml, ts_stat), which the store cannot check"),
+        (#"\bpg_(try_)?advisory_(lock|unlock)(_shared|_all)?\b"#, "it takes or drops session-level advisory locks, which outlive the call on a pooled connection"),
+        (#"\bwith\s+hold\b"#, "it makes a cursor WITH HOLD, which outlives its transaction on a pooled connection"),
         (#"pg_notify|\bnotify\s+[a-z_"]"#, "it sends notifications, which are the store's (change notifications)"),
     ]
 

@@ -22,6 +22,15 @@ struct PostgresStatementText: Sendable {
     /// kin), whose lock outlives the call on the pooled connection.
     var callsSessionLock = false
 
+    /// Whether it calls a function that runs SQL given as text (`query_to_xml('select …')`,
+    /// `ts_stat('select …')`), which the store never reads.
+    var callsSQLText = false
+
+    /// Functions that run a query given as text.
+    static let sqlTextFunctions: Set<String> = [
+        "query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema", "cursor_to_xml", "cursor_to_xmlschema", "ts_stat",
+    ]
+
     /// The advisory lock functions whose locks (or unlocks) belong to the session, not the
     /// transaction.
     static let sessionLockFunctions: Set<String> = [
@@ -62,6 +71,7 @@ enum PostgresSQL {
         var callsSetConfig = false
         var callsNotify = false
         var callsSessionLock = false
+        var callsSQLText = false
         var sawTopLevelInto = false
         var i = 0
         var start = 0
@@ -75,7 +85,7 @@ enum PostgresSQL {
                         text: String(decoding: out, as: UTF8.self), parameterCount: parameters, words: words,
                         original: String(decoding: bytes[start..<i], as: UTF8.self),
                         callsSetConfig: callsSetConfig, selectsInto: reads && sawTopLevelInto, callsNotify: callsNotify,
-                        callsSessionLock: callsSessionLock))
+                        callsSessionLock: callsSessionLock, callsSQLText: callsSQLText))
             }
             start = i + 1
             out.removeAll(keepingCapacity: true)
@@ -88,6 +98,7 @@ enum PostgresSQL {
             callsSetConfig = false
             callsNotify = false
             callsSessionLock = false
+            callsSQLText = false
             sawTopLevelInto = false
         }
         /// Whether the next byte after `index` that is not white space or a comment opens a
@@ -135,6 +146,7 @@ enum PostgresSQL {
                         if called == "set_config" { callsSetConfig = true }
                         if called == "pg_notify" { callsNotify = true }
                         if PostgresStatementText.sessionLockFunctions.contains(called) { callsSessionLock = true }
+                        if PostgresStatementText.sqlTextFunctions.contains(called) { callsSQLText = true }
                     }
                 }
                 out.append(contentsOf: bytes[i...j])
@@ -142,7 +154,8 @@ enum PostgresSQL {
                 i = j + 1
             case UInt8(ascii: "-") where i + 1 < n && bytes[i + 1] == UInt8(ascii: "-"):
                 var j = i
-                while j < n && bytes[j] != UInt8(ascii: "\n") { j += 1 }
+                // PostgreSQL ends a line comment at a carriage return too.
+                while j < n && bytes[j] != UInt8(ascii: "\n") && bytes[j] != UInt8(ascii: "\r") { j += 1 }
                 out.append(contentsOf: bytes[i..<j])
                 i = j
             case UInt8(ascii: "/") where i + 1 < n && bytes[i + 1] == UInt8(ascii: "*"):
@@ -228,6 +241,7 @@ enum PostgresSQL {
                     if word == "set_config", opensCall(after: j) { callsSetConfig = true }
                     if word == "pg_notify", opensCall(after: j) { callsNotify = true }
                     if PostgresStatementText.sessionLockFunctions.contains(word), opensCall(after: j) { callsSessionLock = true }
+                    if PostgresStatementText.sqlTextFunctions.contains(word), opensCall(after: j) { callsSQLText = true }
                     if word == "into", depth == 0, previousWord != "insert", previousWord != "merge" { sawTopLevelInto = true }
                     previousWord = word
                     out.append(contentsOf: bytes[i..<j])
@@ -283,7 +297,7 @@ enum PostgresSQL {
             if isSpace(bytes[k]) {
                 k += 1
             } else if bytes[k] == UInt8(ascii: "-") && k + 1 < n && bytes[k + 1] == UInt8(ascii: "-") {
-                while k < n && bytes[k] != UInt8(ascii: "\n") { k += 1 }
+                while k < n && bytes[k] != UInt8(ascii: "\n") && bytes[k] != UInt8(ascii: "\r") { k += 1 }
             } else if bytes[k] == UInt8(ascii: "/") && k + 1 < n && bytes[k + 1] == UInt8(ascii: "*") {
                 var depth = 0
                 repeat {
@@ -370,7 +384,8 @@ enum PostgresSQL {
     private static func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
     private static func isUpperASCII(_ c: UInt8) -> Bool { c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z") }
     private static func isSpace(_ c: UInt8) -> Bool {
-        c == UInt8(ascii: " ") || c == UInt8(ascii: "\n") || c == UInt8(ascii: "\t") || c == UInt8(ascii: "\r") || c == 0x0C
+        // \v too: PostgreSQL 16 and later read it as white space.
+        c == UInt8(ascii: " ") || c == UInt8(ascii: "\n") || c == UInt8(ascii: "\t") || c == UInt8(ascii: "\r") || c == 0x0C || c == 0x0B
     }
     private static func isIdentifierStart(_ c: UInt8) -> Bool {
         (c | 0x20) >= UInt8(ascii: "a") && (c | 0x20) <= UInt8(ascii: "z") || c == UInt8(ascii: "_") || c >= 0x80
@@ -399,6 +414,8 @@ enum StatementKind {
             self = .refused("pg_notify() sends notifications, which are the store's (its change notifications)")
         } else if statement.callsSetConfig {
             self = .refused("set_config() changes a setting of the pooled connection, its role among them; use SET LOCAL inside tx { } for a setting of one transaction")
+        } else if statement.callsSQLText {
+            self = .refused("query_to_xml(), ts_stat() and their kin run SQL given as text, which the store cannot check; run the query itself")
         } else if statement.callsSessionLock {
             self = .refused("a session-level advisory lock outlives this call on a pooled connection, where the next caller inherits it; take pg_advisory_xact_lock() inside tx { }, which ends with the transaction")
         } else if statement.selectsInto {

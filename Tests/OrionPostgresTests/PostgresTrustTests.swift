@@ -151,6 +151,14 @@ struct PostgresRoleFenceTests {
             "select pg_try_advisory_lock_shared(1, 2)",
             "select pg_catalog.pg_advisory_unlock_all()",
             "select \"pg_advisory_lock\"(7)",
+            // PostgreSQL ends a -- comment at \r as well as \n: what follows is SQL.
+            "select 1 as x --\r, set_config('role', 'none', false)\n",
+            "select 1 as x --\r, pg_advisory_lock(42)\n",
+            "--\rdeclare leak2 cursor with hold for select title from todos where true --\nor false",
+            // Functions that run SQL given as text, which the store never reads.
+            "select query_to_xml('select set_config(''role'', ''none'', false)', true, true, '')::text",
+            "select * from ts_stat('select set_config(''role'', ''none'', false)::tsvector')",
+            "select pg_catalog.query_to_xmlschema('select 1', true, true, '')",
         ])
     func refusedForms(sql: String) throws {
         let store = try twoFeatures()
@@ -173,6 +181,16 @@ struct PostgresRoleFenceTests {
         #expect(try todos.one("select count(*) from todos where title like 'set_config%'") == 1)
     }
 
+    @Test("an entry cannot end its own transaction behind a comment that ends at \\r")
+    func commentEndingAtCarriageReturn() throws {
+        let store = try twoFeatures()
+        #expect {
+            try store.migrate("todos2", ["create table todos2 (id bigserial primary key)", "select 1 --\r; commit; alter table users owner to orion_todos2; begin\n"])
+        } throws: { $0 is StoreError }
+        #expect(try store.one("select tableowner::text from pg_tables where tablename = 'users'") == "orion_accounts")
+        #expect(try store.one("select count(*) from _orion_migrations where feature = 'todos2'") == 1)
+    }
+
     @Test(
         "migration code that could step out of its role is refused; triggers still run functions",
         arguments: [
@@ -184,6 +202,7 @@ struct PostgresRoleFenceTests {
             "create view escape as select pg_catalog.set_config('role', 'postgres', false) as r",
             "create function escape() returns text language sql as $$ select U&\"\\0073et_config\"('role', 'none', false) $$",
             "create function escape() returns text language sql as $$ select pg_catalog.U&\"!0073et_config\" UESCAPE '!' ('role', 'none', false) $$",
+            "create function escape() returns xml language sql as $$ select query_to_xml('select 1', true, true, '') $$",
             "do $$ begin perform 1; end $$",
             "grant select on todos2 to public",
             "alter default privileges grant select on tables to public",

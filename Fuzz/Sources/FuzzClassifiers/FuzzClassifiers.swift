@@ -40,7 +40,7 @@ public func fuzzClassifiers(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             // What the calls in a statement add only ever refuses what the words allowed.
             if byWords != .other {
                 require(kind == byWords, "\(shown(statement.original)): kind \(kind), by its words \(byWords)")
-            } else if statement.callsNotify || statement.callsSetConfig || statement.callsSessionLock || statement.selectsInto {
+            } else if statement.callsNotify || statement.callsSetConfig || statement.callsSessionLock || statement.callsSQLText || statement.selectsInto {
                 guard case .refused = kind else {
                     require(false, "\(shown(statement.original)) calls pg_notify/set_config or selects into, yet is \(kind)")
                     return 0
@@ -76,7 +76,7 @@ private func checkCommentsAsSpace(_ sql: String, _ statements: [OrionPostgresFuz
         require(
             plain(statement.words) == plain(other.words) && statement.parameterCount == other.parameterCount
                 && statement.callsSetConfig == other.callsSetConfig && statement.callsNotify == other.callsNotify
-                && statement.callsSessionLock == other.callsSessionLock
+                && statement.callsSessionLock == other.callsSessionLock && statement.callsSQLText == other.callsSQLText
                 && statement.selectsInto == other.selectsInto && OrionPostgresFuzzing.kind(of: statement) == OrionPostgresFuzzing.kind(of: other),
             "\(shown(statement.original)) reads differently with its spaces as comments: \(statement) vs \(other)")
     }

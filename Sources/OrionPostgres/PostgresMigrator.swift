@@ -180,22 +180,37 @@ enum PostgresMigrator {
     private static let codeRules: [(pattern: String, reason: String)] = [
         (#"set_config"#, "it calls set_config(), which can change the role its code runs as"),
         (#"\bu&""#, "it writes a name with Unicode escapes (U&\"…\"), which could spell set_config or a role change past these checks; write the name plainly"),
-        (#"\bexecute\b(?!\s+(function|procedure)\b)"#, "it runs dynamic SQL (EXECUTE), whose statements the store cannot check"),
+        (#"\bexecute\b(?!\s+(function|procedure)\s+[a-z_][a-z0-9_.]*\s*\()"#, "it runs dynamic SQL (EXECUTE), whose statements the store cannot check"),
         (#"\b(set|reset)\s+(local\s+|session\s+)?"?(role|session_authorization|all|session)\b"#, "it changes the role or the session its code runs in"),
         (#"\bdblink"#, "it opens a connection of its own (dblink)"),
         (#"\b(query_to_xml|query_to_xmlschema|query_to_xml_and_xmlschema|cursor_to_xml|cursor_to_xmlschema|ts_stat)\b"#, "it runs SQL given as text (query_to_xml, ts_stat), which the store cannot check"),
         (#"\bpg_(try_)?advisory_(lock|unlock)(_shared|_all)?\b"#, "it takes or drops session-level advisory locks, which outlive the call on a pooled connection"),
         (#"\bwith\s+hold\b"#, "it makes a cursor WITH HOLD, which outlives its transaction on a pooled connection"),
+        (#"\b(prepare|deallocate|discard)\b"#, "it prepares or drops statements of the pooled connection's session, which are the store's"),
+        (#"\bcreate\s+(local\s+|global\s+)?temp(orary)?\b"#, "it creates a TEMP object, which lives on one pooled connection"),
+        (#"\bset\s+(session\s+)?search_path\b"#, "it changes the search_path of the pooled connection"),
+        (#"\b(grant|revoke)\b"#, "it grants or revokes privileges, which are the store's"),
         (#"pg_notify|\bnotify\s+[a-z_"]"#, "it sends notifications, which are the store's (change notifications)"),
     ]
 
-    /// Why the entry's code is refused, or `nil`.
+    /// Why the entry's code is refused, or `nil`. The rules read the text as written and once
+    /// more with every comment as a space (`reset/**/role`, `set -- x⏎ role`), so that a
+    /// comment between the words hides nothing.
     static func codeProblem(in entry: String) -> String? {
         let text = entry.lowercased()
-        for rule in codeRules where text.range(of: rule.pattern, options: .regularExpression) != nil {
-            return rule.reason
+        for variant in [text, withoutComments(text)] {
+            for rule in codeRules where variant.range(of: rule.pattern, options: .regularExpression) != nil {
+                return rule.reason
+            }
         }
         return nil
+    }
+
+    /// `text` with each `/* … */` and each `--` comment (to a line feed or carriage return) as
+    /// one space, wherever it is: quoting is not read, which can only hide less.
+    static func withoutComments(_ text: String) -> String {
+        text.replacingOccurrences(of: #"(?s)/\*.*?\*/"#, with: " ", options: .regularExpression)
+            .replacingOccurrences(of: #"--[^\n\r]*"#, with: " ", options: .regularExpression)
     }
 
     private static func ownedRelations(_ role: String, _ connection: PostgresConnection) throws -> [String: String] {

@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(
             name: "DocsTests",
             dependencies: [
-                "Orion", "OrionPostgres", "OrionObservability",
+                "Orion", "OrionPostgres", "OrionObservability", "StoreConformance",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],

@@ -1,6 +1,7 @@
 import Foundation
 import Orion
 import OrionPostgres
+import StoreConformance
 import Testing
 
 /// Runs `body` in a fresh folder made the current directory, as the articles' examples assume
@@ -8,18 +9,21 @@ import Testing
 /// targets use absolute paths only.
 func inFreshFolder<T>(_ body: () async throws -> T) async throws -> T {
     // One at a time: the current directory belongs to the whole process.
-    await CurrentFolder.shared.acquire()
-    defer { Task { await CurrentFolder.shared.release() } }
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("orion-docs-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    let previous = FileManager.default.currentDirectoryPath
-    FileManager.default.changeCurrentDirectoryPath(folder.path)
-    defer {
-        FileManager.default.changeCurrentDirectoryPath(previous)
-        try? FileManager.default.removeItem(at: folder)
+    try await currentFolder.alone {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("orion-docs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let previous = FileManager.default.currentDirectoryPath
+        FileManager.default.changeCurrentDirectoryPath(folder.path)
+        defer {
+            FileManager.default.changeCurrentDirectoryPath(previous)
+            try? FileManager.default.removeItem(at: folder)
+        }
+        return try await body()
     }
-    return try await body()
 }
+
+/// Who may change the process's current directory: one example at a time.
+private let currentFolder = OneAtATime()
 
 /// The PostgreSQL server of the run, for the examples that read `DATABASE_URL`.
 enum DocsPostgres {
@@ -34,24 +38,5 @@ enum DocsPostgres {
         var parts = URLComponents(string: url!)!
         parts.path = "/" + name
         setenv("DATABASE_URL", parts.string!, 1)
-    }
-}
-
-/// Who may change the process's current directory: one example at a time.
-actor CurrentFolder {
-    static let shared = CurrentFolder()
-    private var busy = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
-
-    func acquire() async {
-        guard busy else {
-            busy = true
-            return
-        }
-        await withCheckedContinuation { waiters.append($0) }
-    }
-
-    func release() {
-        if waiters.isEmpty { busy = false } else { waiters.removeFirst().resume() }
     }
 }

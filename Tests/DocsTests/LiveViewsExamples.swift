@@ -67,15 +67,6 @@ func boardEvents(store: SQLiteStore, todos: any Store) -> AsyncThrowingStream<St
     }
 }
 
-/// A value shared with a task, behind a lock.
-final class LockedBox<Value: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Value
-    init(_ value: Value) { stored = value }
-    var value: Value { lock.withLock { stored } }
-    func append<Element>(_ element: Element) where Value == [Element] { lock.withLock { stored.append(element) } }
-}
-
 @Suite("Live views: its examples run", .serialized, .timeLimit(.minutes(1)))
 struct LiveViewsExamples {
     typealias Board = LiveViewsDocs.Board
@@ -110,31 +101,31 @@ struct LiveViewsExamples {
             let store = try store()
             let todos = store.scoped(to: "todos")
             let accounts = store.scoped(to: "accounts")
-            let announced = LockedBox<[Set<String>]>([])
+            let announced = Locked<[Set<String>]>([])
             let watching = Task {
                 for await change in store.changes(to: ["todos"]) {
                     print("todos changed:", change.tables)
                 }
             }
             let recording = Task {
-                for await change in store.changes(to: ["todos"]) { announced.append(change.tables) }
+                for await change in store.changes(to: ["todos"]) { announced.withLock { $0.append(change.tables) } }
             }
-            let pages = LockedBox<[String]>([])
-            let send: @Sendable (String) -> Void = { pages.append($0) }
+            let pages = Locked<[String]>([])
+            let send: @Sendable (String) -> Void = { page in pages.withLock { $0.append(page) } }
             let viewing = Task {
                 for try await page in store.observe({ try Board.page(todos, accounts) }) {
                     send(page)
                 }
             }
-            while pages.value.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+            while pages.withLock { $0 }.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
             try todos.exec("insert into todos (title) values ('buy milk')")
             try store.flush()
-            while pages.value.count < 2 || announced.value.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+            while pages.withLock { $0 }.count < 2 || announced.withLock { $0 }.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
             watching.cancel()
             recording.cancel()
             viewing.cancel()
-            #expect(pages.value == [" (0 people)", "buy milk (0 people)"])
-            #expect(announced.value == [["todos"]])
+            #expect(pages.withLock { $0 } == [" (0 people)", "buy milk (0 people)"])
+            #expect(announced.withLock { $0 } == [["todos"]])
 
             var stream = boardEvents(store: store, todos: todos).makeAsyncIterator()
             #expect(try await stream.next() == "event: board\ndata: <li>buy milk</li>\n\n")

@@ -1,4 +1,5 @@
 import Foundation
+import StoreConformance
 import Synchronization
 import Testing
 
@@ -129,33 +130,11 @@ func todoStore(_ dir: TempDir, writeQueue: WriteQueue? = nil) throws -> SQLiteSt
 /// Suites that load the whole machine (child processes, soaks that measure) run one at a time,
 /// so that a suite measuring the WAL under load is not measuring another suite's processes too.
 /// Other suites still run beside them.
-actor MachineLoad {
-    static let shared = MachineLoad()
-    private var busy = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
-
-    private func acquire() async {
-        guard busy else {
-            busy = true
-            return
-        }
-        await withCheckedContinuation { waiters.append($0) }
-    }
-
-    private func release() {
-        if waiters.isEmpty { busy = false } else { waiters.removeFirst().resume() }
-    }
+enum MachineLoad {
+    static let gate = OneAtATime()
 
     /// Runs `body` while no other heavy suite runs.
     static func alone<T>(_ body: () throws -> T) async throws -> T {
-        await shared.acquire()
-        do {
-            let result = try body()
-            await shared.release()
-            return result
-        } catch {
-            await shared.release()
-            throw error
-        }
+        try await gate.alone { try body() }
     }
 }

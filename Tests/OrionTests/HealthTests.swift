@@ -49,11 +49,15 @@ struct HealthTests {
         let store = try SQLiteStore(path: dir.path(), readers: 1)
         try store.migrate("t", ["create table t (x integer)"])
         try store.exec("insert into t values (1)")
-        try onThreads(4) { _ in
-            for _ in 0..<300 {
-                let _: Int? = try store.one("select count(*) from t, t as t2, t as t3")
-            }
+        // One thread holds the only reader with a slow query; a read started meanwhile waits.
+        let slow = Thread {
+            let _: Int? = try? store.one("with recursive c(n) as (select 1 union all select n + 1 from c where n < 3000000) select count(*) from c")
         }
+        slow.start()
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try store.health().readers?.busy != 1 && ContinuousClock.now < deadline { usleep(1000) }
+        #expect(try store.health().readers?.busy == 1)
+        let _: Int? = try store.one("select count(*) from t")
         let readers = try #require(try store.health().readers)
         #expect(readers.open == 1)
         #expect(readers.waits > 0)

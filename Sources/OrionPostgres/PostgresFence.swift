@@ -63,6 +63,12 @@ extension PostgresStore {
         let sql = error.sql
         guard let table = Self.refusedRelation(in: error.message) else {
             let who = index.map { "migration \(feature)[\($0)]" } ?? "feature '\(feature)'"
+            for prefix in ["permission denied for function ", "permission denied for procedure "] where error.message.hasPrefix(prefix) {
+                return StoreError(
+                    .fence,
+                    "\(who) cannot call \(error.message.dropFirst(prefix.count)): it is another feature's, and on PostgreSQL a feature's functions run as that feature and only it (and the root store) may call them",
+                    sql: sql, sqlState: error.sqlState)
+            }
             return StoreError(
                 .fence, "\(who) was refused by PostgreSQL's privileges (\(error.message)); a feature reaches only its own tables",
                 sql: sql, sqlState: error.sqlState, detail: error.detail)

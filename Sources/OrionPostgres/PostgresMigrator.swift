@@ -180,7 +180,7 @@ enum PostgresMigrator {
     private static let codeRules: [(pattern: String, reason: String)] = [
         (#"set_config"#, "it calls set_config(), which can change the role its code runs as"),
         (#"\bu&""#, "it writes a name with Unicode escapes (U&\"…\"), which could spell set_config or a role change past these checks; write the name plainly"),
-        (#"\bexecute\b(?!\s+(function|procedure)\s+[a-z_][a-z0-9_.]*\s*\()"#, "it runs dynamic SQL (EXECUTE), whose statements the store cannot check"),
+        (#"\bexecute\b(?!\s+(function|procedure)\s+[a-z_][a-z0-9_$]*(\s*\.\s*[a-z_][a-z0-9_$]*)*\s*\()"#, "it runs dynamic SQL (EXECUTE), whose statements the store cannot check"),
         (#"\b(set|reset)\s+(local\s+|session\s+)?"?(role|session_authorization|all|session)\b"#, "it changes the role or the session its code runs in"),
         (#"\bdblink"#, "it opens a connection of its own (dblink)"),
         (#"\b(query_to_xml|query_to_xmlschema|query_to_xml_and_xmlschema|cursor_to_xml|cursor_to_xmlschema|ts_stat)\b"#, "it runs SQL given as text (query_to_xml, ts_stat), which the store cannot check"),
@@ -191,14 +191,21 @@ enum PostgresMigrator {
         (#"\bset\s+(session\s+)?search_path\b"#, "it changes the search_path of the pooled connection"),
         (#"\b(grant|revoke)\b"#, "it grants or revokes privileges, which are the store's"),
         (#"pg_notify|\bnotify\s+[a-z_"]"#, "it sends notifications, which are the store's (change notifications)"),
+        (
+            #"(^|[;(]|\b(begin|then|else|loop))\s*(set|reset)\s+(?!local\b)[a-z_"]"#,
+            "it changes a setting of the pooled connection's session (SET or RESET without LOCAL), which the connection's next caller would inherit; use SET LOCAL"
+        ),
     ]
 
-    /// Why the entry's code is refused, or `nil`. The rules read the text as written and once
-    /// more with every comment as a space (`reset/**/role`, `set -- x⏎ role`), so that a
-    /// comment between the words hides nothing.
+    /// Why the entry's code is refused, or `nil`. The rules read the text as written, once more
+    /// with every comment as a space (`reset/**/role`, `set -- x⏎ role`), and once as
+    /// PostgreSQL's lexer reads it, every string and function body read again as code
+    /// (``PostgresCodeView``): a comment opener inside a string, a string continued on the next
+    /// line or a name spelled with escapes hides nothing. Whatever got past them still cannot
+    /// change its role: every function a feature owns runs as its owner (``secureRoutines``).
     static func codeProblem(in entry: String) -> String? {
         let text = entry.lowercased()
-        for variant in [text, withoutComments(text)] {
+        for variant in [text, withoutComments(text), PostgresCodeView.of(entry)] {
             for rule in codeRules where variant.range(of: rule.pattern, options: .regularExpression) != nil {
                 return rule.reason
             }
@@ -211,6 +218,65 @@ enum PostgresMigrator {
     static func withoutComments(_ text: String) -> String {
         text.replacingOccurrences(of: #"(?s)/\*.*?\*/"#, with: " ", options: .regularExpression)
             .replacingOccurrences(of: #"--[^\n\r]*"#, with: " ", options: .regularExpression)
+    }
+
+    /// Makes every function and procedure `role` owns run as its owner, callable by its owner
+    /// (and the login, a member of the role) alone: `SECURITY DEFINER`, and `EXECUTE` revoked
+    /// from PUBLIC. Runs in the entry's transaction after each of its statements, as the role.
+    ///
+    /// This is the fence at run time, whatever the code rules read: PostgreSQL refuses
+    /// `SET ROLE`, `RESET ROLE` and `set_config('role', …)` inside a security-definer function
+    /// ("cannot set parameter role within security-definer function"), so no code a feature
+    /// wrote can take the login's privileges, not even a trigger fired by the root store's
+    /// write, which would otherwise run as the login. Another feature's call of the function is
+    /// refused by PostgreSQL.
+    ///
+    /// Refused: functions in a language other than SQL and PL/pgSQL (the code rules read those
+    /// two only), aggregates and window functions, operators, and a function that shares its
+    /// name with a function visible on the search path that someone else owns (`lower`, or
+    /// another feature's), which a call meant for the other could resolve to.
+    private static func secureRoutines(feature: String, index: Int, role: String, _ connection: PostgresConnection) throws {
+        let owner = "(select oid from pg_roles where rolname = \(SQLText.quoteLiteral(role)))"
+        let rows = try connection.simpleRows(
+            """
+            select p.oid::regprocedure::text, l.lanname::text, p.prokind::text, p.prosecdef::text,
+                   has_function_privilege('public', p.oid, 'EXECUTE')::text,
+                   (select string_agg(distinct n.nspname || '.' || q.proname, ', ') from pg_proc q
+                      join pg_namespace n on n.oid = q.pronamespace
+                     where q.proname = p.proname and q.proowner <> p.proowner and n.nspname = any(current_schemas(true)))
+            from pg_proc p join pg_language l on l.oid = p.prolang
+            where p.proowner = \(owner)
+            union all
+            select o.oid::regoperator::text, '', 'operator', '', '', null from pg_operator o where o.oprowner = \(owner)
+            """)
+        for row in rows {
+            let routine = row[0] ?? "?"
+            let refusal = routineProblem(routine: routine, language: row[1] ?? "", kind: row[2] ?? "", sharesNameWith: row[5])
+            if let refusal {
+                throw StoreError(.fence, "migration \(feature)[\(index)] is refused: \(refusal)")
+            }
+            if row[3] != "true" { try connection.simpleQuery("alter routine \(routine) security definer") }
+            if row[4] == "true" { try connection.simpleQuery("revoke execute on routine \(routine) from public") }
+        }
+    }
+
+    /// Why a feature may not own the routine, or `nil` (see ``secureRoutines``).
+    static func routineProblem(routine: String, language: String, kind: String, sharesNameWith others: String?) -> String? {
+        switch kind {
+        case "operator":
+            return "it creates the operator \(routine); operators are resolved for every feature's SQL, so a feature may not create them on PostgreSQL"
+        case "a", "w":
+            return "it creates the aggregate \(routine); a feature's routines on PostgreSQL are functions, trigger functions and procedures"
+        default:
+            break
+        }
+        guard language == "sql" || language == "plpgsql" else {
+            return "function \(routine) is written in \(language); a feature's functions on PostgreSQL are SQL or PL/pgSQL, whose code the migrator reads"
+        }
+        if let others, !others.isEmpty {
+            return "function \(routine) has the name of \(others), which is not the feature's: a call meant for one could run the other; give it a name of its own"
+        }
+        return nil
     }
 
     private static func ownedRelations(_ role: String, _ connection: PostgresConnection) throws -> [String: String] {
@@ -267,10 +333,13 @@ enum PostgresMigrator {
             let before = try ownedRelations(role, connection)
             try schemaCreate("grant", role, connection)
             try connection.simpleQuery("set local role \(identifier)")
-            // One statement at a time, as written, so a refusal names what the failing one did.
+            try secureRoutines(feature: feature, index: index, role: role, connection)
+            // One statement at a time, as written, so a refusal names what the failing one did;
+            // a function it made runs as the feature before the next statement can call it.
             for statement in statements {
                 words = statement.words
                 try connection.simpleQuery(statement.original)
+                try secureRoutines(feature: feature, index: index, role: role, connection)
             }
             words = ["select"]
             let after = try ownedRelations(role, connection)
@@ -315,7 +384,7 @@ enum PostgresMigrator {
                     error.with(sql: entry), feature: feature, migration: index, words: words,
                     connection: connection, canQuery: !connection.isBroken)
             }
-            if error.code == .connection { throw error.with(sql: entry) }
+            if error.code == .connection || error.code == .fence { throw error.with(sql: entry) }
             throw StoreError.migrationFailed(
                 feature: feature, index: index, reason: error.message, entry: entry,
                 sqlState: error.sqlState, detail: error.detail)

@@ -268,7 +268,7 @@ enum PostgresSQL {
     }
 
     /// Where the quote opened at `start` closes (a doubled quote is part of the text), or `nil`.
-    private static func closingQuote(_ bytes: [UInt8], from start: Int, escapes: Bool) -> Int? {
+    static func closingQuote(_ bytes: [UInt8], from start: Int, escapes: Bool) -> Int? {
         let quote = bytes[start]
         var j = start + 1
         while j < bytes.count {
@@ -290,7 +290,7 @@ enum PostgresSQL {
 
     /// The first byte from `start` that is neither white space nor in a comment (`-- …`, nested
     /// `/* … */`); the end for an unterminated comment.
-    private static func skipSpaceAndComments(_ bytes: [UInt8], from start: Int) -> Int {
+    static func skipSpaceAndComments(_ bytes: [UInt8], from start: Int) -> Int {
         let n = bytes.count
         var k = start
         while k < n {
@@ -322,7 +322,7 @@ enum PostgresSQL {
 
     /// The escape character of a `U&"…"` name and where its clause ends: `UESCAPE 'c'` after the
     /// closing quote at `index - 1`, or `\` and `index` without one.
-    private static func unicodeEscapeClause(_ bytes: [UInt8], after index: Int) -> (UInt8, Int) {
+    static func unicodeEscapeClause(_ bytes: [UInt8], after index: Int) -> (UInt8, Int) {
         let k = skipSpaceAndComments(bytes, from: index)
         let keyword = Array("uescape".utf8)
         guard k + keyword.count <= bytes.count,
@@ -339,7 +339,7 @@ enum PostgresSQL {
     /// The name a `U&"…"` body spells: `""` is `"`, the escape character doubled is itself, and it
     /// introduces `XXXX` or `+XXXXXX` hex digits of a code point; `nil` where PostgreSQL would
     /// refuse the escapes.
-    private static func unicodeEscaped(_ body: [UInt8], escape: UInt8) -> [UInt8]? {
+    static func unicodeEscaped(_ body: [UInt8], escape: UInt8) -> [UInt8]? {
         var out: [UInt8] = []
         var k = 0
         func hex(_ count: Int) -> UInt32? {
@@ -381,16 +381,16 @@ enum PostgresSQL {
         return out
     }
 
-    private static func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
+    static func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
     private static func isUpperASCII(_ c: UInt8) -> Bool { c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z") }
-    private static func isSpace(_ c: UInt8) -> Bool {
+    static func isSpace(_ c: UInt8) -> Bool {
         // \v too: PostgreSQL 16 and later read it as white space.
         c == UInt8(ascii: " ") || c == UInt8(ascii: "\n") || c == UInt8(ascii: "\t") || c == UInt8(ascii: "\r") || c == 0x0C || c == 0x0B
     }
-    private static func isIdentifierStart(_ c: UInt8) -> Bool {
+    static func isIdentifierStart(_ c: UInt8) -> Bool {
         (c | 0x20) >= UInt8(ascii: "a") && (c | 0x20) <= UInt8(ascii: "z") || c == UInt8(ascii: "_") || c >= 0x80
     }
-    private static func isIdentifierByte(_ c: UInt8) -> Bool {
+    static func isIdentifierByte(_ c: UInt8) -> Bool {
         isIdentifierStart(c) || isDigit(c) || c == UInt8(ascii: "$")
     }
 }

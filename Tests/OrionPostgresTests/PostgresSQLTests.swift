@@ -92,4 +92,26 @@ struct PostgresSQLTests {
         #expect(StatementKind.verb(try one("with x as (select 1) select * from x").words) == "read")
         #expect(StatementKind.verb(try one("create unique index on t (x)").words) == "index")
     }
+
+    @Test("a function in a language the migrator does not read is refused")
+    func otherLanguages() {
+        let problem = PostgresMigrator.routineProblem(routine: "f()", language: "plperl", kind: "f", sharesNameWith: nil)
+        #expect(problem?.contains("written in plperl") == true)
+        #expect(PostgresMigrator.routineProblem(routine: "f()", language: "plpgsql", kind: "p", sharesNameWith: nil) == nil)
+    }
+
+    @Test(
+        "migration code is read as PostgreSQL's lexer reads it",
+        arguments: [
+            ("select '/*' /* c */ -- x\r reset /*/* nested */ */ role", "select ( ) reset role"),
+            ("as 'a set_conf'  -- c\n 'ig('''')' ", "as ( a set_config ( ( ) ) )"),
+            (#"E'\x72eset \162ole \u0072' e'\''"#, "( reset role r ) ( ( ) )"),
+            (#"U&"\0073et_config" U&'!0072ole' uescape '!'"#, "set_config ( role )"),
+            ("$f$ begin execute $$x$$; end $f$ a$b$ $1", "( begin execute ( x ) ; end ) a$b$ $1"),
+            (#""Quoted ""Name""" 1e5 x"#, #"quoted "name" 1e5 x"#),
+            ("'unterminated", "( unterminated )"),
+        ])
+    func codeView(sql: String, view: String) {
+        #expect(PostgresCodeView.of(sql) == view)
+    }
 }

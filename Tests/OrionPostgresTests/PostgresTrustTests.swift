@@ -211,6 +211,18 @@ struct PostgresRoleFenceTests {
             "create function escape() returns void language plpgsql as $$ begin create temp table if not exists users (id bigint); end $$",
             "create function escape() returns void language plpgsql as $$ begin set search_path = pg_temp, public; end $$",
             "create function escape() returns trigger language plpgsql as $$ begin grant select on users to public; return new; end $$",
+            // A comment opener inside a string next to a comment between words: the text read as
+            // written misses `reset/**/role`, and stripping comments without reading quotes
+            // swallows from the string's /* to that comment's */.
+            "create function escape() returns void language plpgsql as $$ begin perform '/*'; reset/**/role; end $$",
+            // A string continued on the next line is one string to PostgreSQL.
+            "create function escape() returns void language plpgsql as 'begin perform set_con'\n'fig(''role'', ''none'', false); end'",
+            // Escapes in an E'…' body.
+            "create function escape() returns void language plpgsql as E'begin \\x72eset role; end'",
+            "create function escape() returns void language plpgsql as U&'begin perform \\0073et_config(''role'', ''none'', false); end'",
+            // A session setting the connection's next caller would inherit.
+            "create function escape() returns void language plpgsql as $$ begin set statement_timeout = 0; end $$",
+            "create function escape() returns void language plpgsql as $$ begin if true then reset datestyle; end if; end $$",
             "do $$ begin perform 1; end $$",
             "grant select on todos2 to public",
             "alter default privileges grant select on tables to public",
@@ -231,6 +243,66 @@ struct PostgresRoleFenceTests {
             ])
         try store.scoped(to: "stamps").exec("insert into stamps default values")
         #expect(try store.one("select count(*) from stamps where at is not null") == 1)
+    }
+
+    @Test("a function the feature's role owns runs as the feature, however it got there, and cannot change the role")
+    func functionsRunAsTheirFeature() throws {
+        let store = try twoFeatures(poolSize: 1)
+        // A function that got past the code rules (here the root store made it and gave it away).
+        try store.exec(
+            "create function escape() returns text language plpgsql as $$ begin perform set_config('role', 'none', false); return current_user; end $$")
+        try store.exec("alter function escape() owner to orion_todos")
+        try store.migrate("todos", ["create table todos (id bigserial primary key, title text)", "create index todos_title on todos (title)"])
+        let todos = store.scoped(to: "todos")
+        #expect {
+            let _: String? = try todos.one("select escape()")
+        } throws: { "\($0)".contains("security-definer") }
+        // The connection still runs the feature's calls as the feature.
+        #expect(try todos.one("select current_user::text") == "orion_todos")
+        #expect { let _: Int? = try todos.one("select count(*) from users") } throws: { ($0 as? StoreError)?.code == .fence }
+        // Another feature may not call the feature's functions; the root store may.
+        try store.migrate("todos", [
+            "create table todos (id bigserial primary key, title text)", "create index todos_title on todos (title)",
+            "create function todo_count() returns bigint language sql as $$ select count(*) from todos $$",
+        ])
+        #expect {
+            let _: Int? = try store.scoped(to: "accounts").one("select todo_count()")
+        } throws: { ($0 as? StoreError)?.code == .fence && "\($0)".contains("cannot call todo_count") }
+        #expect(try store.one("select todo_count()") == 0)
+        #expect(try todos.one("select todo_count()") == 0)
+    }
+
+    @Test("a feature's trigger runs as the feature when the root store writes")
+    func triggersRunAsTheirFeature() throws {
+        let store = try twoFeatures()
+        try store.migrate(
+            "stamps",
+            [
+                "create table stamps (id bigserial primary key, by text)",
+                "create function stamp() returns trigger language plpgsql as $$ begin new.by := current_user; return new; end $$",
+                "create trigger stamp before insert on stamps for each row execute function stamp()",
+            ])
+        try store.exec("insert into stamps default values")
+        try store.scoped(to: "stamps").exec("insert into stamps default values")
+        #expect(try store.query("select by from stamps order by id") == ["orion_stamps", "orion_stamps"])
+    }
+
+    @Test(
+        "a feature may not create what other features' SQL would resolve to",
+        arguments: [
+            ("create function lower(x varchar) returns text language sql as $$ select 'pwned' $$", "pg_catalog.lower"),
+            ("create function title_of(x text) returns text language sql as $$ select 'x' $$", ".title_of"),
+            ("create operator === (leftarg = int, rightarg = int, function = int4eq)", "operator ===(integer,integer)"),
+            ("create aggregate total(int) (sfunc = int4pl, stype = int)", "aggregate total(integer)"),
+        ])
+    func noSharedNames(entry: String, named: String) throws {
+        let store = try twoFeatures()
+        try store.migrate("todos", ["create table todos (id bigserial primary key, title text)", "create function title_of(id bigint) returns text language sql as $$ select title from todos where id = $1 $$"])
+        #expect {
+            try store.migrate("todos2", ["create table todos2 (id bigserial primary key)", entry])
+        } throws: { ($0 as? StoreError)?.code == .fence && "\($0)".contains("todos2[1]") && "\($0)".contains(named) }
+        #expect(try store.one("select lower('A'::varchar)") == "a")
+        #expect(try store.one("select count(*) from _orion_migrations where feature = 'todos2'") == 1)
     }
 
     @Test("a feature's role may create nothing outside its migrations")

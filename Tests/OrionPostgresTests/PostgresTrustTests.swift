@@ -261,10 +261,12 @@ struct PostgresRoleFenceTests {
         #expect(try todos.one("select current_user::text") == "orion_todos")
         #expect { let _: Int? = try todos.one("select count(*) from users") } throws: { ($0 as? StoreError)?.code == .fence }
         // Another feature may not call the feature's functions; the root store may.
-        try store.migrate("todos", [
-            "create table todos (id bigserial primary key, title text)", "create index todos_title on todos (title)",
-            "create function todo_count() returns bigint language sql as $$ select count(*) from todos $$",
-        ])
+        try store.migrate(
+            "todos",
+            [
+                "create table todos (id bigserial primary key, title text)", "create index todos_title on todos (title)",
+                "create function todo_count() returns bigint language sql as $$ select count(*) from todos $$",
+            ])
         #expect {
             let _: Int? = try store.scoped(to: "accounts").one("select todo_count()")
         } throws: { ($0 as? StoreError)?.code == .fence && "\($0)".contains("cannot call todo_count") }

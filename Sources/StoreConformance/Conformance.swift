@@ -143,6 +143,44 @@ public enum Conformance {
         expect(.decoding) { let _: [Int] = try store.query("select weight from notes") }
     }
 
+    /// A ``RowDecodable`` type reads the same rows through `query` and `one` as its `Decodable`
+    /// form, fenced the same; `one` is nil for no row. (An adapter without a fast path passes
+    /// through the default, which decodes by name.)
+    public static func rowReading(_ adapter: Adapter) throws {
+        struct FastNote: Codable, Equatable, RowDecodable {
+            let id: Int64
+            let title: String
+            let done: Bool
+            let weight: Double?
+            init(row: RowReader) throws {
+                id = try row.int64(0)
+                title = try row.string(1)
+                done = try row.bool(2)
+                weight = try row.isNull(3) ? nil : row.double(3)
+            }
+        }
+        let store = try adapter.make()
+        try store.migrate("notes", notes(adapter.dialect))
+        try store.exec("insert into notes (title, done, weight) values (?, ?, ?)", "a", false, 1.5)
+        try store.exec("insert into notes (title, done) values (?, ?)", "b", true)
+        let sql = "select id, title, done, weight from notes where id >= ? order by id"
+        let fast: [FastNote] = try store.query(sql, 1)
+        let decoded: [Note] = try store.query(sql, 1)
+        #expect(fast.map(\.id) == decoded.map(\.id))
+        #expect(fast.map(\.title) == decoded.map(\.title))
+        #expect(fast.map(\.done) == [false, true])
+        #expect(fast.map(\.weight) == [1.5, nil])
+        let first: FastNote? = try store.one(sql, 2)
+        #expect(first?.title == "b")
+        let none: FastNote? = try store.one(sql, 1000)
+        #expect(none == nil)
+        #expect(try store.tx { try store.query(sql, 1) as [FastNote] } == fast)
+        guard let scope = adapter.scope else { return }
+        try store.migrate("other", ["create table other (id \(adapter.dialect.autoKey))"])
+        expect(.fence) { let _: [FastNote] = try scope(store, "other").query(sql, 1) }
+        #expect(try scope(store, "notes").query(sql, 1) as [FastNote] == fast)
+    }
+
     /// `exec` reports this statement's changes and inserted id; errors are clear and value-free.
     public static func writesAndErrors(_ adapter: Adapter) throws {
         let store = try adapter.make()

@@ -12,6 +12,9 @@ struct PostgresConformanceTests {
     @Test("rows and scalars decode", arguments: PG.adapters)
     func decoding(adapter: Adapter) throws { try Conformance.decoding(adapter) }
 
+    @Test("a RowDecodable type reads the same rows by position, fenced the same", arguments: PG.adapters)
+    func rowReading(adapter: Adapter) throws { try Conformance.rowReading(adapter) }
+
     @Test("writes report honest results and errors are clear", arguments: PG.adapters)
     func writes(adapter: Adapter) throws { try Conformance.writesAndErrors(adapter) }
 

@@ -515,3 +515,34 @@ struct PostgresHealthTests {
         store.close()
     }
 }
+
+@Suite("PostgresStore: RowDecodable reads by position", .enabled(if: PG.available, PG.skipReason))
+struct PostgresRowDecodableTests {
+    /// Readable only by `init(row:)`: its `Decodable` form throws.
+    struct ByPosition: RowDecodable, Equatable {
+        struct NotByName: Error {}
+        let id: Int64
+        let title: String?
+        init(from decoder: any Decoder) throws { throw NotByName() }
+        init(row: RowReader) throws {
+            id = try row.int64(0)
+            title = try row.isNull(1) ? nil : row.string(1)
+        }
+    }
+
+    @Test("query and one take init(row:) on the root and a scoped store; a wrong column is a decoding error")
+    func byPosition() throws {
+        let store = try PG.freshStore()
+        try store.migrate("notes", ["create table notes (id bigserial primary key, title text)"])
+        try store.exec("insert into notes (title) values ('a'), (null)")
+        for s: any Store in [store, store.scoped(to: "notes")] {
+            let rows: [ByPosition] = try s.query("select id, title from notes order by id")
+            #expect(rows.map(\.title) == ["a", nil])
+            #expect(try s.one("select id, title from notes where id = ?", 1) as ByPosition? == rows.first)
+            #expect(try s.one("select id, title from notes where id = ?", 9) as ByPosition? == nil)
+            #expect {
+                let _: [ByPosition] = try s.query("select title, id from notes")
+            } throws: { ($0 as? StoreError)?.code == .decoding && "\($0)".contains("column 'title' holds TEXT") }
+        }
+    }
+}

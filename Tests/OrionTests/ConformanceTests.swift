@@ -56,6 +56,9 @@ struct SQLiteConformanceTests {
     @Test("rows and scalars decode", arguments: SQLiteAdapters.all)
     func decoding(adapter: Adapter) throws { try Conformance.decoding(adapter) }
 
+    @Test("a RowDecodable type reads the same rows by position, fenced the same", arguments: SQLiteAdapters.all)
+    func rowReading(adapter: Adapter) throws { try Conformance.rowReading(adapter) }
+
     @Test("writes report honest results and errors are clear", arguments: SQLiteAdapters.all)
     func writes(adapter: Adapter) throws { try Conformance.writesAndErrors(adapter) }
 

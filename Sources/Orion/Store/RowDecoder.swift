@@ -24,15 +24,20 @@ final class RowDecoder: Decoder, RowProvidingDecoder {
     var codingPath: [any CodingKey] { [] }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
+    /// For a ``RowDecodable`` target, what calls its `init(row:)` (looked up once per decoder).
+    let byPosition: ReadsByPosition?
+
     init(_ source: RowSource, names: [String]? = nil, for target: Any.Type, keyPlan: [Int] = []) {
         self.source = source
         self.names = names ?? source.columnNames()
         self.target = target
         self.keyPlan = keyPlan
+        byPosition = (target as? any RowDecodable.Type).map { ReadsByPosition.make(for: $0) }
     }
 
-    /// Decodes the source's current row.
+    /// Decodes the source's current row: by position for a ``RowDecodable`` type, else by name.
     func decodeRow<T: Decodable>(_ type: T.Type) throws -> T {
+        if let byPosition { return try byPosition.read(RowReader(self), as: T.self) }
         cursor = 0
         metNullScalar = false
         if T.self == Row.self { return source.row(names: names) as! T }

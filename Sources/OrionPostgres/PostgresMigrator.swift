@@ -183,7 +183,12 @@ enum PostgresMigrator {
         (#"\bexecute\b(?!\s+(function|procedure)\s+[a-z_][a-z0-9_$]*(\s*\.\s*[a-z_][a-z0-9_$]*)*\s*\()"#, "it runs dynamic SQL (EXECUTE), whose statements the store cannot check"),
         (#"\b(set|reset)\s+(local\s+|session\s+)?"?(role|session_authorization|all|session)\b"#, "it changes the role or the session its code runs in"),
         (#"\bdblink"#, "it opens a connection of its own (dblink)"),
-        (#"\b(query_to_xml|query_to_xmlschema|query_to_xml_and_xmlschema|cursor_to_xml|cursor_to_xmlschema|ts_stat)\b"#, "it runs SQL given as text (query_to_xml, ts_stat), which the store cannot check"),
+        (
+            #"\b(query_to_xml|query_to_xmlschema|query_to_xml_and_xmlschema|cursor_to_xml|cursor_to_xmlschema|ts_stat|ts_rewrite|(table|schema|database)_to_xml(schema|_and_xmlschema)?)\b"#,
+            "it runs SQL or reads tables given as text (query_to_xml, ts_rewrite, table_to_xml, ts_stat), which the store cannot check"
+        ),
+        (#"\bpg_settings\b"#, "it names pg_settings, the session's settings (changing a row of it is set_config)"),
+        (#"\bpg_temp"#, "it names the TEMP schema (pg_temp), whose objects live on one pooled connection"),
         (#"\bpg_(try_)?advisory_(lock|unlock)(_shared|_all)?\b"#, "it takes or drops session-level advisory locks, which outlive the call on a pooled connection"),
         (#"\bwith\s+hold\b"#, "it makes a cursor WITH HOLD, which outlives its transaction on a pooled connection"),
         (#"\b(prepare|deallocate|discard)\b"#, "it prepares or drops statements of the pooled connection's session, which are the store's"),
@@ -191,10 +196,15 @@ enum PostgresMigrator {
         (#"\bset\s+(session\s+)?search_path\b"#, "it changes the search_path of the pooled connection"),
         (#"\b(grant|revoke)\b"#, "it grants or revokes privileges, which are the store's"),
         (#"pg_notify|\bnotify\s+[a-z_"]"#, "it sends notifications, which are the store's (change notifications)"),
+    ]
+
+    /// Rules read on the code view alone (``PostgresCodeView``), where a statement's start is
+    /// known: after `;`, a PL/pgSQL block's words, or at the start of a body that follows `AS`.
+    private static let codeViewRules: [(pattern: String, reason: String)] = [
         (
-            #"(^|[;(]|\b(begin|then|else|loop))\s*(set|reset)\s+(?!local\b)[a-z_"]"#,
+            #"(;|\b(begin|then|else|loop)|\bas\s+\()\s*(set|reset)\s+(?!(local|constraints|transaction)\b)[a-z_"]"#,
             "it changes a setting of the pooled connection's session (SET or RESET without LOCAL), which the connection's next caller would inherit; use SET LOCAL"
-        ),
+        )
     ]
 
     /// Why the entry's code is refused, or `nil`. The rules read the text as written, once more
@@ -205,10 +215,14 @@ enum PostgresMigrator {
     /// change its role: every function a feature owns runs as its owner (``secureRoutines``).
     static func codeProblem(in entry: String) -> String? {
         let text = entry.lowercased()
-        for variant in [text, withoutComments(text), PostgresCodeView.of(entry)] {
+        let view = PostgresCodeView.of(entry)
+        for variant in [text, withoutComments(text), view] {
             for rule in codeRules where variant.range(of: rule.pattern, options: .regularExpression) != nil {
                 return rule.reason
             }
+        }
+        for rule in codeViewRules where view.range(of: rule.pattern, options: .regularExpression) != nil {
+            return rule.reason
         }
         return nil
     }
@@ -234,16 +248,20 @@ enum PostgresMigrator {
     /// Refused: functions in a language other than SQL and PL/pgSQL (the code rules read those
     /// two only), aggregates and window functions, operators, and a function that shares its
     /// name with a function visible on the search path that someone else owns (`lower`, or
-    /// another feature's), which a call meant for the other could resolve to.
+    /// another feature's), or the name of such a type (`jsonb(…)` is a cast to jsonb until a
+    /// function takes the name), which a call meant for the other could resolve to.
     private static func secureRoutines(feature: String, index: Int, role: String, _ connection: PostgresConnection) throws {
         let owner = "(select oid from pg_roles where rolname = \(SQLText.quoteLiteral(role)))"
         let rows = try connection.simpleRows(
             """
             select p.oid::regprocedure::text, l.lanname::text, p.prokind::text, p.prosecdef::text,
                    has_function_privilege('public', p.oid, 'EXECUTE')::text,
-                   (select string_agg(distinct n.nspname || '.' || q.proname, ', ') from pg_proc q
-                      join pg_namespace n on n.oid = q.pronamespace
-                     where q.proname = p.proname and q.proowner <> p.proowner and n.nspname = any(current_schemas(true)))
+                   (select string_agg(distinct shared, ', ') from (
+                      select n.nspname || '.' || q.proname as shared from pg_proc q join pg_namespace n on n.oid = q.pronamespace
+                       where q.proname = p.proname and q.proowner <> p.proowner and n.nspname = any(current_schemas(true))
+                      union all
+                      select 'the type ' || n.nspname || '.' || t.typname from pg_type t join pg_namespace n on n.oid = t.typnamespace
+                       where t.typname = p.proname and t.typowner <> p.proowner and n.nspname = any(current_schemas(true))) s)
             from pg_proc p join pg_language l on l.oid = p.prolang
             where p.proowner = \(owner)
             union all

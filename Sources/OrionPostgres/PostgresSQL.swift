@@ -26,9 +26,18 @@ struct PostgresStatementText: Sendable {
     /// `ts_stat('select …')`), which the store never reads.
     var callsSQLText = false
 
-    /// Functions that run a query given as text.
+    /// Whether it names `pg_settings`, whose rows are the session's settings (an `UPDATE` of
+    /// it is `set_config`).
+    var namesSettings = false
+    /// Whether it names a TEMP schema (`pg_temp`, `pg_temp_3`), whose objects live on one
+    /// pooled connection.
+    var namesTempSchema = false
+
+    /// Functions that run a query given as text, or read tables named in text.
     static let sqlTextFunctions: Set<String> = [
         "query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema", "cursor_to_xml", "cursor_to_xmlschema", "ts_stat",
+        "ts_rewrite", "table_to_xml", "table_to_xmlschema", "table_to_xml_and_xmlschema", "schema_to_xml", "schema_to_xmlschema",
+        "schema_to_xml_and_xmlschema", "database_to_xml", "database_to_xmlschema", "database_to_xml_and_xmlschema",
     ]
 
     /// The advisory lock functions whose locks (or unlocks) belong to the session, not the
@@ -72,6 +81,8 @@ enum PostgresSQL {
         var callsNotify = false
         var callsSessionLock = false
         var callsSQLText = false
+        var namesSettings = false
+        var namesTempSchema = false
         var sawTopLevelInto = false
         var i = 0
         var start = 0
@@ -85,7 +96,8 @@ enum PostgresSQL {
                         text: String(decoding: out, as: UTF8.self), parameterCount: parameters, words: words,
                         original: String(decoding: bytes[start..<i], as: UTF8.self),
                         callsSetConfig: callsSetConfig, selectsInto: reads && sawTopLevelInto, callsNotify: callsNotify,
-                        callsSessionLock: callsSessionLock, callsSQLText: callsSQLText))
+                        callsSessionLock: callsSessionLock, callsSQLText: callsSQLText,
+                        namesSettings: namesSettings, namesTempSchema: namesTempSchema))
             }
             start = i + 1
             out.removeAll(keepingCapacity: true)
@@ -99,7 +111,14 @@ enum PostgresSQL {
             callsNotify = false
             callsSessionLock = false
             callsSQLText = false
+            namesSettings = false
+            namesTempSchema = false
             sawTopLevelInto = false
+        }
+        /// Notes a name (lowercased) that is `pg_settings` or a TEMP schema.
+        func note(name: String) {
+            if name == "pg_settings" { namesSettings = true }
+            if name.hasPrefix("pg_temp") { namesTempSchema = true }
         }
         /// Whether the next byte after `index` that is not white space or a comment opens a
         /// parenthesis: PostgreSQL reads `set_config /* … */ (` as a call.
@@ -141,6 +160,7 @@ enum PostgresSQL {
                         name = unicodeEscaped(name, escape: escape) ?? []
                         afterName = end
                     }
+                    note(name: String(decoding: name, as: UTF8.self).lowercased())
                     if opensCall(after: afterName) {
                         let called = String(decoding: name, as: UTF8.self).lowercased()
                         if called == "set_config" { callsSetConfig = true }
@@ -238,6 +258,7 @@ enum PostgresSQL {
                         words.append(word)
                         lastWordAt = i
                     }
+                    note(name: word)
                     if word == "set_config", opensCall(after: j) { callsSetConfig = true }
                     if word == "pg_notify", opensCall(after: j) { callsNotify = true }
                     if PostgresStatementText.sessionLockFunctions.contains(word), opensCall(after: j) { callsSessionLock = true }
@@ -415,7 +436,11 @@ enum StatementKind {
         } else if statement.callsSetConfig {
             self = .refused("set_config() changes a setting of the pooled connection, its role among them; use SET LOCAL inside tx { } for a setting of one transaction")
         } else if statement.callsSQLText {
-            self = .refused("query_to_xml(), ts_stat() and their kin run SQL given as text, which the store cannot check; run the query itself")
+            self = .refused("query_to_xml(), ts_rewrite(), table_to_xml() and their kin run SQL or read tables given as text, which the store cannot check; run the query itself")
+        } else if statement.namesSettings {
+            self = .refused("pg_settings is the session's settings (changing a row of it is set_config), which the store keeps on each pooled connection; read a setting with current_setting(), and use SET LOCAL inside tx { }")
+        } else if statement.namesTempSchema {
+            self = .refused("pg_temp is the TEMP schema of one pooled connection; create a table in a migration")
         } else if statement.callsSessionLock {
             self = .refused("a session-level advisory lock outlives this call on a pooled connection, where the next caller inherits it; take pg_advisory_xact_lock() inside tx { }, which ends with the transaction")
         } else if statement.selectsInto {

@@ -159,6 +159,15 @@ struct PostgresRoleFenceTests {
             "select query_to_xml('select set_config(''role'', ''none'', false)', true, true, '')::text",
             "select * from ts_stat('select set_config(''role'', ''none'', false)::tsvector')",
             "select pg_catalog.query_to_xmlschema('select 1', true, true, '')",
+            // ts_rewrite runs its second argument as a query; a name built from pieces inside
+            // it (set_config) was invisible to every rule.
+            "select ts_rewrite('a'::tsquery, 'select ''a''::tsquery, ''b''::tsquery where pg_catalog.set' || chr(95) || 'config(''role'', ''none'', false) is not null') is not null",
+            "select table_to_xml('users', true, false, '')::text",
+            "select database_to_xml(true, false, '')::text",
+            // pg_settings' rows are the session's settings: its update rule is set_config.
+            "update pg_settings set setting = 'off' where name = 'standard_conforming_strings'",
+            "update \"pg_settings\" set setting = 'pg_temp, public' where name = 'search_path'",
+            "select * from pg_temp.users",
         ])
     func refusedForms(sql: String) throws {
         let store = try twoFeatures()
@@ -223,6 +232,10 @@ struct PostgresRoleFenceTests {
             // A session setting the connection's next caller would inherit.
             "create function escape() returns void language plpgsql as $$ begin set statement_timeout = 0; end $$",
             "create function escape() returns void language plpgsql as $$ begin if true then reset datestyle; end if; end $$",
+            "create table pg_temp.users (id bigint, name text)",
+            "create table loot (id bigserial primary key, rows xml default table_to_xml('users', true, false, ''))",
+            "create rule r as on insert to todos2 do also update pg_settings set setting = 'off' where name = 'standard_conforming_strings'",
+            "create function escape() returns trigger language plpgsql as $$ begin perform ts_rewrite('a'::tsquery, 'select 1'); return new; end $$",
             "do $$ begin perform 1; end $$",
             "grant select on todos2 to public",
             "alter default privileges grant select on tables to public",
@@ -294,6 +307,7 @@ struct PostgresRoleFenceTests {
         arguments: [
             ("create function lower(x varchar) returns text language sql as $$ select 'pwned' $$", "pg_catalog.lower"),
             ("create function title_of(x text) returns text language sql as $$ select 'x' $$", ".title_of"),
+            ("create function jsonb(x text) returns jsonb language sql as $$ select '{}'::jsonb $$", "the type pg_catalog.jsonb"),
             ("create operator === (leftarg = int, rightarg = int, function = int4eq)", "operator ===(integer,integer)"),
             ("create aggregate total(int) (sfunc = int4pl, stype = int)", "aggregate total(integer)"),
         ])
@@ -305,6 +319,23 @@ struct PostgresRoleFenceTests {
         } throws: { ($0 as? StoreError)?.code == .fence && "\($0)".contains("todos2[1]") && "\($0)".contains(named) }
         #expect(try store.one("select lower('A'::varchar)") == "a")
         #expect(try store.one("select count(*) from _orion_migrations where feature = 'todos2'") == 1)
+    }
+
+    @Test("ordinary migration text that only looks like a setting change is not refused")
+    func noFalseRefusals() throws {
+        let store = try twoFeatures()
+        try store.migrate(
+            "labels",
+            [
+                "create table labels (id bigserial primary key, name text, deferred boolean default false)",
+                "insert into labels (name) values ('Reset password'), ('(set by trigger)')",
+                "comment on table labels is 'Set by importer'",
+                "-- step 2; set up indexes\ncreate index labels_name on labels (name)",
+                "create function label_check() returns trigger language plpgsql as $$ begin set constraints all deferred; new.deferred := true; return new; end $$",
+                "create trigger label_check before insert on labels for each row execute function label_check()",
+            ])
+        try store.scoped(to: "labels").exec("insert into labels (name) values ('x')")
+        #expect(try store.one("select count(*) from labels where deferred") == 1)
     }
 
     @Test("a feature's role may create nothing outside its migrations")

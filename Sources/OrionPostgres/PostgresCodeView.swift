@@ -18,20 +18,33 @@ enum PostgresCodeView {
     /// `sql` as one line of words.
     static func of(_ sql: String) -> String {
         var words: [String] = []
-        append(Array(sql.utf8), depth: 0, to: &words)
+        var bodies: [[UInt8]] = []
+        append(Array(sql.utf8), depth: 0, to: &words, bodies: &bodies)
         return words.joined(separator: " ")
     }
 
-    private static func append(_ bytes: [UInt8], depth: Int, to words: inout [String]) {
+    /// The bodies of the functions and procedures `sql` defines (each string right after `AS`),
+    /// each read as code and begun with `;`, so that a rule can find where their statements
+    /// start without taking a string of data (`'Create account'`) for code.
+    static func functionBodies(of sql: String) -> String {
+        var words: [String] = []
+        var bodies: [[UInt8]] = []
+        append(Array(sql.utf8), depth: 0, to: &words, bodies: &bodies)
+        return bodies.map { "; " + of(String(decoding: $0, as: UTF8.self)) }.joined(separator: " ")
+    }
+
+    private static func append(_ bytes: [UInt8], depth: Int, to words: inout [String], bodies: inout [[UInt8]]) {
         let n = bytes.count
         var i = 0
         func word(_ slice: ArraySlice<UInt8>) -> String {
             String(decoding: slice, as: UTF8.self).lowercased()
         }
         func body(_ content: [UInt8]) {
+            if depth == 0 && words.last == "as" { bodies.append(content) }
             words.append("(")
             if depth < maxDepth {
-                append(content, depth: depth + 1, to: &words)
+                var nested: [[UInt8]] = []
+                append(content, depth: depth + 1, to: &words, bodies: &nested)
             } else {
                 words.append(word(content[...]))
             }

@@ -192,7 +192,7 @@ enum PostgresMigrator {
         (#"\bpg_(try_)?advisory_(lock|unlock)(_shared|_all)?\b"#, "it takes or drops session-level advisory locks, which outlive the call on a pooled connection"),
         (#"\bwith\s+hold\b"#, "it makes a cursor WITH HOLD, which outlives its transaction on a pooled connection"),
         (#"\b(prepare|deallocate|discard)\b"#, "it prepares or drops statements of the pooled connection's session, which are the store's"),
-        (#"\bcreate\s+(local\s+|global\s+)?temp(orary)?\b"#, "it creates a TEMP object, which lives on one pooled connection"),
+        (#"\bcreate\s+(or\s+replace\s+)?(local\s+|global\s+)?temp(orary)?\b"#, "it creates a TEMP object, which lives on one pooled connection"),
         (#"\bset\s+(session\s+)?search_path\b"#, "it changes the search_path of the pooled connection"),
         (#"\b(grant|revoke)\b"#, "it grants or revokes privileges, which are the store's"),
         (#"pg_notify|\bnotify\s+[a-z_"]"#, "it sends notifications, which are the store's (change notifications)"),
@@ -205,6 +205,23 @@ enum PostgresMigrator {
             #"(;|\b(begin|then|else|loop)|\bas\s+\()\s*(set|reset)\s+(?!(local|constraints|transaction)\b)[a-z_"]"#,
             "it changes a setting of the pooled connection's session (SET or RESET without LOCAL), which the connection's next caller would inherit; use SET LOCAL"
         )
+    ]
+
+    /// Rules read on the bodies of the functions an entry defines
+    /// (``PostgresCodeView/functionBodies(of:)``), where each statement's start is known.
+    private static let functionBodyRules: [(pattern: String, reason: String)] = [
+        (
+            #"(;|\b(begin|then|else|loop))\s*(alter|create|drop|comment|grant|revoke|reassign|security|truncate|cluster|reindex|vacuum|analyze|lock|refresh|import)\b"#,
+            "a function body changes the schema (ALTER, CREATE, DROP…): it would run at any time, as the feature, past the migrator's checks (a function could make the feature's trigger run as its caller); put schema changes in migration entries"
+        ),
+        (
+            #"(;|\b(begin|then|else|loop))\s*(listen|unlisten|load|notify)\b"#,
+            "a function body listens, loads a library or notifies on the pooled connection, which its next caller would inherit"
+        ),
+        (
+            #"\bset\s+(local\s+|session\s+)?(search_path|schema|role|session_authorization|names|seed)\b"#,
+            "a function body changes search_path, the schema, the role or what the store sets, even for its transaction"
+        ),
     ]
 
     /// Why the entry's code is refused, or `nil`. The rules read the text as written, once more
@@ -222,6 +239,10 @@ enum PostgresMigrator {
             }
         }
         for rule in codeViewRules where view.range(of: rule.pattern, options: .regularExpression) != nil {
+            return rule.reason
+        }
+        let bodies = PostgresCodeView.functionBodies(of: entry)
+        for rule in functionBodyRules where bodies.range(of: rule.pattern, options: .regularExpression) != nil {
             return rule.reason
         }
         return nil
@@ -250,7 +271,18 @@ enum PostgresMigrator {
     /// name with a function visible on the search path that someone else owns (`lower`, or
     /// another feature's), or the name of such a type (`jsonb(…)` is a cast to jsonb until a
     /// function takes the name), which a call meant for the other could resolve to.
-    private static func secureRoutines(feature: String, index: Int, role: String, _ connection: PostgresConnection) throws {
+    ///
+    /// Also refused: an expression on the feature's tables (a default, a CHECK, a policy, a
+    /// rule, a trigger) that calls another's function or names another's relation — it would
+    /// run as whoever writes the table, the root store's login included — and a statement that
+    /// left the transaction's `search_path` changed (`path`, read before the entry).
+    private static func secureRoutines(feature: String, index: Int, role: String, path: String, _ connection: PostgresConnection) throws {
+        func refuse(_ problem: String) -> StoreError {
+            StoreError(.fence, "migration \(feature)[\(index)] is refused: \(problem)")
+        }
+        if try connection.simpleQuery("select current_setting('search_path')") != path {
+            throw refuse("it changed search_path, which the migrator and every later caller of the connection rely on")
+        }
         let owner = "(select oid from pg_roles where rolname = \(SQLText.quoteLiteral(role)))"
         let rows = try connection.simpleRows(
             """
@@ -270,11 +302,33 @@ enum PostgresMigrator {
         for row in rows {
             let routine = row[0] ?? "?"
             let refusal = routineProblem(routine: routine, language: row[1] ?? "", kind: row[2] ?? "", sharesNameWith: row[5])
-            if let refusal {
-                throw StoreError(.fence, "migration \(feature)[\(index)] is refused: \(refusal)")
-            }
+            if let refusal { throw refuse(refusal) }
             if row[3] != "true" { try connection.simpleQuery("alter routine \(routine) security definer") }
             if row[4] == "true" { try connection.simpleQuery("revoke execute on routine \(routine) from public") }
+        }
+        // What the expressions on the feature's tables depend on: another's function (but the
+        // store's change trigger function), or another's relation (but a foreign key's table;
+        // a view is read as the feature below, which refuses what it may not reach).
+        let foreign = try connection.simpleRows(
+            """
+            with mine as (select oid from pg_class where relowner = \(owner)),
+            exprs as (
+              select 'pg_attrdef'::regclass as classid, d.oid from pg_attrdef d where d.adrelid in (select oid from mine)
+              union all select 'pg_constraint'::regclass, c.oid from pg_constraint c where c.conrelid in (select oid from mine) and c.contype <> 'f'
+              union all select 'pg_policy'::regclass, p.oid from pg_policy p where p.polrelid in (select oid from mine)
+              union all select 'pg_rewrite'::regclass, r.oid from pg_rewrite r where r.ev_class in (select oid from mine) and r.rulename <> '_RETURN'
+              union all select 'pg_trigger'::regclass, t.oid from pg_trigger t where t.tgrelid in (select oid from mine) and not t.tgisinternal)
+            select distinct coalesce(p.oid::regprocedure::text, c.oid::regclass::text)
+            from pg_depend d join exprs e on e.classid = d.classid and e.oid = d.objid
+            left join pg_proc p on d.refclassid = 'pg_proc'::regclass and p.oid = d.refobjid
+            left join pg_class c on d.refclassid = 'pg_class'::regclass and c.oid = d.refobjid
+            where (p.oid is not null and p.proowner <> \(owner) and p.pronamespace <> 'pg_catalog'::regnamespace and p.proname <> '_orion_notify_change')
+               or (c.oid is not null and c.relowner <> \(owner) and c.oid not in (select oid from mine)
+                   and c.relnamespace not in ('pg_catalog'::regnamespace, 'information_schema'::regnamespace))
+            """)
+        if let first = foreign.first?.first ?? nil {
+            throw refuse(
+                "an expression on the feature's tables (a default, a CHECK, a policy, a rule or a trigger) uses \(first), which is not the feature's; it would run as whoever writes the table, the root store included")
         }
     }
 
@@ -351,13 +405,14 @@ enum PostgresMigrator {
             let before = try ownedRelations(role, connection)
             try schemaCreate("grant", role, connection)
             try connection.simpleQuery("set local role \(identifier)")
-            try secureRoutines(feature: feature, index: index, role: role, connection)
+            let path = try connection.simpleQuery("select current_setting('search_path')") ?? ""
+            try secureRoutines(feature: feature, index: index, role: role, path: path, connection)
             // One statement at a time, as written, so a refusal names what the failing one did;
             // a function it made runs as the feature before the next statement can call it.
             for statement in statements {
                 words = statement.words
                 try connection.simpleQuery(statement.original)
-                try secureRoutines(feature: feature, index: index, role: role, connection)
+                try secureRoutines(feature: feature, index: index, role: role, path: path, connection)
             }
             words = ["select"]
             let after = try ownedRelations(role, connection)
@@ -378,6 +433,8 @@ enum PostgresMigrator {
             for (table, _) in try tablesWithoutChangeTrigger(ownedBy: role, connection) {
                 try connection.simpleQuery(changeTrigger(on: table))
             }
+            // Once more after the views were read (planning a view can run the feature's code).
+            try secureRoutines(feature: feature, index: index, role: role, path: path, connection)
             try connection.simpleQuery("reset role")
             try schemaCreate("revoke", role, connection)
             var bookkeeping = ""

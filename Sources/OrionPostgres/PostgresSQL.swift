@@ -468,6 +468,10 @@ enum StatementKind {
             } else {
                 self = .other
             }
+        case "explain" where !["select", "with", "values", "table", "insert", "update", "delete", "merge"].contains(second):
+            // EXPLAIN ANALYZE runs its statement, which the store's first-word rules never read
+            // (explain analyze create temp table …); EXPLAIN with options may analyze too.
+            self = .refused("EXPLAIN with ANALYZE or options runs its statement past the store's checks; EXPLAIN a SELECT, INSERT, UPDATE, DELETE or MERGE without options, or use psql")
         case "reset", "discard", "deallocate":
             self = .sessionControl("\(first.uppercased()) changes the session the store keeps on each pooled connection")
         case "do":
@@ -500,6 +504,9 @@ enum StatementKind {
     static let storeSettings: Set<String> = [
         "role", "session", "session_authorization", "time", "timezone", "datestyle", "intervalstyle", "statement_timeout",
         "bytea_output", "client_encoding", "standard_conforming_strings", "search_path", "extra_float_digits",
+        // SET SCHEMA is search_path, SET NAMES client_encoding; SET SEED fixes random() for the
+        // connection's next caller.
+        "schema", "names", "seed",
     ]
 
     /// A setting's name from its word: a quoted one without its quotes (a setting's name is not

@@ -168,6 +168,12 @@ struct PostgresRoleFenceTests {
             "update pg_settings set setting = 'off' where name = 'standard_conforming_strings'",
             "update \"pg_settings\" set setting = 'pg_temp, public' where name = 'search_path'",
             "select * from pg_temp.users",
+            // EXPLAIN ANALYZE runs its statement past the first-word rules.
+            "explain analyze create temp table secrets as select 0 as id",
+            "explain (analyze) select * into temp t from todos",
+            // SET SCHEMA is search_path; SET SEED fixes the next caller's random().
+            "set local schema 'public'",
+            "set local seed = 0.5",
         ])
     func refusedForms(sql: String) throws {
         let store = try twoFeatures()
@@ -236,6 +242,11 @@ struct PostgresRoleFenceTests {
             "create table loot (id bigserial primary key, rows xml default table_to_xml('users', true, false, ''))",
             "create rule r as on insert to todos2 do also update pg_settings set setting = 'off' where name = 'standard_conforming_strings'",
             "create function escape() returns trigger language plpgsql as $$ begin perform ts_rewrite('a'::tsquery, 'select 1'); return new; end $$",
+            // A function that changes the schema at run time, as the feature, past these checks.
+            "create function flip() returns void language sql as $$ alter function stamp() security invoker $$",
+            "create function listen_up() returns void language plpgsql as $$ begin listen orion_changes; end $$",
+            "create function sp() returns void language plpgsql as $$ begin set local search_path = information_schema, public; end $$",
+            "create or replace temp view v as select 1",
             "do $$ begin perform 1; end $$",
             "grant select on todos2 to public",
             "alter default privileges grant select on tables to public",
@@ -321,6 +332,38 @@ struct PostgresRoleFenceTests {
         #expect(try store.one("select count(*) from _orion_migrations where feature = 'todos2'") == 1)
     }
 
+    @Test("an entry that leaves search_path changed, or whose expressions use another feature's function, is refused")
+    func foreignExpressions() throws {
+        let store = try twoFeatures()
+        // A function that got past the code rules and sets search_path for the transaction.
+        try store.exec(
+            "create function sp() returns void language plpgsql as $$ begin perform set_config('search_path', 'information_schema, public', true); end $$")
+        try store.exec("alter function sp() owner to orion_todos")
+        #expect {
+            try store.migrate("todos", ["create table todos (id bigserial primary key, title text)", "select sp()"])
+        } throws: { ($0 as? StoreError)?.code == .fence && "\($0)".contains("search_path") }
+        #expect(try store.one("select has_schema_privilege('orion_todos', current_schema(), 'CREATE')") == false)
+        try store.migrate(
+            "accounts",
+            [
+                "create table users (id bigserial primary key, name text not null)", "insert into users (name) values ('ada')",
+                "create function user_count() returns bigint language sql as $$ select count(*) from users $$",
+            ])
+        for entry in [
+            "create table counted (id bigserial primary key, n bigint default user_count())",
+            "create table checked (id bigserial primary key, n bigint check (n <= user_count()))",
+            "create table seen (id bigserial primary key, n bigint default nextval('users_id_seq'))",
+        ] {
+            #expect {
+                try store.migrate("todos2", ["create table todos2 (id bigserial primary key)", entry])
+            } throws: { ($0 as? StoreError)?.code == .fence && "\($0)".contains("todos2[1]") && "\($0)".contains("not the feature's") }
+        }
+        #expect(try store.one("select count(*) from _orion_migrations where feature = 'todos2'") == 1)
+        // EXPLAIN without options runs nothing, and stays allowed.
+        let plan: [String] = try store.scoped(to: "todos").query("explain select * from todos")
+        #expect(!plan.isEmpty)
+    }
+
     @Test("ordinary migration text that only looks like a setting change is not refused")
     func noFalseRefusals() throws {
         let store = try twoFeatures()
@@ -328,7 +371,7 @@ struct PostgresRoleFenceTests {
             "labels",
             [
                 "create table labels (id bigserial primary key, name text, deferred boolean default false)",
-                "insert into labels (name) values ('Reset password'), ('(set by trigger)')",
+                "insert into labels (name) values ('Reset password'), ('(set by trigger)'), ('Create account; drop the old one')",
                 "comment on table labels is 'Set by importer'",
                 "-- step 2; set up indexes\ncreate index labels_name on labels (name)",
                 "create function label_check() returns trigger language plpgsql as $$ begin set constraints all deferred; new.deferred := true; return new; end $$",

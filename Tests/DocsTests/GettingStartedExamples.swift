@@ -27,6 +27,18 @@ enum GettingStartedDocs {
     }
 }
 
+struct OpenTodo: Decodable, RowDecodable {
+    let id: Int
+    let title: String
+    let done: Bool
+
+    init(row: RowReader) throws {
+        id = try row.int(0)
+        title = try row.string(1)
+        done = try row.bool(2)
+    }
+}
+
 @Suite("Getting started: its examples run", .serialized)
 struct GettingStartedExamples {
     typealias Todos = GettingStartedDocs.Todos
@@ -48,6 +60,8 @@ struct GettingStartedExamples {
             let rows: [Row] = try store.query("select * from todos")  // columns in order, row["title"]
             #expect(n == 2 && top == 2 && titles == ["buy milk", ""] && maybe == ["buy milk", nil])
             #expect(rows[0]["title"] == .text("buy milk"))
+            let open: [OpenTodo] = try store.query("select id, title, done from todos where done = 0 order by id")
+            #expect(open.map(\.title) == ["buy milk", ""])
             let empty = try SQLiteStore(path: "empty.db")
             try empty.migrate("todos", Todos.migrations)
             #expect(try empty.one("select max(id) from todos") as Int? == nil)

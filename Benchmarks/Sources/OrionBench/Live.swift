@@ -10,7 +10,7 @@ import Synchronization
 func benchLiveReads() async throws {
     let arguments = CommandLine.arguments
     let accounts = arguments.firstIndex(of: "--accounts").flatMap { Int64(arguments[$0 + 1]) } ?? 1_000_000
-    let runSeconds = arguments.firstIndex(of: "--seconds").flatMap { Int(arguments[$0 + 1]) } ?? 3
+    let runSeconds = arguments.firstIndex(of: "--seconds").flatMap { Int(arguments[$0 + 1]) } ?? (quick ? 1 : 3)
     let path = work.appendingPathComponent("live.db").path
     let fill = raw_open(path, 1)!
     precondition(raw_fill_accounts(fill, accounts) == 0)
@@ -29,6 +29,11 @@ func benchLiveReads() async throws {
         let off = (median(samples[false]!.map(\.0)), median(samples[false]!.map(\.1)))
         let on = (median(samples[true]!.map(\.0)), median(samples[true]!.map(\.1)))
         let name = synchronous == .full ? "full" : "normal"
+        let workload = "Transfers beside 30 readers, synchronous = \(name)"
+        record(workload, "Orion, queue off: transfers/s", unit: "transfers/s", samples: samples[false]!.map(\.0), lowerIsBetter: false)
+        record(workload, "Orion, queue on: transfers/s", unit: "transfers/s", samples: samples[true]!.map(\.0), lowerIsBetter: false)
+        record(workload, "Orion, queue off: reads/s", unit: "reads/s", samples: samples[false]!.map(\.1), lowerIsBetter: false)
+        record(workload, "Orion, queue on: reads/s", unit: "reads/s", samples: samples[true]!.map(\.1), lowerIsBetter: false)
         print("| \(name) | off | \(Int(off.0)) | \(Int(off.1)) | 1.00× | 1.00× |")
         print("| \(name) | on | \(Int(on.0)) | \(Int(on.1)) | \(String(format: "%.2f", on.0 / off.0))× | \(String(format: "%.2f", on.1 / off.1))× |")
     }
@@ -122,6 +127,8 @@ func benchFanOut() async throws {
     }
     for task in tasks { task.cancel() }
     latencies.sort()
+    record("Fan-out: 1,000 subscribers of one table, write to last delivery", "Orion changes(to:)", unit: "ms", samples: latencies)
+    record("Fan-out: 1,000 subscribers of one table, write to last delivery", "Orion changes(to:), p99", unit: "ms", samples: [latencies[Int(Double(latencies.count) * 0.99)]])
     print("\n### Fan-out: 1,000 subscribers of one table, \(commits) commits, one at a time")
     print("| from before the write to the last subscriber | median | p99 |")
     print("| --- | ---: | ---: |")

@@ -42,13 +42,15 @@ func benchPostgresReads() throws {
     let other = store.scoped(to: "other")
     guard let raw = rawpq_open(server.url) else { throw StoreError(.connection, "rawpq_open failed") }
     defer { rawpq_close(raw) }
-    let n = 20_000
+    let n = quick ? 5_000 : 20_000
+    let nio = NIOPostgres(url: server.url, connections: 1)
     var orionSum = 0
     var rawSum: Int64 = 0
     try compare(
         "Point reads over PostgreSQL 15 (unix socket, one connection, 20,000 reads per round)", unit: "per read", perOp: n, baseline: "libpq, C, prepared",
         [
             ("libpq, C, prepared", { rawSum = ids.withUnsafeBufferPointer { rawpq_point_reads(raw, $0.baseAddress, Int32(n)) } }),
+            ("PostgresNIO client.query, awaited, decode", { let sum = try nio.pointReads(ids.prefix(n)); precondition(sum > 0) }),
             (
                 "PostgresStore.one → 4-column Decodable",
                 {
@@ -131,7 +133,7 @@ func runPostgresTransfers(url: String, accounts: Int64, pool: Int, duration: Dur
 func benchPostgresTransfers() async throws {
     let arguments = CommandLine.arguments
     let accounts = arguments.firstIndex(of: "--accounts").flatMap { Int64(arguments[$0 + 1]) } ?? 1_000_000
-    let runSeconds = arguments.firstIndex(of: "--seconds").flatMap { Int(arguments[$0 + 1]) } ?? 4
+    let runSeconds = arguments.firstIndex(of: "--seconds").flatMap { Int(arguments[$0 + 1]) } ?? (quick ? 2 : 4)
     let server = try startPostgres()
     defer { server.stop() }
     guard let admin = rawpq_open(server.url) else { throw StoreError(.connection, "rawpq_open failed") }
@@ -149,13 +151,29 @@ func benchPostgresTransfers() async throws {
     print("| --- | --- | --- | ---: | ---: |")
     for (commit, sqlite) in [("on", SQLiteStore.Synchronous.full), ("off", .normal)] {
         precondition(rawpq_exec(admin, "alter database orion set synchronous_commit = \(commit)") == 0)
+        let workload = "Transfers on PostgreSQL, synchronous_commit = \(commit), 64 clients (transfers/s)"
+        let pgbench = "pgbench, 64 clients, the same transaction as a custom script"
+        if let tps = pgbenchTransfers(url: server.url, accounts: accounts, clients: 64, seconds: runSeconds) {
+            record(workload, pgbench, unit: "transfers/s", samples: [tps], lowerIsBetter: false, baseline: pgbench)
+            print("| \(pgbench) | synchronous_commit = \(commit) | 64 connections | \(Int(tps)) | |")
+        } else {
+            recordMissing(workload, pgbench, because: "pgbench was not found or failed (ORION_BENCH_PGBIN names its folder)")
+        }
         for pool in [8, 64] {
             let r = try runPostgresTransfers(url: server.url, accounts: accounts, pool: pool, duration: .seconds(runSeconds))
+            record(
+                workload, "PostgresStore, pool \(pool), 64 threads", unit: "transfers/s", samples: [r.tps], lowerIsBetter: false, baseline: pgbench,
+                target: pool == 64 ? 1 / 0.9 : nil)
             print("| PostgresStore, pool \(pool), tx per transfer | synchronous_commit = \(commit) | 64 threads | \(Int(r.tps)) | \(r.retries) |")
         }
+        let nio = NIOPostgres(url: server.url, connections: 64)
+        let nioTPS = try nio.transfers(accounts: accounts, seconds: runSeconds)
+        record(workload, "PostgresNIO withTransaction, 64 connections, 64 tasks", unit: "transfers/s", samples: [nioTPS], lowerIsBetter: false, baseline: pgbench)
+        print("| PostgresNIO withTransaction, 64 connections | synchronous_commit = \(commit) | 64 tasks | \(Int(nioTPS)) | |")
         let name = sqlite == .full ? "full" : "normal"
         for mode in [TransferMode.noQueue, .queueTx] {
             let r = try await runTransfers(path: path, accounts: accounts, mode: mode, synchronous: sqlite, duration: .seconds(runSeconds))
+            record(workload, "SQLiteStore, \(mode.rawValue), synchronous = \(name)", unit: "transfers/s", samples: [r.tps], lowerIsBetter: false, baseline: pgbench)
             print("| SQLiteStore, \(mode.rawValue) | synchronous = \(name) | 64 tasks | \(Int(r.tps)) | |")
         }
     }

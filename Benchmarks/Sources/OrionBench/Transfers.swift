@@ -154,8 +154,9 @@ func runTransfersOnThreads(
 
 func benchTransfers() async throws {
     let arguments = CommandLine.arguments
-    let accounts = arguments.firstIndex(of: "--accounts").flatMap { Int64(arguments[$0 + 1]) } ?? 10_000_000
-    let runSeconds = arguments.firstIndex(of: "--seconds").flatMap { Int(arguments[$0 + 1]) } ?? 4
+    let accounts = arguments.firstIndex(of: "--accounts").flatMap { Int64(arguments[$0 + 1]) } ?? (quick ? 1_000_000 : 10_000_000)
+    let runSeconds = arguments.firstIndex(of: "--seconds").flatMap { Int(arguments[$0 + 1]) } ?? (quick ? 2 : 4)
+    let modes: [TransferMode] = quick ? [.noQueue, .queueTx] : TransferMode.allCases
     let path = work.appendingPathComponent("accounts.db").path
     print("\n### Transfers: \(accounts) accounts, 64 tasks, \(runSeconds) s per run, each transfer acknowledged by durable()")
     let fill = raw_open(path, 1)!
@@ -192,14 +193,23 @@ func benchTransfers() async throws {
         let raw1000 = rawTPS(perTx: 1000, count: 300_000)
         print("| raw C, 1 transfer per tx, 1 thread | \(name) | \(Int(raw1)) | | | |")
         print("| raw C, 1000 per tx in savepoints, 1 thread | \(name) | \(Int(raw1000)) | | 1.00× | |")
+        let workload = "Transfers, 64 tasks, synchronous = \(name) (transfers/s)"
+        let rawBase = "raw C, 1000 per tx in savepoints, 1 thread"
+        record(workload, "raw C, 1 transfer per tx, 1 thread", unit: "transfers/s", samples: [raw1], lowerIsBetter: false, baseline: rawBase)
+        record(workload, rawBase, unit: "transfers/s", samples: [raw1000], lowerIsBetter: false, baseline: rawBase)
         var base = 0.0
-        for mode in TransferMode.allCases {
+        for mode in modes {
             let r = try await runTransfers(path: path, accounts: accounts, mode: mode, synchronous: synchronous, duration: .seconds(runSeconds))
+            record(
+                workload, "Orion \(mode.rawValue)", unit: "transfers/s", samples: [r.tps], lowerIsBetter: false, baseline: rawBase,
+                target: mode == .queueTx && synchronous == .full ? 1 / 0.9 : nil)
             if mode == .noQueue { base = r.tps }
             let reads = mode == .queueTxReads ? " (+\(Int(r.reads)) reads/s)" : ""
             print("| Orion \(mode.rawValue) | \(name) | \(Int(r.tps))\(reads) | \(String(format: "%.2f", r.tps / base))× | \(String(format: "%.2f", r.tps / raw1000))× | \(mode == .noQueue ? "—" : String(format: "%.1f", r.meanBatch)) |")
         }
+        if quick { continue }
         let t = try runTransfersOnThreads(path: path, accounts: accounts, synchronous: synchronous, duration: .seconds(runSeconds))
+        record(workload, "Orion queue, tx per transfer, 64 threads", unit: "transfers/s", samples: [t.tps], lowerIsBetter: false, baseline: rawBase)
         print("| Orion queue, tx per transfer, 64 real threads instead of tasks | \(name) | \(Int(t.tps)) | \(String(format: "%.2f", t.tps / base))× | \(String(format: "%.2f", t.tps / raw1000))× | \(String(format: "%.1f", t.meanBatch)) |")
     }
 }

@@ -14,6 +14,20 @@ struct Item: Decodable, FetchableRecord, Sendable {
     let price: Double
 }
 
+/// The same Item read by Orion's fast path: columns by position (`RowDecodable`).
+struct FastItem: Decodable, RowDecodable, Sendable {
+    let id: Int64
+    let name: String
+    let qty: Int
+    let price: Double
+    init(row: RowReader) throws {
+        id = try row.int64(0)
+        name = try row.string(1)
+        qty = try row.int(2)
+        price = try row.double(3)
+    }
+}
+
 /// An Item built the GRDB way that PERF-NOTES calls `init(row:)`.
 struct RowItem: FetchableRecord {
     let id: Int64
@@ -30,7 +44,9 @@ struct RowItem: FetchableRecord {
 
 let arguments = CommandLine.arguments.dropFirst()
 let which = arguments.first { !$0.hasPrefix("--") && Int($0) == nil } ?? "all"
-let rounds = arguments.firstIndex(of: "--rounds").flatMap { Int(arguments[arguments.index(after: $0)]) } ?? 5
+/// `--quick`: fewer rounds and operations, for a run of about two minutes (`report --quick`).
+let quick = arguments.contains("--quick")
+let rounds = arguments.firstIndex(of: "--rounds").flatMap { Int(arguments[arguments.index(after: $0)]) } ?? (quick ? 3 : 5)
 
 let work = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("orion-bench-\(getpid())")
 try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
@@ -48,8 +64,12 @@ func median(_ values: [Double]) -> Double {
     return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }
 
-/// Runs every contender once per round, in rotating order, and prints medians and ratios.
-func compare(_ title: String, unit: String, perOp: Int, baseline: String, _ contenders: [(String, () throws -> Void)]) throws {
+/// Runs every contender once per round, in rotating order, prints medians and ratios, and
+/// records the figures (µs per operation) for the report, with the targets named.
+func compare(
+    _ title: String, unit: String, perOp: Int, baseline: String, targets: [String: Double] = [:],
+    _ contenders: [(String, () throws -> Void)]
+) throws {
     var samples: [String: [Double]] = [:]
     for round in 0..<rounds {
         for offset in contenders.indices {
@@ -62,6 +82,7 @@ func compare(_ title: String, unit: String, perOp: Int, baseline: String, _ cont
     print("| contender | \(unit) (median of \(rounds)) | × \(baseline) |")
     print("| --- | ---: | ---: |")
     for (name, _) in contenders {
+        record(title, name, unit: "µs \(unit)", samples: samples[name]!.map { $0 * 1e6 }, baseline: baseline, target: targets[name])
         let m = median(samples[name]!)
         print("| \(name) | \(String(format: "%.3f", m * 1e6)) µs | \(String(format: "%.2f", m / base))× |")
     }
@@ -84,7 +105,7 @@ func makeItems() throws {
 }
 
 var generator = SystemRandomNumberGenerator()
-let lookups = 100_000
+let lookups = quick ? 20_000 : 100_000
 let ids: [Int64] = (0..<lookups).map { _ in Int64.random(in: 1...Int64(itemCount), using: &generator) }
 
 // MARK: Reads
@@ -103,9 +124,12 @@ func benchReads() throws {
     defer { floor.close() }
     let floorPoint = FloorDecoder(floor.point)
     let floorRange = FloorDecoder(floor.range)
+    let nio = try NIOReads(path: readsPath)
+    defer { nio.close() }
 
     try compare(
         "Point read by primary key into a 4-column struct (autocommit per lookup)", unit: "per read", perOp: lookups, baseline: "raw C",
+        targets: ["Orion one → RowDecodable (fast path)": 1.2, "Orion one → Decodable": 1.5],
         [
             ("raw C", { sink &+= Int(ids.withUnsafeBufferPointer { raw_point_reads(raw, $0.baseAddress, Int32(lookups)) }) }),
             (
@@ -113,6 +137,15 @@ func benchReads() throws {
                 {
                     for id in ids {
                         let item: Item? = try store.one(sql, id)
+                        sink &+= item!.qty
+                    }
+                }
+            ),
+            (
+                "Orion one → RowDecodable (fast path)",
+                {
+                    for id in ids {
+                        let item: FastItem? = try store.one(sql, id)
                         sink &+= item!.qty
                     }
                 }
@@ -153,6 +186,7 @@ func benchReads() throws {
                     }
                 }
             ),
+            ("SQLiteNIO query, awaited, columns by position", { sink &+= try nio.pointReads(ids[...]) }),
         ])
 
     let instrumented = InstrumentedStore(store, sample: 1, onQuery: { _ in })
@@ -190,11 +224,12 @@ func benchReads() throws {
         ])
 
     let rows = 1000
-    let repeats = 200
+    let repeats = quick ? 50 : 200
     let rangeSQL = "select id, name, qty, price from items where id >= ? and id < ? order by id"
     var buffer = [raw_item](repeating: raw_item(), count: rows)
     try compare(
         "Query of 1,000 rows × 4 columns into structs", unit: "per row", perOp: rows * repeats, baseline: "raw C",
+        targets: ["Orion query → [RowDecodable] (fast path)": 1.5],
         [
             ("raw C", { sink &+= Int(buffer.withUnsafeMutableBufferPointer { raw_range_reads(raw, 1000, Int32(rows), Int32(repeats), $0.baseAddress) }) }),
             (
@@ -202,6 +237,15 @@ func benchReads() throws {
                 {
                     for _ in 0..<repeats {
                         let items: [Item] = try store.query(rangeSQL, 1000, 1000 + rows)
+                        sink &+= items.count
+                    }
+                }
+            ),
+            (
+                "Orion query → [RowDecodable] (fast path)",
+                {
+                    for _ in 0..<repeats {
+                        let items: [FastItem] = try store.query(rangeSQL, 1000, 1000 + rows)
                         sink &+= items.count
                     }
                 }
@@ -242,14 +286,16 @@ func benchReads() throws {
                     }
                 }
             ),
+            ("SQLiteNIO query, awaited, columns by position", { sink &+= try nio.rangeReads(from: 1000, count: rows, repeats: repeats) }),
         ])
+    relativeTargets.append(("Query of 1,000 rows × 4 columns into structs", "Orion query → [Decodable]", "Decodable floor (bench-only decoder)", 1.25))
     print("(checksum \(sink & 0xff))")
 }
 
 // MARK: Inserts
 
 func benchInserts() throws {
-    let count = 20_000
+    let count = quick ? 5_000 : 20_000
     let schema = "create table log (id integer primary key, a integer not null, b text not null)"
     var n = 0
     func freshPath() throws -> String {
@@ -288,6 +334,8 @@ func benchInserts() throws {
                     }
                 }
             ),
+            // On the same WAL file (the store made it), with synchronous = normal as the others.
+            ("SQLiteNIO query, awaited", { try NIOReads.inserts(path: try freshPath(), count: count) }),
         ])
 }
 
@@ -297,7 +345,7 @@ func benchParallel() throws {
     if !FileManager.default.fileExists(atPath: readsPath) { try makeItems() }
     let store = try SQLiteStore(path: readsPath)
     let sql = "select id, name, qty, price from items where id = ?"
-    let perThread = 100_000
+    let perThread = quick ? 20_000 : 100_000
     func run(threads: Int) -> Double {
         let group = DispatchGroup()
         let elapsed = seconds {
@@ -346,6 +394,11 @@ func benchParallel() throws {
     print("\n### Point reads from 1 and 2 threads (interleaved runs)")
     print("| threads | Orion reads/s | raw C reads/s (a connection per thread) |")
     print("| --- | ---: | ---: |")
+    for (threads, orion, raw) in [(1, one, rawOne), (2, two, rawTwo)] {
+        let workload = "Point reads from \(threads) thread\(threads == 1 ? "" : "s") (reads/s)"
+        record(workload, "raw C, a connection per thread", unit: "reads/s", samples: raw, lowerIsBetter: false, baseline: "raw C, a connection per thread")
+        record(workload, "Orion one → Decodable", unit: "reads/s", samples: orion, lowerIsBetter: false, baseline: "raw C, a connection per thread")
+    }
     print("| 1 | \(Int(median(one))) | \(Int(median(rawOne))) |")
     print("| 2 | \(Int(median(two))) | \(Int(median(rawTwo))) |")
     let ratios = zip(one, two).map { $1 / $0 }
@@ -367,9 +420,16 @@ case "profile-point":
     let base: any Store = arguments.contains("--scoped") ? root.scoped(to: "items") : root
     let store: any Store = arguments.contains("--instrumented") ? InstrumentedStore(base, sample: 1, onQuery: { _ in }) : base
     var sink = 0
+    let fast = arguments.contains("--fast")
     for id in ids.prefix(arguments.contains("--short") ? 20_000 : ids.count) {
-        let item: Item? = try store.one("select id, name, qty, price from items where id = ?", id)
-        sink &+= item!.qty
+        // --fast: the same reads through RowDecodable.
+        if fast {
+            let item: FastItem? = try store.one("select id, name, qty, price from items where id = ?", id)
+            sink &+= item!.qty
+        } else {
+            let item: Item? = try store.one("select id, name, qty, price from items where id = ?", id)
+            sink &+= item!.qty
+        }
     }
     print(sink)
 case "profile-parallel":
@@ -431,8 +491,13 @@ case "profile-range":
     let store = try SQLiteStore(path: readsPath)
     var sink = 0
     for _ in 0..<(arguments.contains("--short") ? 20 : 200) {
-        let items: [Item] = try store.query("select id, name, qty, price from items where id >= ? and id < ? order by id", 1000, 2000)
-        sink &+= items.count
+        if arguments.contains("--fast") {
+            let items: [FastItem] = try store.query("select id, name, qty, price from items where id >= ? and id < ? order by id", 1000, 2000)
+            sink &+= items.count
+        } else {
+            let items: [Item] = try store.query("select id, name, qty, price from items where id >= ? and id < ? order by id", 1000, 2000)
+            sink &+= items.count
+        }
     }
     print(sink)
 case "transfer": try await benchTransfers()
@@ -443,6 +508,18 @@ case "pg-reads": try benchPostgresReads()
 case "profile-pg-point": try profilePostgresPoint(raw: arguments.contains("--raw"))
 case "pg-transfer": try await benchPostgresTransfers()
 case "memory": try benchMemory()
+case "report":
+    // Every workload in one run; the figures go to Benchmarks/results/<latest|quick>.{json,svg}.
+    try benchReads()
+    try benchInserts()
+    try benchParallel()
+    try await benchTransfers()
+    try await benchLiveReads()
+    try await benchFanOut()
+    try benchMemory()
+    try benchPostgresReads()
+    try await benchPostgresTransfers()
+    try writeReport(name: quick ? "quick" : "latest", quick: quick, versions: benchVersions())
 case "memory-child": try memoryChild(path: Array(arguments)[1], contender: Array(arguments)[2])
 default:
     try benchReads()

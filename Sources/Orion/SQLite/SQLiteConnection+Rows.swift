@@ -6,32 +6,17 @@ extension SQLiteConnection {
     func rows<T: Decodable>(_ statement: SQLiteStatement, as type: T.Type) throws -> [T] {
         guard try step(statement) else { return [] }
         let decoder = statement.decoder(for: T.self)
-        // Rows gather in a buffer of T and become an Array once: this code runs unspecialized
-        // (T is the caller's type), where every `Array.append` looked up `Array<T>`'s metadata.
-        var capacity = 16
-        var count = 0
-        var buffer = UnsafeMutablePointer<T>.allocate(capacity: capacity)
-        defer {
-            buffer.deinitialize(count: count)
-            buffer.deallocate()
+        var rows = RowCollector<T>()
+        do {
+            repeat {
+                rows.slot().initialize(to: try decoder.decodeRow(T.self))
+                rows.filled()
+            } while try step(statement)
+        } catch {
+            rows.release()
+            throw error
         }
-        repeat {
-            if count == capacity {
-                let grown = UnsafeMutablePointer<T>.allocate(capacity: capacity * 2)
-                grown.moveInitialize(from: buffer, count: count)
-                buffer.deallocate()
-                buffer = grown
-                capacity *= 2
-            }
-            (buffer + count).initialize(to: try decoder.decodeRow(T.self))
-            count += 1
-        } while try step(statement)
-        let rows = [T](unsafeUninitializedCapacity: count) { target, initialized in
-            target.baseAddress!.moveInitialize(from: buffer, count: count)
-            initialized = count
-        }
-        count = 0
-        return rows
+        return rows.array()
     }
 
     /// The first row of `statement` decoded as `T`; throws ``NoValue`` for no row or a

@@ -27,6 +27,7 @@ parser.add_argument("--rate", type=float, default=100.0, help="renames per secon
 parser.add_argument("--seconds", type=float, default=20.0)
 parser.add_argument("--todos", type=int, default=20, help="todos on the board")
 parser.add_argument("--wrk-connections", type=int, default=16)
+parser.add_argument("--json", help="also write the figures to this file (scripts/bench merges them into its report)")
 args = parser.parse_args()
 parsed = urllib.parse.urlparse(args.url)
 host, port = parsed.hostname, parsed.port or 80
@@ -137,3 +138,24 @@ print(f"rename answered → viewer holds it: p50 {p(0.5):.1f} ms, p99 {p(0.99):.
 for line in wrk_out.splitlines():
     if any(key in line for key in ("Requests/sec", "50%", "99%", "requests in", "Latency ")):
         print("wrk:", line.strip())
+
+if args.json:
+    import json
+
+    def milliseconds(text):
+        units = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+        for unit in ("us", "ms", "s"):
+            if text.endswith(unit):
+                return float(text[: -len(unit)]) * units[unit]
+        return float(text)
+
+    figures = {"renames_acknowledged": len(acknowledged), "viewers": args.viewers, "pairs": len(delays), "never_seen": missed,
+               "rename_to_viewer_ms": {"p50": p(0.5), "p99": p(0.99), "max": delays[-1]}}
+    for line in wrk_out.splitlines():
+        parts = line.split()
+        if line.strip().startswith("Requests/sec:"):
+            figures["get_requests_per_s"] = float(parts[1])
+        elif len(parts) == 2 and parts[0] in ("50%", "99%"):
+            figures.setdefault("get_latency_ms", {})["p" + parts[0].rstrip("%")] = milliseconds(parts[1])
+    with open(args.json, "w") as f:
+        json.dump(figures, f, indent=2)

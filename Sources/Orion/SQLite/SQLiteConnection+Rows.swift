@@ -8,10 +8,19 @@ extension SQLiteConnection {
         let decoder = statement.decoder(for: T.self)
         var rows = RowCollector<T>()
         do {
-            repeat {
-                rows.slot().initialize(to: try decoder.decodeRow(T.self))
-                rows.filled()
-            } while try step(statement)
+            if let byPosition = decoder.byPosition {
+                // A RowDecodable type: each row made in its slot by init(row:).
+                let reader = RowReader(decoder)
+                repeat {
+                    try byPosition.read(reader, into: rows.slot())
+                    rows.filled()
+                } while try step(statement)
+            } else {
+                repeat {
+                    rows.slot().initialize(to: try decoder.decodeRow(T.self))
+                    rows.filled()
+                } while try step(statement)
+            }
         } catch {
             rows.release()
             throw error

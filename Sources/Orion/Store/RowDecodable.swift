@@ -1,3 +1,4 @@
+internal import CSQLite
 public import Foundation
 
 /// A type that reads itself from a row by column position: the fast path for hot queries.
@@ -49,13 +50,28 @@ public protocol RowDecodable: Decodable {
 /// (optionals, raw-value enums).
 public struct RowReader {
     let decoder: RowDecoder
+    /// The stepping SQLite statement, when the rows come from one: the common cases are read
+    /// from it directly (one value fetch and a type check), the rest through the decoder.
+    private let statement: OpaquePointer?
+    private let columns: Int
 
     init(_ decoder: RowDecoder) {
         self.decoder = decoder
+        if case .statement(let handle) = decoder.source { statement = handle } else { statement = nil }
+        columns = decoder.names.count
+    }
+
+    /// Column `column`'s value on a SQLite statement when its storage class is `type`.
+    @inline(__always)
+    private func sqliteValue(_ column: Int, _ type: Int32) -> OpaquePointer? {
+        guard let statement, let value = sqlite3_column_value(statement, Int32(column)), sqlite3_value_type(value) == type else {
+            return nil
+        }
+        return value
     }
 
     /// The number of columns the statement returns.
-    public var columnCount: Int { decoder.names.count }
+    public var columnCount: Int { columns }
 
     /// The name of column `column`, as the statement returns it.
     public func name(_ column: Int) throws -> String {
@@ -71,21 +87,27 @@ public struct RowReader {
 
     public func int(_ column: Int) throws -> Int {
         try check(column)
+        if let value = sqliteValue(column, SQLITE_INTEGER), let v = Int(exactly: sqlite3_value_int64(value)) { return v }
         return try decoder.integer(column, Int.self)
     }
 
     public func int64(_ column: Int) throws -> Int64 {
         try check(column)
+        if let value = sqliteValue(column, SQLITE_INTEGER) { return sqlite3_value_int64(value) }
         return try decoder.integer(column, Int64.self)
     }
 
     public func double(_ column: Int) throws -> Double {
         try check(column)
+        if let value = sqliteValue(column, SQLITE_FLOAT) { return sqlite3_value_double(value) }
         return try decoder.double(column)
     }
 
     public func string(_ column: Int) throws -> String {
         try check(column)
+        if let value = sqliteValue(column, SQLITE_TEXT), let text = sqlite3_value_text(value) {
+            return String(decoding: UnsafeBufferPointer(start: text, count: Int(sqlite3_value_bytes(value))), as: UTF8.self)
+        }
         return try decoder.string(column)
     }
 
@@ -124,7 +146,7 @@ public struct RowReader {
 
     @inline(__always)
     private func check(_ column: Int) throws {
-        guard column >= 0, column < decoder.names.count else { throw outOfRange(column) }
+        guard column >= 0, column < columns else { throw outOfRange(column) }
     }
 
     private func outOfRange(_ column: Int) -> StoreError {
@@ -143,11 +165,20 @@ class ReadsByPosition {
 
     /// Reads the current row as `T`, which is the type this was made for.
     func read<T>(_ row: RowReader, as type: T.Type) throws -> T { fatalError("abstract") }
+
+    /// Reads the current row into `slot` (uninitialized; left so when it throws), whose type is
+    /// the one this was made for: no copy of the value on the way.
+    func read<T>(_ row: RowReader, into slot: UnsafeMutablePointer<T>) throws { fatalError("abstract") }
 }
 
 private final class ReadsByPositionOf<F: RowDecodable>: ReadsByPosition {
     override func read<T>(_ row: RowReader, as type: T.Type) throws -> T {
         // T is F: the decoder was made for T, and this for the decoder's target.
         unsafeBitCast(try F(row: row), to: T.self)
+    }
+
+    override func read<T>(_ row: RowReader, into slot: UnsafeMutablePointer<T>) throws {
+        assert(T.self == F.self)
+        UnsafeMutableRawPointer(slot).assumingMemoryBound(to: F.self).initialize(to: try F(row: row))
     }
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Prints the figures of a harness run (Benchmarks/results/latest.json by default) as the
 markdown tables BENCHMARKS.md shows: per workload, each contender's median, its range over the
-rounds, its ratio to the workload's baseline and the target. Standard library only.
+rounds, its cost per operation relative to the workload's baseline (time per operation, or the
+baseline's rate over the contender's: 1.25× is a quarter more time, or 0.8 of the rate) and the
+target on that ratio. Standard library only.
 
     python3 Benchmarks/tables.py [Benchmarks/results/latest.json]
 """
@@ -36,7 +38,7 @@ for workload in workloads:
     rows = [f for f in report["figures"] if f["workload"] == workload]
     baseline = next((f.get("baseline") for f in rows if f.get("baseline")), None)
     print(f"\n**{workload}**\n")
-    print(f"| contender | median | min – max | {'× ' + baseline if baseline else 'ratio'} | target |")
+    print(f"| contender | median | min – max | {'cost × ' + baseline if baseline else 'ratio'} | target |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for f in rows:
         if f["samples"] == 0:

@@ -50,7 +50,13 @@ func benchPostgresReads() throws {
         "Point reads over PostgreSQL 15 (unix socket, one connection, 20,000 reads per round)", unit: "per read", perOp: n, baseline: "libpq, C, prepared",
         [
             ("libpq, C, prepared", { rawSum = ids.withUnsafeBufferPointer { rawpq_point_reads(raw, $0.baseAddress, Int32(n)) } }),
-            ("PostgresNIO client.query, awaited, decode", { let sum = try nio.pointReads(ids.prefix(n)); precondition(sum > 0) }),
+            (
+                "PostgresNIO client.query, awaited, decode",
+                {
+                    let sum = try nio.pointReads(ids.prefix(n))
+                    precondition(sum > 0)
+                }
+            ),
             (
                 "PostgresStore.one → 4-column Decodable",
                 {

@@ -171,7 +171,7 @@ func chart(_ file: ReportFile) -> String {
         axis += "<text x=\"\(x(tick))\" y=\"36\" text-anchor=\"middle\">\(tick < 1 ? "1/\(Int(1 / tick))" : String(Int(tick)))×</text>\n"
     }
     let title =
-        "Orion beside its peers: times slower than the baseline (raw C, or libpq in C), log scale; red: the target. \(file.machine.cpus) cores, \(file.date.prefix(10))\(file.quick ? ", quick run" : "")"
+        "Orion beside its peers: cost per operation against each workload's baseline (raw C, libpq in C, pgbench), log scale; red: the target. \(file.machine.cpus) cores, \(file.date.prefix(10))\(file.quick ? ", quick run" : "")"
     return """
         <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(left + plot + 80))" height="\(Int(y + 20))" font-family="sans-serif" font-size="12">
         <rect width="100%" height="100%" fill="white"/>

@@ -136,6 +136,52 @@ func benchFanOut() async throws {
     try store.close()
 }
 
+/// 1,000 `observe` views of one table (each a count, re-run after every commit that wrote it):
+/// for each of 100 commits, the time from just before the write until every view has produced
+/// a value that includes it; median and 99th percentile.
+func benchObserveFanOut() async throws {
+    let path = work.appendingPathComponent("observe.db").path
+    let store = try SQLiteStore(path: path)
+    try store.migrate("todos", ["create table todos (id integer primary key, title text not null)"])
+    let todos = store.scoped(to: "todos")
+    let views = 1000
+    let commits = quick ? 30 : 100
+    final class Latest: Sendable {
+        let counts: Mutex<[Int]>
+        init(_ views: Int) { counts = Mutex(Array(repeating: -1, count: views)) }
+    }
+    let latest = Latest(views)
+    var tasks: [Task<Void, Never>] = []
+    for v in 0..<views {
+        let observation = store.observe { try todos.one("select count(*) from todos") ?? 0 }
+        tasks.append(
+            Task {
+                do {
+                    for try await count in observation { latest.counts.withLock { $0[v] = count } }
+                } catch {}
+            })
+    }
+    while latest.counts.withLock({ $0.contains(-1) }) { await Task.yield() }
+    var latencies: [Double] = []
+    for i in 1...commits {
+        let start = ContinuousClock.now
+        try store.exec("insert into todos (title) values (?)", "t\(i)")
+        while latest.counts.withLock({ $0.contains { $0 < i } }) { await Task.yield() }
+        let d = ContinuousClock.now - start
+        latencies.append(Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1e3)
+    }
+    for task in tasks { task.cancel() }
+    latencies.sort()
+    let workload = "observe: 1,000 views of one table re-run after a write, write to every view updated"
+    record(workload, "Orion observe", unit: "ms", samples: latencies)
+    record(workload, "Orion observe, p99", unit: "ms", samples: [latencies[Int(Double(latencies.count) * 0.99)]])
+    print("\n### observe fan-out: 1,000 views of one table (a count each), \(commits) commits, one at a time")
+    print("| from before the write to every view updated | median | p99 |")
+    print("| --- | ---: | ---: |")
+    print("| time | \(String(format: "%.2f", latencies[latencies.count / 2])) ms | \(String(format: "%.2f", latencies[Int(Double(latencies.count) * 0.99)])) ms |")
+    try store.close()
+}
+
 /// Autocommit inserts for callgrind: with --subscribers N, N subscribers (of `todos` itself with
 /// --same, of another table otherwise), never iterated (their changes merge in place).
 func profileInserts() throws {

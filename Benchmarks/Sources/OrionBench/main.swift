@@ -190,9 +190,12 @@ func benchReads() throws {
         ])
 
     let instrumented = InstrumentedStore(store, sample: 1, onQuery: { _ in })
+    let sampled = InstrumentedStore(store, sample: 0.01, onQuery: { _ in })
+    let unsampled = InstrumentedStore(store, sample: 0, onQuery: { _ in })
     let scoped = store.scoped(to: "items")
     try compare(
-        "Point read: instrumentation (sample 1, no-op handler) and a scoped store", unit: "per read", perOp: lookups, baseline: "Orion one → Decodable",
+        "Point read: instrumentation (no-op handler) and a scoped store", unit: "per read", perOp: lookups, baseline: "Orion one → Decodable",
+        targets: ["InstrumentedStore(sample: 1) one": 1.15, "scoped(to: \"items\") one": 1.05],
         [
             (
                 "Orion one → Decodable",
@@ -208,6 +211,24 @@ func benchReads() throws {
                 {
                     for id in ids {
                         let item: Item? = try instrumented.one(sql, id)
+                        sink &+= item!.qty
+                    }
+                }
+            ),
+            (
+                "InstrumentedStore(sample: 0.01) one",
+                {
+                    for id in ids {
+                        let item: Item? = try sampled.one(sql, id)
+                        sink &+= item!.qty
+                    }
+                }
+            ),
+            (
+                "InstrumentedStore(sample: 0) one",
+                {
+                    for id in ids {
+                        let item: Item? = try unsampled.one(sql, id)
                         sink &+= item!.qty
                     }
                 }
@@ -508,6 +529,7 @@ case "pg-reads": try benchPostgresReads()
 case "profile-pg-point": try profilePostgresPoint(raw: arguments.contains("--raw"))
 case "pg-transfer": try await benchPostgresTransfers()
 case "memory": try benchMemory()
+case "observe-fan-out": try await benchObserveFanOut()
 case "report":
     // Every workload in one run; the figures go to Benchmarks/results/<latest|quick>.{json,svg}.
     try benchReads()
@@ -516,6 +538,7 @@ case "report":
     try await benchTransfers()
     try await benchLiveReads()
     try await benchFanOut()
+    try await benchObserveFanOut()
     try benchMemory()
     try benchPostgresReads()
     try await benchPostgresTransfers()

@@ -15,25 +15,30 @@ enum PostgresCodeView {
     /// How deep string bodies are read as code (a body holding a string that holds code…).
     static let maxDepth = 6
 
-    /// `sql` as one line of words.
-    static func of(_ sql: String) -> String {
+    /// `sql` as one line of words; with `readingStrings` false, a string's text is left out
+    /// (`( )`), for rules about where statements start, which words in a message must not meet.
+    static func of(_ sql: String, readingStrings: Bool = true) -> String {
         var words: [String] = []
         var bodies: [[UInt8]] = []
-        append(Array(sql.utf8), depth: 0, to: &words, bodies: &bodies)
+        append(Array(sql.utf8), depth: 0, readingStrings: readingStrings, to: &words, bodies: &bodies)
         return words.joined(separator: " ")
     }
 
     /// The bodies of the functions and procedures `sql` defines (each string right after `AS`),
-    /// each read as code and begun with `;`, so that a rule can find where their statements
-    /// start without taking a string of data (`'Create account'`) for code.
+    /// each read as code and begun with `;`, the strings inside them left out, so that a rule can
+    /// find where their statements start without taking a string of data (`'Create account'`,
+    /// a message) for code. What strings inside a body could run (EXECUTE, DO) is refused
+    /// by other rules.
     static func functionBodies(of sql: String) -> String {
         var words: [String] = []
         var bodies: [[UInt8]] = []
-        append(Array(sql.utf8), depth: 0, to: &words, bodies: &bodies)
-        return bodies.map { "; " + of(String(decoding: $0, as: UTF8.self)) }.joined(separator: " ")
+        append(Array(sql.utf8), depth: 0, readingStrings: true, to: &words, bodies: &bodies)
+        return bodies.map { "; " + of(String(decoding: $0, as: UTF8.self), readingStrings: false) }.joined(separator: " ")
     }
 
-    private static func append(_ bytes: [UInt8], depth: Int, to words: inout [String], bodies: inout [[UInt8]]) {
+    private static func append(
+        _ bytes: [UInt8], depth: Int, readingStrings: Bool, to words: inout [String], bodies: inout [[UInt8]]
+    ) {
         let n = bytes.count
         var i = 0
         func word(_ slice: ArraySlice<UInt8>) -> String {
@@ -42,9 +47,11 @@ enum PostgresCodeView {
         func body(_ content: [UInt8]) {
             if depth == 0 && words.last == "as" { bodies.append(content) }
             words.append("(")
-            if depth < maxDepth {
+            if !readingStrings {
+                // Left out.
+            } else if depth < maxDepth {
                 var nested: [[UInt8]] = []
-                append(content, depth: depth + 1, to: &words, bodies: &nested)
+                append(content, depth: depth + 1, readingStrings: true, to: &words, bodies: &nested)
             } else {
                 words.append(word(content[...]))
             }

@@ -181,7 +181,6 @@ enum PostgresMigrator {
         (#"set_config"#, "it calls set_config(), which can change the role its code runs as"),
         (#"\bu&""#, "it writes a name with Unicode escapes (U&\"…\"), which could spell set_config or a role change past these checks; write the name plainly"),
         (#"\bexecute\b(?!\s+(function|procedure)\s+[a-z_][a-z0-9_$]*(\s*\.\s*[a-z_][a-z0-9_$]*)*\s*\()"#, "it runs dynamic SQL (EXECUTE), whose statements the store cannot check"),
-        (#"\b(set|reset)\s+(local\s+|session\s+)?"?(role|session_authorization|all|session)\b"#, "it changes the role or the session its code runs in"),
         (#"\bdblink"#, "it opens a connection of its own (dblink)"),
         (
             #"\b(query_to_xml|query_to_xmlschema|query_to_xml_and_xmlschema|cursor_to_xml|cursor_to_xmlschema|ts_stat|ts_rewrite|(table|schema|database)_to_xml(schema|_and_xmlschema)?)\b"#,
@@ -202,16 +201,21 @@ enum PostgresMigrator {
     /// known: after `;`, a PL/pgSQL block's words, or at the start of a body that follows `AS`.
     private static let codeViewRules: [(pattern: String, reason: String)] = [
         (
+            #"(^|;|\b(begin|then|else|loop)|\bas\s+\()\s*(set|reset)\s+(local\s+|session\s+)?"?(role|session_authorization|all|session)\b"#,
+            "it changes the role or the session its code runs in"
+        ),
+        (#"\binto\s+(local\s+|global\s+)?temp(orary)?\b"#, "it creates a TEMP table (SELECT … INTO TEMP), which lives on one pooled connection"),
+        (
             #"(;|\b(begin|then|else|loop)|\bas\s+\()\s*(set|reset)\s+(?!(local|constraints|transaction)\b)[a-z_"]"#,
             "it changes a setting of the pooled connection's session (SET or RESET without LOCAL), which the connection's next caller would inherit; use SET LOCAL"
-        )
+        ),
     ]
 
     /// Rules read on the bodies of the functions an entry defines
     /// (``PostgresCodeView/functionBodies(of:)``), where each statement's start is known.
     private static let functionBodyRules: [(pattern: String, reason: String)] = [
         (
-            #"(;|\b(begin|then|else|loop))\s*(alter|create|drop|comment|grant|revoke|reassign|security|truncate|cluster|reindex|vacuum|analyze|lock|refresh|import)\b"#,
+            #"(;|\b(begin|then|else|loop))\s*(alter|create|drop|grant|revoke|reassign|comment\s+on|security\s+label|import\s+foreign|do)\b"#,
             "a function body changes the schema (ALTER, CREATE, DROP…): it would run at any time, as the feature, past the migrator's checks (a function could make the feature's trigger run as its caller); put schema changes in migration entries"
         ),
         (
@@ -219,8 +223,12 @@ enum PostgresMigrator {
             "a function body listens, loads a library or notifies on the pooled connection, which its next caller would inherit"
         ),
         (
-            #"\bset\s+(local\s+|session\s+)?(search_path|schema|role|session_authorization|names|seed)\b"#,
-            "a function body changes search_path, the schema, the role or what the store sets, even for its transaction"
+            #"(;|\b(begin|then|else|loop))\s*explain\s*(\(|analy[sz]e\b|verbose\s+analy[sz]e\b)"#,
+            "a function body runs EXPLAIN ANALYZE, which runs its statement past these checks"
+        ),
+        (
+            #"(;|\b(begin|then|else|loop))\s*(set|reset)\s+(local\s+|session\s+)?"?(\#(StatementKind.storeSettings.sorted().joined(separator: "|")))\b"#,
+            "a function body sets what the store sets on every connection (search_path, the role, time zone, formats…), even for its transaction, and the store's reads after it would be wrong"
         ),
     ]
 
@@ -317,12 +325,17 @@ enum PostgresMigrator {
               union all select 'pg_constraint'::regclass, c.oid from pg_constraint c where c.conrelid in (select oid from mine) and c.contype <> 'f'
               union all select 'pg_policy'::regclass, p.oid from pg_policy p where p.polrelid in (select oid from mine)
               union all select 'pg_rewrite'::regclass, r.oid from pg_rewrite r where r.ev_class in (select oid from mine) and r.rulename <> '_RETURN'
-              union all select 'pg_trigger'::regclass, t.oid from pg_trigger t where t.tgrelid in (select oid from mine) and not t.tgisinternal)
+              union all select 'pg_trigger'::regclass, t.oid from pg_trigger t where t.tgrelid in (select oid from mine) and not t.tgisinternal
+              union all select 'pg_class'::regclass, i.oid from pg_class i where i.relowner = \(owner) and i.relkind in ('i', 'I')
+              union all select 'pg_type'::regclass, t.oid from pg_type t where t.typowner = \(owner)
+              union all select 'pg_constraint'::regclass, c.oid from pg_constraint c
+                where c.contypid in (select oid from pg_type where typowner = \(owner)))
             select distinct coalesce(p.oid::regprocedure::text, c.oid::regclass::text)
             from pg_depend d join exprs e on e.classid = d.classid and e.oid = d.objid
             left join pg_proc p on d.refclassid = 'pg_proc'::regclass and p.oid = d.refobjid
             left join pg_class c on d.refclassid = 'pg_class'::regclass and c.oid = d.refobjid
-            where (p.oid is not null and p.proowner <> \(owner) and p.pronamespace <> 'pg_catalog'::regnamespace and p.proname <> '_orion_notify_change')
+            where (p.oid is not null and p.proowner <> \(owner) and p.pronamespace <> 'pg_catalog'::regnamespace and p.proname <> '_orion_notify_change'
+                   and not exists (select 1 from pg_depend x where x.classid = 'pg_proc'::regclass and x.objid = p.oid and x.deptype = 'e'))
                or (c.oid is not null and c.relowner <> \(owner) and c.oid not in (select oid from mine)
                    and c.relnamespace not in ('pg_catalog'::regnamespace, 'information_schema'::regnamespace))
             """)

@@ -1,3 +1,4 @@
+import Foundation
 import Orion
 
 /// One statement of feature SQL as PostgreSQL will receive it.
@@ -431,7 +432,12 @@ enum StatementKind {
     init(_ statement: PostgresStatementText) {
         self.init(statement.words)
         guard case .other = self else { return }
-        if statement.callsNotify {
+        if statement.words.first == "explain",
+            PostgresCodeView.of(statement.original).range(of: #"^explain \( [^)]*\banaly[sz]e\b"#, options: .regularExpression) != nil
+        {
+            // EXPLAIN (ANALYZE …) runs its statement too.
+            self = .refused("EXPLAIN ANALYZE runs its statement past the store's checks; EXPLAIN without ANALYZE plans it without running it, or use psql")
+        } else if statement.callsNotify {
             self = .refused("pg_notify() sends notifications, which are the store's (its change notifications)")
         } else if statement.callsSetConfig {
             self = .refused("set_config() changes a setting of the pooled connection, its role among them; use SET LOCAL inside tx { } for a setting of one transaction")
@@ -468,10 +474,10 @@ enum StatementKind {
             } else {
                 self = .other
             }
-        case "explain" where !["select", "with", "values", "table", "insert", "update", "delete", "merge"].contains(second):
+        case "explain" where ["analyze", "analyse", "verbose"].contains(second):
             // EXPLAIN ANALYZE runs its statement, which the store's first-word rules never read
-            // (explain analyze create temp table …); EXPLAIN with options may analyze too.
-            self = .refused("EXPLAIN with ANALYZE or options runs its statement past the store's checks; EXPLAIN a SELECT, INSERT, UPDATE, DELETE or MERGE without options, or use psql")
+            // (explain analyze create temp table …).
+            self = .refused("EXPLAIN ANALYZE runs its statement past the store's checks; EXPLAIN without ANALYZE plans it without running it, or use psql")
         case "reset", "discard", "deallocate":
             self = .sessionControl("\(first.uppercased()) changes the session the store keeps on each pooled connection")
         case "do":

@@ -36,6 +36,11 @@ public import Foundation
 /// The protocol refines `Decodable`, so the type also works with an adapter that has no fast
 /// path (it is decoded by name there) and in generic code over `Decodable`. Write the
 /// conformance by hand for the queries that matter; everything else stays `Decodable`.
+///
+/// `one` returns `nil` when there is no row; a row is always read by `init(row:)`, so unlike a
+/// `Decodable` scalar, a one-column `NULL` is not turned into `nil` (read it with
+/// ``RowReader/isNull(_:)``). Conform your own types, not the standard library's: a
+/// conformance of `Int` would change how every `one(…) as Int?` in the process reads.
 public protocol RowDecodable: Decodable {
     /// Reads the current row; `row` is valid only during this call.
     init(row: RowReader) throws
@@ -174,11 +179,12 @@ class ReadsByPosition {
 private final class ReadsByPositionOf<F: RowDecodable>: ReadsByPosition {
     override func read<T>(_ row: RowReader, as type: T.Type) throws -> T {
         // T is F: the decoder was made for T, and this for the decoder's target.
-        unsafeBitCast(try F(row: row), to: T.self)
+        precondition(T.self == F.self)
+        return unsafeBitCast(try F(row: row), to: T.self)
     }
 
     override func read<T>(_ row: RowReader, into slot: UnsafeMutablePointer<T>) throws {
-        assert(T.self == F.self)
+        precondition(T.self == F.self)
         UnsafeMutableRawPointer(slot).assumingMemoryBound(to: F.self).initialize(to: try F(row: row))
     }
 }

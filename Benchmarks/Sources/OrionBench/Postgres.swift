@@ -153,34 +153,46 @@ func benchPostgresTransfers() async throws {
     raw_close(fill)
 
     print("\n### Transfers on PostgreSQL 15 beside SQLite: \(accounts) accounts, 64 clients, \(runSeconds) s per run")
-    print("| store | durability | clients | transfers/s | busy retries |")
+    print("| store | durability | clients | transfers/s (median) | |")
     print("| --- | --- | --- | ---: | ---: |")
     for (commit, sqlite) in [("on", SQLiteStore.Synchronous.full), ("off", .normal)] {
         precondition(rawpq_exec(admin, "alter database orion set synchronous_commit = \(commit)") == 0)
         let workload = "Transfers on PostgreSQL, synchronous_commit = \(commit), 64 clients (transfers/s)"
         let pgbench = "pgbench, 64 clients, the same transaction as a custom script"
-        if let tps = pgbenchTransfers(url: server.url, accounts: accounts, clients: 64, seconds: runSeconds) {
-            record(workload, pgbench, unit: "transfers/s", samples: [tps], lowerIsBetter: false, baseline: pgbench)
-            print("| \(pgbench) | synchronous_commit = \(commit) | 64 connections | \(Int(tps)) | |")
-        } else {
-            recordMissing(workload, pgbench, because: "pgbench was not found or failed (ORION_BENCH_PGBIN names its folder)")
-        }
-        for pool in [8, 64] {
-            let r = try runPostgresTransfers(url: server.url, accounts: accounts, pool: pool, duration: .seconds(runSeconds))
-            record(
-                workload, "PostgresStore, pool \(pool), 64 threads", unit: "transfers/s", samples: [r.tps], lowerIsBetter: false, baseline: pgbench,
-                target: pool == 64 ? 1 / 0.9 : nil)
-            print("| PostgresStore, pool \(pool), tx per transfer | synchronous_commit = \(commit) | 64 threads | \(Int(r.tps)) | \(r.retries) |")
-        }
-        let nio = NIOPostgres(url: server.url, connections: 64)
-        let nioTPS = try nio.transfers(accounts: accounts, seconds: runSeconds)
-        record(workload, "PostgresNIO withTransaction, 64 connections, 64 tasks", unit: "transfers/s", samples: [nioTPS], lowerIsBetter: false, baseline: pgbench)
-        print("| PostgresNIO withTransaction, 64 connections | synchronous_commit = \(commit) | 64 tasks | \(Int(nioTPS)) | |")
         let name = sqlite == .full ? "full" : "normal"
+        let nio = NIOPostgres(url: server.url, connections: 64)
+        // Every contender once per round, in rotating order; medians (quick: one round).
+        var contenders: [(String, () async throws -> Double?)] = [
+            (pgbench, { pgbenchTransfers(url: server.url, accounts: accounts, clients: 64, seconds: runSeconds) }),
+            ("PostgresStore, pool 8, 64 threads", { try runPostgresTransfers(url: server.url, accounts: accounts, pool: 8, duration: .seconds(runSeconds)).tps }),
+            ("PostgresStore, pool 64, 64 threads", { try runPostgresTransfers(url: server.url, accounts: accounts, pool: 64, duration: .seconds(runSeconds)).tps }),
+            ("PostgresNIO withTransaction, 64 connections, 64 tasks", { try nio.transfers(accounts: accounts, seconds: runSeconds) }),
+        ]
         for mode in [TransferMode.noQueue, .queueTx] {
-            let r = try await runTransfers(path: path, accounts: accounts, mode: mode, synchronous: sqlite, duration: .seconds(runSeconds))
-            record(workload, "SQLiteStore, \(mode.rawValue), synchronous = \(name)", unit: "transfers/s", samples: [r.tps], lowerIsBetter: false, baseline: pgbench)
-            print("| SQLiteStore, \(mode.rawValue) | synchronous = \(name) | 64 tasks | \(Int(r.tps)) | |")
+            contenders.append(
+                (
+                    "SQLiteStore, \(mode.rawValue), synchronous = \(name)",
+                    {
+                        try await runTransfers(path: path, accounts: accounts, mode: mode, synchronous: sqlite, duration: .seconds(runSeconds)).tps
+                    }
+                ))
+        }
+        var samples: [String: [Double]] = [:]
+        for round in 0..<(quick ? 1 : 3) {
+            for offset in contenders.indices {
+                let (contender, run) = contenders[(offset + round) % contenders.count]
+                if let tps = try await run() { samples[contender, default: []].append(tps) }
+            }
+        }
+        for (contender, _) in contenders {
+            guard let runs = samples[contender] else {
+                recordMissing(workload, contender, because: "pgbench was not found or failed (ORION_BENCH_PGBIN names its folder)")
+                continue
+            }
+            record(
+                workload, contender, unit: "transfers/s", samples: runs, lowerIsBetter: false, baseline: pgbench,
+                target: contender == "PostgresStore, pool 64, 64 threads" ? 1 / 0.9 : nil)
+            print("| \(contender) | synchronous_commit = \(commit) | 64 clients | \(Int(median(runs))) | |")
         }
     }
 }

@@ -158,7 +158,7 @@ func benchTransfers() async throws {
     let runSeconds = arguments.firstIndex(of: "--seconds").flatMap { Int(arguments[$0 + 1]) } ?? (quick ? 2 : 4)
     let modes: [TransferMode] = quick ? [.noQueue, .queueTx] : TransferMode.allCases
     let path = work.appendingPathComponent("accounts.db").path
-    print("\n### Transfers: \(accounts) accounts, 64 tasks, \(runSeconds) s per run, each transfer acknowledged by durable()")
+    print("\n### Transfers: \(accounts) accounts, 64 tasks, \(runSeconds) s per run, \(quick ? 1 : 3) round(s), each transfer acknowledged by durable()")
     let fill = raw_open(path, 1)!
     precondition(raw_fill_accounts(fill, accounts) == 0)
     raw_close(fill)
@@ -178,6 +178,8 @@ func benchTransfers() async throws {
     }
     print("| run | synchronous | transfers/s | × no queue | × raw C 1000/tx | mean batch |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")
+    // Rounds: every contender once per round, in rotating order; medians (quick: one round).
+    let transferRounds = quick ? 1 : 3
     for synchronous in [SQLiteStore.Synchronous.normal, .full] {
         let level: Int32 = synchronous == .full ? 2 : 1
         func rawTPS(perTx: Int32, count: Int) -> Double {
@@ -189,27 +191,47 @@ func benchTransfers() async throws {
             return Double(count) / t
         }
         let name = synchronous == .full ? "full" : "normal"
-        let raw1 = rawTPS(perTx: 1, count: synchronous == .full ? 8_000 : 60_000)
-        let raw1000 = rawTPS(perTx: 1000, count: 300_000)
-        print("| raw C, 1 transfer per tx, 1 thread | \(name) | \(Int(raw1)) | | | |")
-        print("| raw C, 1000 per tx in savepoints, 1 thread | \(name) | \(Int(raw1000)) | | 1.00× | |")
+        typealias Run = (tps: Double, reads: Double, meanBatch: Double)
+        var contenders: [(String, () async throws -> Run)] = [
+            ("raw C, 1 transfer per tx, 1 thread", { (rawTPS(perTx: 1, count: synchronous == .full ? 8_000 : 60_000), 0, 0) }),
+            ("raw C, 1000 per tx in savepoints, 1 thread", { (rawTPS(perTx: 1000, count: 300_000), 0, 0) }),
+        ]
+        for mode in modes {
+            contenders.append(
+                ("Orion \(mode.rawValue)", { try await runTransfers(path: path, accounts: accounts, mode: mode, synchronous: synchronous, duration: .seconds(runSeconds)) }))
+        }
+        if !quick {
+            contenders.append(
+                (
+                    "Orion queue, tx per transfer, 64 threads",
+                    {
+                        let t = try runTransfersOnThreads(path: path, accounts: accounts, synchronous: synchronous, duration: .seconds(runSeconds))
+                        return (t.tps, 0, t.meanBatch)
+                    }
+                ))
+        }
+        var samples: [String: [Run]] = [:]
+        for round in 0..<transferRounds {
+            for offset in contenders.indices {
+                let (contender, run) = contenders[(offset + round) % contenders.count]
+                samples[contender, default: []].append(try await run())
+            }
+        }
         let workload = "Transfers, 64 tasks, synchronous = \(name) (transfers/s)"
         let rawBase = "raw C, 1000 per tx in savepoints, 1 thread"
-        record(workload, "raw C, 1 transfer per tx, 1 thread", unit: "transfers/s", samples: [raw1], lowerIsBetter: false, baseline: rawBase)
-        record(workload, rawBase, unit: "transfers/s", samples: [raw1000], lowerIsBetter: false, baseline: rawBase)
-        var base = 0.0
-        for mode in modes {
-            let r = try await runTransfers(path: path, accounts: accounts, mode: mode, synchronous: synchronous, duration: .seconds(runSeconds))
+        let raw1000 = median(samples[rawBase]!.map(\.tps))
+        let base = samples["Orion \(TransferMode.noQueue.rawValue)"].map { median($0.map(\.tps)) } ?? 1
+        for (contender, _) in contenders {
+            let runs = samples[contender]!
+            let tps = median(runs.map(\.tps))
             record(
-                workload, "Orion \(mode.rawValue)", unit: "transfers/s", samples: [r.tps], lowerIsBetter: false, baseline: rawBase,
-                target: mode == .queueTx && synchronous == .full ? 1 / 0.9 : nil)
-            if mode == .noQueue { base = r.tps }
-            let reads = mode == .queueTxReads ? " (+\(Int(r.reads)) reads/s)" : ""
-            print("| Orion \(mode.rawValue) | \(name) | \(Int(r.tps))\(reads) | \(String(format: "%.2f", r.tps / base))× | \(String(format: "%.2f", r.tps / raw1000))× | \(mode == .noQueue ? "—" : String(format: "%.1f", r.meanBatch)) |")
+                workload, contender, unit: "transfers/s", samples: runs.map(\.tps), lowerIsBetter: false, baseline: rawBase,
+                target: contender == "Orion \(TransferMode.queueTx.rawValue)" && synchronous == .full ? 1 / 0.9 : nil)
+            let reads = contender.contains("point reads") ? " (+\(Int(median(runs.map(\.reads)))) reads/s)" : ""
+            let isOrion = contender.hasPrefix("Orion")
+            let batch = isOrion && !contender.contains("no queue") ? String(format: "%.1f", median(runs.map(\.meanBatch))) : ""
+            print(
+                "| \(contender) | \(name) | \(Int(tps))\(reads) | \(isOrion ? String(format: "%.2f", tps / base) + "×" : "") | \(String(format: "%.2f", tps / raw1000))× | \(batch) |")
         }
-        if quick { continue }
-        let t = try runTransfersOnThreads(path: path, accounts: accounts, synchronous: synchronous, duration: .seconds(runSeconds))
-        record(workload, "Orion queue, tx per transfer, 64 threads", unit: "transfers/s", samples: [t.tps], lowerIsBetter: false, baseline: rawBase)
-        print("| Orion queue, tx per transfer, 64 real threads instead of tasks | \(name) | \(Int(t.tps)) | \(String(format: "%.2f", t.tps / base))× | \(String(format: "%.2f", t.tps / raw1000))× | \(String(format: "%.1f", t.meanBatch)) |")
     }
 }

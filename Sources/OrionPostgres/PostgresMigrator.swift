@@ -197,16 +197,17 @@ enum PostgresMigrator {
         (#"pg_notify|\bnotify\s+[a-z_"]"#, "it sends notifications, which are the store's (change notifications)"),
     ]
 
-    /// Rules read on the code view alone (``PostgresCodeView``), where a statement's start is
-    /// known: after `;`, a PL/pgSQL block's words, or at the start of a body that follows `AS`.
+    /// Rules read where statements start (``PostgresCodeView``): the entry's own statements with
+    /// their strings left out, and the bodies of the functions it defines, so that a message or
+    /// a value (`'then set up'`) is not taken for a statement.
     private static let codeViewRules: [(pattern: String, reason: String)] = [
         (
-            #"(^|;|\b(begin|then|else|loop)|\bas\s+\()\s*(set|reset)\s+(local\s+|session\s+)?"?(role|session_authorization|all|session)\b"#,
+            #"(^|;|\b(begin|then|else|loop))\s*(set|reset)\s+(local\s+|session\s+)?"?(role|session_authorization|all|session)\b"#,
             "it changes the role or the session its code runs in"
         ),
         (#"\binto\s+(local\s+|global\s+)?temp(orary)?\b"#, "it creates a TEMP table (SELECT … INTO TEMP), which lives on one pooled connection"),
         (
-            #"(;|\b(begin|then|else|loop)|\bas\s+\()\s*(set|reset)\s+(?!(local|constraints|transaction)\b)[a-z_"]"#,
+            #"(;|\b(begin|then|else|loop))\s*(set|reset)\s+(?!(local|constraints|transaction)\b)[a-z_"]"#,
             "it changes a setting of the pooled connection's session (SET or RESET without LOCAL), which the connection's next caller would inherit; use SET LOCAL"
         ),
     ]
@@ -246,10 +247,11 @@ enum PostgresMigrator {
                 return rule.reason
             }
         }
-        for rule in codeViewRules where view.range(of: rule.pattern, options: .regularExpression) != nil {
+        let bodies = PostgresCodeView.functionBodies(of: entry)
+        let statements = PostgresCodeView.of(entry, readingStrings: false) + " " + bodies
+        for rule in codeViewRules where statements.range(of: rule.pattern, options: .regularExpression) != nil {
             return rule.reason
         }
-        let bodies = PostgresCodeView.functionBodies(of: entry)
         for rule in functionBodyRules where bodies.range(of: rule.pattern, options: .regularExpression) != nil {
             return rule.reason
         }

@@ -390,7 +390,7 @@ struct PostgresRoleFenceTests {
                 create function member_check() returns trigger language plpgsql as $$
                 declare comment text;
                 begin
-                  if new.role is null then raise exception 'Log in first, then create a project; drop me a line'; end if;
+                  if new.role is null then raise exception 'Log in first, then create a project; drop me a line; then set up'; end if;
                   lock table members in share row exclusive mode;
                   if false then comment := 'x'; end if;
                   update members set seed = 2 where false;

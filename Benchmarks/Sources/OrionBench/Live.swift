@@ -50,9 +50,7 @@ func runLiveReads(path: String, accounts: Int64, queued: Bool, synchronous: SQLi
                 var rng = FastRandom(seed: UInt64(task) &* 7919 &+ 1)
                 var done = 0
                 while ContinuousClock.now < deadline {
-                    let from = skewedID(accounts, &rng)
-                    var to = skewedID(accounts, &rng)
-                    if to == from { to = from % accounts + 1 }
+                    let (from, to) = transferPair(accounts, &rng)
                     try transfer(store, .queueTx, from, to)
                     try await store.durable()
                     done += 1

@@ -116,9 +116,7 @@ final class NIOPostgres: @unchecked Sendable {
                         var rng = FastRandom(seed: UInt64(task) &* 7919 &+ 1)
                         var done = 0
                         while ContinuousClock.now < deadline {
-                            let from = skewedID(accounts, &rng)
-                            var to = skewedID(accounts, &rng)
-                            if to == from { to = from % accounts + 1 }
+                            let (from, to) = transferPair(accounts, &rng)
                             try await client.withTransaction(logger: logger) { connection in
                                 var balance = 0
                                 for try await (b) in try await connection.query("select balance from accounts where id = \(from)", logger: logger)

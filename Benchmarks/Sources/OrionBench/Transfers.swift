@@ -26,6 +26,13 @@ struct FastRandom: RandomNumberGenerator {
     }
 }
 
+/// Two different skewed accounts: a transfer's source and destination.
+func transferPair(_ accounts: Int64, _ rng: inout some RandomNumberGenerator) -> (Int64, Int64) {
+    let from = skewedID(accounts, &rng)
+    let to = skewedID(accounts, &rng)
+    return (from, to == from ? from % accounts + 1 : to)
+}
+
 /// A Pareto-like skew: most transfers touch a small hot set, some touch anything.
 func skewedID(_ accounts: Int64, _ rng: inout some RandomNumberGenerator) -> Int64 {
     let u = Double.random(in: 0..<1, using: &rng)
@@ -60,9 +67,7 @@ func runTransfers(
                 var rng = FastRandom(seed: UInt64(task) &* 7919 &+ 1)
                 var done = 0
                 while ContinuousClock.now < deadline {
-                    let from = skewedID(accounts, &rng)
-                    var to = skewedID(accounts, &rng)
-                    if to == from { to = from % accounts + 1 }
+                    let (from, to) = transferPair(accounts, &rng)
                     try transfer(store, mode, from, to)
                     try await store.durable()
                     done += 1
@@ -115,9 +120,7 @@ func onSixtyFourThreads(
             let thread = Thread {
                 var rng = FastRandom(seed: UInt64(t) &* 7919 &+ 1)
                 while ContinuousClock.now < deadline {
-                    let from = skewedID(accounts, &rng)
-                    var to = skewedID(accounts, &rng)
-                    if to == from { to = from % accounts + 1 }
+                    let (from, to) = transferPair(accounts, &rng)
                     let (done, retried) = body(t, from, to)
                     shared[t] += done
                     shared[64 + t] += retried

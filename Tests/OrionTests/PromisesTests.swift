@@ -17,6 +17,15 @@ struct PromisesTests {
         let parentId: Int
     }
 
+    struct TodoRow: Decodable, RowDecodable {
+        let id: Int
+        let title: String
+        init(row: RowReader) throws {
+            id = try row.int(0)
+            title = try row.string(1)
+        }
+    }
+
     @Test("every test the guarantees name exists")
     func provingTestsExist() throws {
         let page = try PromisesPage()
@@ -44,6 +53,7 @@ struct PromisesTests {
             "null-in-not-null": { try store.exec("insert into todos (title) values (?)", nil as String?) },
             "decoding-type": { let _: [Item] = try store.query("select id, title from todos") },
             "decoding-column": { let _: [Child] = try store.query("select id as parent_id from todos") },
+            "row-column-past-end": { let _: [TodoRow] = try store.query("select id from todos") },
             "feature-name": { try store.migrate("Todos!", ["create table x (a)"]) },
             "scoped-feature-name": { try store.scoped(to: "Todos!").exec("insert into todos (title) values ('x')") },
             "edited-entry": { try store.migrate("todos", ["create table todos (id integer primary key, title text)"]) },

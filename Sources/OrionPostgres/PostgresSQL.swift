@@ -173,27 +173,11 @@ enum PostgresSQL {
                 hasContent = true
                 i = j + 1
             case UInt8(ascii: "-") where i + 1 < n && bytes[i + 1] == UInt8(ascii: "-"):
-                var j = i
-                // PostgreSQL ends a line comment at a carriage return too.
-                while j < n && bytes[j] != UInt8(ascii: "\n") && bytes[j] != UInt8(ascii: "\r") { j += 1 }
+                let j = lineCommentEnd(bytes, from: i)
                 out.append(contentsOf: bytes[i..<j])
                 i = j
             case UInt8(ascii: "/") where i + 1 < n && bytes[i + 1] == UInt8(ascii: "*"):
-                var depth = 0
-                var j = i
-                repeat {
-                    if j + 1 < n && bytes[j] == UInt8(ascii: "/") && bytes[j + 1] == UInt8(ascii: "*") {
-                        depth += 1
-                        j += 2
-                    } else if j + 1 < n && bytes[j] == UInt8(ascii: "*") && bytes[j + 1] == UInt8(ascii: "/") {
-                        depth -= 1
-                        j += 2
-                    } else if j < n {
-                        j += 1
-                    } else {
-                        throw unterminated("comment")
-                    }
-                } while depth > 0
+                guard let j = blockCommentEnd(bytes, from: i) else { throw unterminated("comment") }
                 out.append(contentsOf: bytes[i..<j])
                 i = j
             case UInt8(ascii: "$") where i == 0 || !isIdentifierByte(bytes[i - 1]):
@@ -318,26 +302,44 @@ enum PostgresSQL {
             if isSpace(bytes[k]) {
                 k += 1
             } else if bytes[k] == UInt8(ascii: "-") && k + 1 < n && bytes[k + 1] == UInt8(ascii: "-") {
-                while k < n && bytes[k] != UInt8(ascii: "\n") && bytes[k] != UInt8(ascii: "\r") { k += 1 }
+                k = lineCommentEnd(bytes, from: k)
             } else if bytes[k] == UInt8(ascii: "/") && k + 1 < n && bytes[k + 1] == UInt8(ascii: "*") {
-                var depth = 0
-                repeat {
-                    if k + 1 < n && bytes[k] == UInt8(ascii: "/") && bytes[k + 1] == UInt8(ascii: "*") {
-                        depth += 1
-                        k += 2
-                    } else if k + 1 < n && bytes[k] == UInt8(ascii: "*") && bytes[k + 1] == UInt8(ascii: "/") {
-                        depth -= 1
-                        k += 2
-                    } else if k < n {
-                        k += 1
-                    } else {
-                        return n
-                    }
-                } while depth > 0
+                guard let end = blockCommentEnd(bytes, from: k) else { return n }
+                k = end
             } else {
                 break
             }
         }
+        return k
+    }
+
+    /// Where the `--` comment at `start` ends: at a line feed or, as PostgreSQL reads it, a
+    /// carriage return (which stays outside the comment), or the end.
+    static func lineCommentEnd(_ bytes: [UInt8], from start: Int) -> Int {
+        var k = start
+        while k < bytes.count && bytes[k] != UInt8(ascii: "\n") && bytes[k] != UInt8(ascii: "\r") { k += 1 }
+        return k
+    }
+
+    /// Just past the `*/` that closes the `/*` at `start`, comments nesting as in PostgreSQL;
+    /// `nil` when it is never closed.
+    static func blockCommentEnd(_ bytes: [UInt8], from start: Int) -> Int? {
+        let n = bytes.count
+        var depth = 0
+        var k = start
+        repeat {
+            if k + 1 < n && bytes[k] == UInt8(ascii: "/") && bytes[k + 1] == UInt8(ascii: "*") {
+                depth += 1
+                k += 2
+            } else if k + 1 < n && bytes[k] == UInt8(ascii: "*") && bytes[k + 1] == UInt8(ascii: "/") {
+                depth -= 1
+                k += 2
+            } else if k < n {
+                k += 1
+            } else {
+                return nil
+            }
+        } while depth > 0
         return k
     }
 

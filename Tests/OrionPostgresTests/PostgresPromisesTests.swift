@@ -42,16 +42,8 @@ struct PostgresPromisesTests {
                 }
             },
             "pool-exhausted": {
-                let holding = DispatchSemaphore(value: 0)
-                let done = DispatchSemaphore(value: 0)
-                Thread.detachNewThread {
-                    _ = try? store.tx {
-                        holding.signal()
-                        done.wait()
-                    }
-                }
-                holding.wait()
-                defer { done.signal() }
+                let release = PG.holdConnection(of: store)
+                defer { release() }
                 let _: Int? = try store.one("select 1")
             },
         ]

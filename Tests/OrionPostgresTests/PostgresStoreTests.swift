@@ -207,21 +207,13 @@ struct PostgresPoolTests {
     @Test("a call waits for a free connection, then times out with a clear error")
     func poolTimeout() throws {
         let store = try PG.freshStore(poolSize: 1, poolTimeout: .milliseconds(200))
-        let holding = DispatchSemaphore(value: 0)
-        let done = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            _ = try? store.tx {
-                holding.signal()
-                done.wait()
-            }
-        }
-        holding.wait()
+        let release = PG.holdConnection(of: store)
         let start = ContinuousClock.now
         #expect {
             let _: Int? = try store.one("select 1")
         } throws: { code($0) == .busy && "\($0)".contains("poolSize") }
         #expect(ContinuousClock.now - start >= .milliseconds(190))
-        done.signal()
+        release()
         // Once the holder is done, the connection is free again.
         var value: Int?
         for _ in 0..<50 where value == nil {

@@ -48,6 +48,21 @@ enum PG {
     }()
 
     /// A store on a fresh database.
+    /// Holds one of `store`'s connections in a `tx` on another thread until the returned
+    /// function is called.
+    static func holdConnection(of store: PostgresStore) -> @Sendable () -> Void {
+        let holding = DispatchSemaphore(value: 0)
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            _ = try? store.tx {
+                holding.signal()
+                done.wait()
+            }
+        }
+        holding.wait()
+        return { done.signal() }
+    }
+
     static func freshStore(poolSize: Int = 8, poolTimeout: Duration = .seconds(10), statementTimeLimit: Duration? = nil) throws -> PostgresStore {
         try PostgresStore(url: freshDatabase(), poolSize: poolSize, poolTimeout: poolTimeout, statementTimeLimit: statementTimeLimit)
     }

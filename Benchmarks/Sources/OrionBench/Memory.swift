@@ -24,14 +24,8 @@ let memoryRows = 1_000_000
 
 func benchMemory() throws {
     let path = work.appendingPathComponent("memory.db").path
-    let store = try SQLiteStore(path: path)
-    try store.migrate("items", ["create table items (id integer primary key, name text not null, qty integer not null, price real not null)"])
-    try store.tx {
-        for i in 1...memoryRows {
-            try store.exec("insert into items (id, name, qty, price) values (?, ?, ?, ?)", i, "item \(i)", i % 97, Double(i) * 0.25)
-        }
-    }
-    try store.close()
+    // Short names: small strings, kept inline in the array.
+    try makeItems(path: path, count: memoryRows) { "item \($0)" }
     let array = memoryRows * MemoryLayout<Item>.stride
     print("\n### Peak memory of a \(memoryRows)-row query into [Item] (a fresh process each; names are small strings, kept inline)")
     print("| contender | peak RSS over the RSS before the query | × the decoded array (\(array / 1_000_000) MB) |")

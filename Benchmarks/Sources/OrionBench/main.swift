@@ -93,12 +93,13 @@ func compare(
 let itemCount = 10_000
 let readsPath = work.appendingPathComponent("reads.db").path
 
-func makeItems() throws {
-    let store = try SQLiteStore(path: readsPath)
+/// Writes `count` items to `path` (by default the reads' 10,000, named "item number N").
+func makeItems(path: String = readsPath, count: Int = itemCount, name: (Int) -> String = { "item number \($0)" }) throws {
+    let store = try SQLiteStore(path: path)
     try store.migrate("items", ["create table items (id integer primary key, name text not null, qty integer not null, price real not null)"])
     try store.tx {
-        for i in 1...itemCount {
-            try store.exec("insert into items (id, name, qty, price) values (?, ?, ?, ?)", i, "item number \(i)", i % 97, Double(i) * 0.25)
+        for i in 1...count {
+            try store.exec("insert into items (id, name, qty, price) values (?, ?, ?, ?)", i, name(i), i % 97, Double(i) * 0.25)
         }
     }
     try store.close()

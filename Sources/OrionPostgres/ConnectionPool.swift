@@ -29,23 +29,52 @@ final class ConnectionPool: @unchecked Sendable {
     static let closedError = StoreError(.closed, "the store is closed; open a new PostgresStore to use the database again")
 
     /// A connection for the caller alone, until ``release(_:)``. Opens one when none is idle and
-    /// the pool has room; otherwise waits up to ``timeout`` for one to come back.
-    func acquire() throws -> PostgresConnection {
+    /// the pool has room; otherwise waits up to ``timeout`` for one to come back (and no later
+    /// than `until`, a lane write's deadline in monotonic nanoseconds, when given).
+    ///
+    /// - Parameter readOnly: The session state the caller needs (see
+    ///   ``PostgresConnection/use(readOnly:)``): an idle connection already in it is preferred,
+    ///   and the one handed out is in it.
+    func acquire(readOnly: Bool = false, until laneDeadline: UInt64 = 0) throws -> PostgresConnection {
+        let connection = try take(readOnly: readOnly, until: laneDeadline)
+        do {
+            try connection.use(readOnly: readOnly)
+        } catch {
+            release(connection)
+            throw error
+        }
+        return connection
+    }
+
+    private func take(readOnly: Bool, until laneDeadline: UInt64) throws -> PostgresConnection {
         enum Next {
             case use(PostgresConnection)
             case open
         }
         let next: Next = try lock.withLock {
             var deadline: timespec?
+            var byLane = false
             while true {
                 if closed { throw Self.closedError }
+                if let index = idle.lastIndex(where: { $0.readOnly == readOnly }) {
+                    return .use(idle.remove(at: index))
+                }
                 if let connection = idle.popLast() { return .use(connection) }
                 if count < size {
                     count += 1
                     return .open
                 }
                 if deadline == nil {
-                    deadline = Self.deadline(after: timeout)
+                    var wait = timeout
+                    if laneDeadline != 0 {
+                        let now = monotonicNanoseconds()
+                        let left = Duration.nanoseconds(laneDeadline > now ? Int64(laneDeadline - now) : 0)
+                        if left < wait {
+                            wait = left
+                            byLane = true
+                        }
+                    }
+                    deadline = Self.deadline(after: wait)
                     waits += 1
                 }
                 waiting += 1
@@ -53,6 +82,10 @@ final class ConnectionPool: @unchecked Sendable {
                 waiting -= 1
                 if !signalled, idle.isEmpty, count >= size, !closed {
                     timeouts += 1
+                    if byLane {
+                        throw StoreError.laneBusy(
+                            waited: LaneThread.current?.timeout ?? 0, for: "for a connection (every one of the pool's was busy)")
+                    }
                     throw StoreError(
                         .busy,
                         "all \(size) connections of the PostgresStore pool stayed busy for \(timeout); raise poolSize, keep tx bodies short, or look for a tx that never returns")

@@ -24,6 +24,17 @@ final class PostgresConnection: @unchecked Sendable {
     @exclusivity(unchecked) private var pending: [String] = []
     /// Whether `pending` starts with a `BEGIN` that has not gone out.
     private var beginPending: Bool { pending.first == "begin" }
+    /// How many commands at the start of `pending` open the transaction: `BEGIN`, and the lock
+    /// timeout of a lane's write after it.
+    private var beginCount: Int {
+        guard beginPending else { return 0 }
+        return pending.count > 1 && pending[1].hasPrefix(Self.lockTimeoutCommand) ? 2 : 1
+    }
+    private static let lockTimeoutCommand = "set local lock_timeout = "
+    /// Whether the session's transactions are read-only (`default_transaction_read_only`): on
+    /// while the connection serves `read { }` bodies, so that PostgreSQL itself refuses a write
+    /// the store's own check cannot see (a function that writes). `nil`: unknown.
+    @exclusivity(unchecked) private(set) var readOnly: Bool? = false
 
     /// Whether `error`, just thrown by a statement of the open transaction, leaves it unusable:
     /// PostgreSQL aborted it (a failure while preparing or running the statement), or would
@@ -91,16 +102,27 @@ final class PostgresConnection: @unchecked Sendable {
         try simpleRows(sql).last?.first ?? nil
     }
 
-    /// Starts a transaction: BEGIN is sent with the next statement.
-    func begin() {
+    /// Starts a transaction: BEGIN is sent with the next statement, and with it, for a lane's
+    /// write, how long any of its statements may wait for a lock (`SET LOCAL lock_timeout`).
+    func begin(lockTimeoutMilliseconds: Int? = nil) {
         pending.append("begin")
+        if let lockTimeoutMilliseconds { pending.append(Self.lockTimeoutCommand + "\(max(1, lockTimeoutMilliseconds))") }
+    }
+
+    /// Makes the session's transactions read-only, or not (one round trip, only when it
+    /// changes; the pool hands out connections already in the wanted state where it can).
+    func use(readOnly wanted: Bool) throws {
+        guard readOnly != wanted else { return }
+        readOnly = nil
+        try simpleQuery(wanted ? "set default_transaction_read_only = on" : "set default_transaction_read_only = off")
+        readOnly = wanted
     }
 
     /// Ends the transaction `begin()` started; when no statement ran, there is nothing to send.
     func finish(commit: Bool) throws {
         if beginPending {
             // Nothing ran: drop BEGIN and any role switch queued after it.
-            if pending.count > 1 { role = .unknown }
+            if pending.count > beginCount { role = .unknown }
             pending.removeAll()
             return
         }
@@ -112,8 +134,9 @@ final class PostgresConnection: @unchecked Sendable {
     /// `SET ROLE` would fail first and the `ROLLBACK` behind it would never run. The role is
     /// then unknown, and the next statement sets it again.
     func control(_ sql: String) throws {
-        let text = beginPending ? "begin; " + sql : sql
-        if pending.count > (beginPending ? 1 : 0) { role = .unknown }
+        let opening = pending.prefix(beginCount)
+        let text = (opening + [sql]).joined(separator: "; ")
+        if pending.count > opening.count { role = .unknown }
         pending.removeAll()
         let result = PQexec(handle, text)
         defer { PQclear(result) }
@@ -216,6 +239,15 @@ final class PostgresConnection: @unchecked Sendable {
         } else {
             nextStatementNumber += 1
             name = "orion_\(nextStatementNumber)"
+            if beginCount == 2 {
+                // A lane's write: PostgreSQL takes the table's lock while it prepares, so the
+                // transaction and its lock timeout go out first, or the prepare waits unbounded.
+                let opening = pending.prefix(2).joined(separator: "; ")
+                pending.removeFirst(2)
+                let begun = PQexec(handle, opening)
+                defer { PQclear(begun) }
+                try check(begun, sql: sql)
+            }
             let result = PQprepare(handle, name, statement.text, 0, nil)
             defer { PQclear(result) }
             try check(result, sql: sql)

@@ -30,12 +30,12 @@ extension PostgresStore {
     /// let stream = store.observe(tables: ["todos"]) { try Todos.all(todos) }
     /// ```
     public func observe<Value: Sendable>(tables: Set<String>, _ view: @escaping @Sendable () throws -> Value) -> Observation<Value> {
-        Observation(hub: changeHub, inbox: changeHub.subscribe(tables: tables)) { (try view(), tables) }
+        Observation(hub: changeHub, inbox: changeHub.subscribe(tables: tables), lane: readLane) { (try view(), tables) }
     }
 
     /// Runs `view` at once, and again after every commit: PostgreSQL does not tell the store
     /// which tables a view reads, so name them with ``observe(tables:_:)`` where you can.
     public func observe<Value: Sendable>(_ view: @escaping @Sendable () throws -> Value) -> Observation<Value> {
-        Observation(hub: changeHub, inbox: changeHub.subscribe(tables: nil)) { (try view(), nil) }
+        Observation(hub: changeHub, inbox: changeHub.subscribe(tables: nil), lane: readLane) { (try view(), nil) }
     }
 }

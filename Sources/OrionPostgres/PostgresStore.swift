@@ -16,6 +16,9 @@ import Synchronization
 /// adds rows: see ``exec(_:_:)``) and gives it back; `tx` keeps one connection for its body,
 /// pinned to the calling thread. A call blocks its thread while PostgreSQL answers; when every
 /// connection is busy it waits up to `poolTimeout` and then throws `StoreError.Code.busy`.
+/// Async code enters through the lanes, ``read(_:)`` and ``write(_:)``, whose bodies run on
+/// threads the store owns: reads on ``readShare`` of them, writes on ``writeShare``, so that
+/// writes waiting on PostgreSQL's locks never hold the connections reads need.
 ///
 /// Parameters are `?`, as on SQLite; the store numbers them `$1 … $n` outside literals,
 /// quoted identifiers, dollar-quoted bodies and comments. jsonb's `?`, `?|` and `?&` operators
@@ -23,6 +26,15 @@ import Synchronization
 public final class PostgresStore: Store, Sendable {
     /// The number of connections the pool opens at most.
     public let poolSize: Int
+    /// The most `write { }` bodies that run at once, each on a connection of its own.
+    public let writeShare: Int
+    /// The most `read { }` bodies that run at once: the rest of the pool.
+    public var readShare: Int { readLane.width }
+    /// How long a `write { }` waits from its call — for a thread, a connection and
+    /// PostgreSQL's locks together — before it throws `StoreError.Code.busy`.
+    public let busyTimeout: Duration
+    let readLane: Lane
+    let writeLane: Lane
     let pool: ConnectionPool
     /// Connections pinned by a running `tx`, by thread.
     private let pins = Locked<[UInt: Pin]>([:])
@@ -92,14 +104,25 @@ public final class PostgresStore: Store, Sendable {
     ///     store; a statement running longer is cancelled and throws
     ///     `StoreError.Code.interrupted`. `nil` (the default) sets none.
     ///   - statementCacheSize: Prepared statements kept per connection (default 256).
+    ///   - busyTimeout: How long a ``write(_:)`` waits from its call (for its turn, a connection
+    ///     and PostgreSQL's locks, through `lock_timeout`) before it throws
+    ///     `StoreError.Code.busy` (default 5 s, SQLite's).
+    ///   - writeShare: How many connections `write { }` bodies may hold at once (default a
+    ///     quarter of `poolSize`, at least 1); `read { }` bodies have the rest, at least 1.
     /// - Throws: `StoreError` with `StoreError.Code.connection` when the server cannot be
     ///   reached or refuses the login (the message has libpq's reason; a password in the URL
     ///   is not repeated).
     public init(
         url: String, poolSize: Int = 8, poolTimeout: Duration = .seconds(10),
-        statementTimeLimit: Duration? = nil, statementCacheSize: Int = 256
+        statementTimeLimit: Duration? = nil, statementCacheSize: Int = 256, busyTimeout: Duration = .seconds(5),
+        writeShare: Int? = nil
     ) throws {
         precondition(poolSize >= 1, "PostgresStore needs a pool of at least one connection")
+        let writeShare = writeShare ?? max(1, poolSize / 4)
+        precondition(
+            writeShare >= 1 && (writeShare < poolSize || poolSize == 1),
+            "PostgresStore(writeShare:) must be at least 1 and leave reads at least one of the pool's \(poolSize) connections, got \(writeShare)")
+        precondition(busyTimeout >= .milliseconds(1), "PostgresStore(busyTimeout:) must be at least 1 ms, got \(busyTimeout)")
         precondition(statementCacheSize >= 1, "PostgresStore needs a statement cache of at least one statement")
         if let limit = statementTimeLimit {
             precondition(limit > .zero, "statementTimeLimit must be positive; pass nil for no limit")
@@ -113,6 +136,12 @@ public final class PostgresStore: Store, Sendable {
                 "PostgresStore(url:) takes a postgresql:// (or postgres://) URL or a key=value connection string such as \"host=localhost dbname=app\"; this URL's scheme is '\(scheme)'")
         }
         self.poolSize = poolSize
+        self.writeShare = writeShare
+        self.busyTimeout = busyTimeout
+        readLane = Lane(kind: .read, name: "orion-pg-read", width: max(1, poolSize - writeShare), closedError: ConnectionPool.closedError)
+        writeLane = Lane(
+            kind: .write, name: "orion-pg-write", width: writeShare, closedError: ConnectionPool.closedError,
+            expiredError: { StoreError.laneBusy(waited: $0, for: "for its turn (the pool's write share was busy all that time)") })
         let listener = PostgresListener(url: url)
         self.listener = listener
         changeHub = ChangeHub(onDemand: { wanted in listener.setWanted(wanted) })
@@ -124,12 +153,16 @@ public final class PostgresStore: Store, Sendable {
     /// Closes the pool: idle connections now, busy ones when their call returns. Later calls
     /// throw `StoreError.Code.closed`.
     public func close() {
+        readLane.close()
+        writeLane.close()
         pool.close()
         listener.stop()
         changeHub.finish()
     }
 
     deinit {
+        readLane.close()
+        writeLane.close()
         listener.stop()
         changeHub.finish()
     }
@@ -176,6 +209,7 @@ public final class PostgresStore: Store, Sendable {
     /// in a nested `tx`: its failure rolls back that level alone.
     @discardableResult
     public func tx<T>(_ body: () throws -> T) throws -> T {
+        if LaneThread.inReadBody { throw StoreError.writeInRead("tx") }
         let thread = currentThreadID()
         if let pin = pinned(thread) {
             pin.depth += 1
@@ -197,9 +231,19 @@ public final class PostgresStore: Store, Sendable {
             try pin.connection.control("release savepoint \(name)")
             return result
         }
-        let connection = try pool.acquire()
+        // A lane's write waits for a connection and for locks no longer than its deadline.
+        let deadline = LaneThread.currentDeadline
+        let connection = try pool.acquire(until: deadline)
         defer { pool.release(connection) }
-        connection.begin()
+        if deadline != 0 {
+            let now = monotonicNanoseconds()
+            guard now < deadline else {
+                throw StoreError.laneBusy(waited: LaneThread.current?.timeout ?? 0, for: "for a connection")
+            }
+            connection.begin(lockTimeoutMilliseconds: Int((deadline - now) / 1_000_000))
+        } else {
+            connection.begin()
+        }
         let pin = Pin(connection: connection)
         pins.withLock { $0[thread] = pin }
         pinCount.add(1, ordering: .relaxed)
@@ -229,6 +273,7 @@ public final class PostgresStore: Store, Sendable {
     /// own transaction as the feature's role, under an advisory lock; refuses edited or missing
     /// entries, as on SQLite. See "Moving to PostgreSQL" for the roles and privileges involved.
     public func migrate(_ feature: String, _ migrations: [String]) throws {
+        if LaneThread.inReadBody { throw StoreError.writeInRead("migrate") }
         try PostgresMigrator.migrate(feature: feature, entries: migrations, store: self)
     }
 
@@ -269,7 +314,8 @@ public final class PostgresStore: Store, Sendable {
     }
 
     func exec(_ sql: String, _ params: [SQLValue], access: Access) throws -> ExecResult {
-        try run(sql, access: access) { connection, statement in
+        if LaneThread.inReadBody { throw StoreError.writeInRead("exec", sql: sql) }
+        return try run(sql, access: access) { connection, statement in
             try connection.exec(statement, sql: sql, params)
         }
     }
@@ -299,7 +345,8 @@ public final class PostgresStore: Store, Sendable {
                 throw error
             }
         }
-        let connection = try pool.acquire()
+        // A read body's connection runs read-only transactions: PostgreSQL refuses any write.
+        let connection = try pool.acquire(readOnly: LaneThread.inReadBody)
         defer { pool.release(connection) }
         return try body(connection, false)
     }
@@ -321,6 +368,9 @@ public final class PostgresStore: Store, Sendable {
             case .other:
                 break
             }
+            if !pinned, LaneThread.inReadBody, !Self.readsOnly(entry.statement.words) {
+                throw StoreError.writeInRead("a statement that writes", sql: sql)
+            }
             var replanned = false
             while true {
                 try use(access, on: connection)
@@ -333,6 +383,9 @@ public final class PostgresStore: Store, Sendable {
                     replanned = true
                     connection.forget(sql)
                     entry = try connection.entry(for: sql)
+                } catch let error as StoreError where error.sqlState == "25006" && !pinned && LaneThread.inReadBody {
+                    // The read-only transaction of a read body refused a write the words did not show.
+                    throw StoreError.writeInRead("a statement that writes", sql: sql)
                 } catch let error as StoreError where error.sqlState == "42501" {
                     guard case .scoped(let feature, _) = access else { throw error }
                     throw fenceError(error, feature: feature, migration: nil, words: entry.statement.words, connection: connection, canQuery: !pinned)
@@ -386,5 +439,14 @@ struct ScopedPostgresStore: Store, FeatureScoped {
             throw FenceRefusal.foreignMigrate(scope: self.feature, feature: feature)
         }
         try store.migrate(feature, migrations)
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await store.read(body)
+    }
+
+    @discardableResult
+    func write<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await store.write(body)
     }
 }

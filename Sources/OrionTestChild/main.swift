@@ -11,7 +11,7 @@ func say(_ line: String) {
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 3 else {
-    FileHandle.standardError.write("usage: OrionTestChild hold|migrate|exit-with-batch|exit-with-busy-writer|crash|many|descriptors DB …\n".data(using: .utf8)!)
+    FileHandle.standardError.write("usage: OrionTestChild hold|hold-until-released|migrate|exit-with-batch|exit-with-busy-writer|crash|many|descriptors DB …\n".data(using: .utf8)!)
     exit(2)
 }
 let path = arguments[2]
@@ -32,6 +32,16 @@ do {
             try store.exec("insert into todos (title) values ('from the child')")
             say("locked")
             usleep(milliseconds * 1000)
+        }
+        say("committed")
+    case "hold-until-released":
+        // Holds the write lock inside a transaction until a line (or the end) arrives on
+        // standard input, then commits.
+        let store = try SQLiteStore(path: path)
+        try store.tx {
+            try store.exec("insert into todos (title) values ('from the child')")
+            say("locked")
+            _ = readLine()
         }
         say("committed")
     case "migrate":

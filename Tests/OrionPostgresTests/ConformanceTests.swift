@@ -32,4 +32,7 @@ struct PostgresConformanceTests {
 
     @Test("threads", arguments: PG.adapters)
     func threads(adapter: Adapter) throws { try Conformance.threads(adapter) }
+
+    @Test("lanes: write is one tx, read refuses writes, the fence holds, cancelled callers never run", arguments: PG.adapters)
+    func lanes(adapter: Adapter) async throws { try await Conformance.lanes(adapter) }
 }

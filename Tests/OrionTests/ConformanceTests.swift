@@ -76,4 +76,7 @@ struct SQLiteConformanceTests {
 
     @Test("threads", arguments: SQLiteAdapters.all)
     func threads(adapter: Adapter) throws { try Conformance.threads(adapter) }
+
+    @Test("lanes: write is one tx, read refuses writes, the fence holds, cancelled callers never run", arguments: SQLiteAdapters.all)
+    func lanes(adapter: Adapter) async throws { try await Conformance.lanes(adapter) }
 }

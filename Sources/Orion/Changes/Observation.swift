@@ -7,30 +7,39 @@ import Synchronization
 /// is slower than the commits gets the newest value, never a backlog (commits that arrive while
 /// it is busy are merged into one re-run). An error the view throws ends the sequence with it.
 /// The subscription is live as soon as the sequence is made.
+///
+/// The view runs on the store's read lane (see ``Store/read(_:)``), never on the iterating
+/// task's thread: a slow view blocks a thread of the store's, not Swift's cooperative pool, and
+/// a write inside it is refused as in any `read` body. The sequence ends quietly (`nil`) when
+/// the store closes, also while a view runs, and when the iterating task is cancelled.
 public struct Observation<Value: Sendable>: AsyncSequence, Sendable {
     public typealias Element = Value
     public typealias Failure = any Error
 
     private let inbox: ChangeInbox
     private let published: @Sendable () -> UInt64
+    private let lane: Lane
     private let evaluate: @Sendable () throws -> (Value, Set<String>?)
 
     /// An observation of `evaluate`, which returns the view's value and the tables it read
-    /// (`nil`: re-run on every change), with its subscription already live in `inbox` of `hub`.
-    package init(hub: ChangeHub, inbox: ChangeInbox, evaluate: @escaping @Sendable () throws -> (Value, Set<String>?)) {
+    /// (`nil`: re-run on every change), with its subscription already live in `inbox` of `hub`;
+    /// each evaluation runs on `lane`.
+    package init(hub: ChangeHub, inbox: ChangeInbox, lane: Lane, evaluate: @escaping @Sendable () throws -> (Value, Set<String>?)) {
         self.inbox = inbox
         self.published = { [weak hub] in hub?.lastPublished ?? .max }
+        self.lane = lane
         self.evaluate = evaluate
     }
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(inbox: inbox, published: published, evaluate: evaluate)
+        Iterator(inbox: inbox, published: published, lane: lane, evaluate: evaluate)
     }
 
     /// Runs the view when asked: at once the first time, then after each relevant commit.
     public struct Iterator: AsyncIteratorProtocol {
         let inbox: ChangeInbox
         let published: @Sendable () -> UInt64
+        let lane: Lane
         let evaluate: @Sendable () throws -> (Value, Set<String>?)
         private var started = false
         private var done = false
@@ -39,9 +48,13 @@ public struct Observation<Value: Sendable>: AsyncSequence, Sendable {
         /// The tables the last evaluation read, folded; `nil` for every table.
         private var reads: Set<SQLName>?
 
-        init(inbox: ChangeInbox, published: @escaping @Sendable () -> UInt64, evaluate: @escaping @Sendable () throws -> (Value, Set<String>?)) {
+        init(
+            inbox: ChangeInbox, published: @escaping @Sendable () -> UInt64, lane: Lane,
+            evaluate: @escaping @Sendable () throws -> (Value, Set<String>?)
+        ) {
             self.inbox = inbox
             self.published = published
+            self.lane = lane
             self.evaluate = evaluate
         }
 
@@ -64,12 +77,15 @@ public struct Observation<Value: Sendable>: AsyncSequence, Sendable {
             seen = published()
             _ = inbox.takePending()
             do {
-                let (value, tables) = try evaluate()
+                let (value, tables) = try await lane.run(evaluate)
                 reads = tables.map { Set($0.map(SQLName.init)) }
                 return value
             } catch {
                 done = true
                 inbox.finish(keepingPending: false)
+                // The store closed (before or while the view ran), or the task was cancelled:
+                // the sequence ends, as `changes()` does.
+                if error is CancellationError || (error as? StoreError)?.code == .closed { return nil }
                 throw error
             }
         }

@@ -82,12 +82,25 @@ public struct InstrumentedStore: Store {
         try base.tx(body)
     }
 
-    /// Passes through, unreported.
     /// Waits for `base`'s writes to be durable (see ``Store/durable()``).
     public func durable() async throws {
         try await base.durable()
     }
 
+    /// Runs `body` on `base`'s read lane (see ``Store/read(_:)``); the calls the body makes
+    /// through this store are reported one by one.
+    public func read<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await base.read(body)
+    }
+
+    /// Runs `body` on `base`'s write lane, as one `tx` (see ``Store/write(_:)``); the calls
+    /// the body makes through this store are reported one by one.
+    @discardableResult
+    public func write<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await base.write(body)
+    }
+
+    /// Passes through, unreported.
     public func migrate(_ feature: String, _ migrations: [String]) throws {
         try base.migrate(feature, migrations)
     }

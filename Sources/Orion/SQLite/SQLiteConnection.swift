@@ -1,6 +1,14 @@
 internal import CSQLite
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// One SQLite connection: its handle, its statement cache, and its authorizer.
 ///
 /// Not `Sendable`: a connection is used by one thread at a time, which the store guarantees by
@@ -12,13 +20,18 @@ final class SQLiteConnection {
 
     /// The lowest SQLite this store runs on (`RETURNING`, `DROP COLUMN`).
     static let minimumVersion: Int32 = 3_035_000
-    static let busyTimeoutMilliseconds: Int32 = 5000
+    /// SQLite's busy timeout when the store is given none (`busy_timeout = 5000`).
+    static let defaultBusyTimeoutMilliseconds: Int32 = 5000
     /// How many virtual-machine steps pass between checks of the statement time limit.
     static let progressInterval: Int32 = 1000
 
     let handle: OpaquePointer
     let role: Role
     let timeLimit: Duration?
+    /// How long a statement waits for another connection's lock.
+    let busyTimeoutMilliseconds: Int32
+    /// When the running wait for a lock began (monotonic nanoseconds), for the busy handler.
+    @exclusivity(unchecked) private var busyStarted: UInt64 = 0
     /// `timeLimit` in nanoseconds; 0 when there is none.
     private let timeLimitNanoseconds: UInt64
     // Hot-path state is `@exclusivity(unchecked)`: the connection is confined to one thread at a
@@ -64,7 +77,7 @@ final class SQLiteConnection {
 
     init(
         path: String, role: Role, synchronous: SQLiteStore.Synchronous, statementCacheSize: Int, timeLimit: Duration?,
-        mode: SQLiteStore.OpenMode = .readWrite
+        mode: SQLiteStore.OpenMode = .readWrite, busyTimeout: Int32 = SQLiteConnection.defaultBusyTimeoutMilliseconds
     ) throws {
         guard sqlite3_libversion_number() >= Self.minimumVersion else {
             throw StoreError(
@@ -76,6 +89,7 @@ final class SQLiteConnection {
         self.role = role
         self.mode = mode
         self.timeLimit = timeLimit
+        busyTimeoutMilliseconds = busyTimeout
         timeLimitNanoseconds =
             timeLimit.map { limit in
                 let (seconds, attoseconds) = limit.components
@@ -143,7 +157,7 @@ final class SQLiteConnection {
 
     private func configure(synchronous: SQLiteStore.Synchronous) throws {
         sqlite3_extended_result_codes(handle, 1)
-        sqlite3_busy_timeout(handle, Self.busyTimeoutMilliseconds)
+        restoreBusyHandler()
         _ = orion_db_config_int(handle, SQLITE_DBCONFIG_DEFENSIVE, 1)
         _ = orion_db_config_int(handle, SQLITE_DBCONFIG_DQS_DML, 0)
         _ = orion_db_config_int(handle, SQLITE_DBCONFIG_DQS_DDL, 0)
@@ -406,13 +420,29 @@ final class SQLiteConnection {
     var isAutocommit: Bool { sqlite3_get_autocommit(handle) != 0 }
 
     /// Puts back the connection's own busy handler after a caller replaced it for a while: the
-    /// writer's turns, or SQLite's timeout.
+    /// writer's turns; on other writers the store's own wait, which also ends at the deadline of
+    /// the lane's write running on it (``LaneThread``); on readers SQLite's timeout.
     func restoreBusyHandler() {
         if let turns {
             turns.install(on: handle)
+        } else if role == .reader {
+            sqlite3_busy_timeout(handle, busyTimeoutMilliseconds)
         } else {
-            sqlite3_busy_timeout(handle, Self.busyTimeoutMilliseconds)
+            sqlite3_busy_handler(handle, connectionBusy, Unmanaged.passUnretained(self).toOpaque())
         }
+    }
+
+    /// Called by SQLite while another connection holds a lock this one needs: waits a little
+    /// and says whether to try again, until the busy timeout or the lane's deadline.
+    fileprivate func busy(_ count: Int32) -> Int32 {
+        let now = monotonicNanoseconds()
+        if count == 0 { busyStarted = now }
+        let waited = now &- busyStarted
+        guard waited < UInt64(busyTimeoutMilliseconds) &* 1_000_000 else { return 0 }
+        let deadline = LaneThread.currentDeadline
+        guard deadline == 0 || now < deadline else { return 0 }
+        usleep(waited < 10_000_000 ? 200 : 1000)
+        return 1
     }
 
     /// The database file's absolute name, as SQLite resolved it at open ("" for in-memory).
@@ -476,6 +506,11 @@ extension SQLiteConnection: Sendable {}
 /// Thrown by ``SQLiteConnection/firstRow(_:as:)`` when there is no value to return: no row, or
 /// a one-column row holding NULL.
 struct NoValue: Error {}
+
+private let connectionBusy: @convention(c) (UnsafeMutableRawPointer?, Int32) -> Int32 = { context, count in
+    guard let context else { return 0 }
+    return Unmanaged<SQLiteConnection>.fromOpaque(context).takeUnretainedValue().busy(count)
+}
 
 private let progressCallback: @convention(c) (UnsafeMutableRawPointer?) -> Int32 = { context in
     guard let context else { return 0 }

@@ -47,7 +47,7 @@ extension SQLiteStore {
     /// a backlog. An error the view throws ends the sequence with that error.
     public func observe<Value: Sendable>(_ view: @escaping @Sendable () throws -> Value) -> Observation<Value> {
         let inbox = changeHub.subscribe(tables: nil)
-        return Observation(hub: changeHub, inbox: inbox) {
+        return Observation(hub: changeHub, inbox: inbox, lane: readLane) {
             // Every commit reaches the observer while the view runs; afterwards only those
             // touching what it read.
             inbox.refilter(nil)
@@ -63,7 +63,7 @@ extension SQLiteStore {
     /// let stream = store.observe(tables: ["todos"]) { try Todos.all(todos) }
     /// ```
     public func observe<Value: Sendable>(tables: Set<String>, _ view: @escaping @Sendable () throws -> Value) -> Observation<Value> {
-        Observation(hub: changeHub, inbox: changeHub.subscribe(tables: tables)) { (try view(), tables) }
+        Observation(hub: changeHub, inbox: changeHub.subscribe(tables: tables), lane: readLane) { (try view(), tables) }
     }
 
     /// How often, while anyone subscribes, the store looks for commits made by other

@@ -40,6 +40,15 @@ struct ScopedSQLiteStore: Store {
         try await store.durable()
     }
 
+    func read<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await store.read(body)
+    }
+
+    @discardableResult
+    func write<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await store.write(body)
+    }
+
     func migrate(_ feature: String, _ migrations: [String]) throws {
         guard feature == scope.feature else {
             throw FenceRefusal.foreignMigrate(scope: scope.feature, feature: feature)

@@ -47,7 +47,7 @@ final class WriterTurns: @unchecked Sendable {
     /// database file's permissions (and, when root makes it, the database's owner), so that
     /// every user who may write the database may take turns. Its 16 bytes are written, not just
     /// sized, so that the mapping never faults on a block a full disk cannot give (SIGBUS).
-    init?(database: String, timeoutMilliseconds: Int32) {
+    init?(database: String, timeoutNanoseconds: UInt64) {
         var databaseStatus = stat()
         guard stat(database, &databaseStatus) == 0 else { return nil }
         let fd = open(database + "-orion-turns", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, databaseStatus.st_mode & 0o777)
@@ -67,7 +67,7 @@ final class WriterTurns: @unchecked Sendable {
         var token: UInt64 = 0
         while token == 0 { token = UInt64.random(in: .min ... .max) }
         self.token = token
-        timeout = UInt64(timeoutMilliseconds) * 1_000_000
+        timeout = timeoutNanoseconds
         clearIfStale(now: monotonicNanoseconds())
     }
 
@@ -92,12 +92,15 @@ final class WriterTurns: @unchecked Sendable {
     }
 
     /// Called by SQLite while the write lock (or another lock) is taken: waits a little and
-    /// says whether to try again.
+    /// says whether to try again, until the busy timeout or the deadline of the lane's write
+    /// running on this thread (``LaneThread``).
     fileprivate func busy(_ count: Int32) -> Int32 {
         let now = monotonicNanoseconds()
         if count == 0 { waitStarted = now }
         let waiting = now &- waitStarted
         guard waiting < timeout else { return 0 }
+        let deadline = LaneThread.currentDeadline
+        guard deadline == 0 || now < deadline else { return 0 }
         waited = true
         orion_shared_store(words, token)
         orion_shared_store(words + 1, now &+ Self.markLifetime)

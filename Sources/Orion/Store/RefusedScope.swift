@@ -14,4 +14,7 @@ package struct RefusedScope: Store {
     package func tx<T>(_ body: () throws -> T) throws -> T { throw error }
     package func migrate(_ feature: String, _ migrations: [String]) throws { throw error }
     package func durable() async throws { throw error }
+    package func read<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T { throw error }
+    @discardableResult
+    package func write<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T { throw error }
 }

@@ -115,6 +115,76 @@ public protocol Store: Sendable {
     /// - Throws: ``StoreError`` when those writes were lost (the write queue stopped) or the
     ///   store is closed.
     func durable() async throws
+
+    /// Runs a synchronous `body` that reads, on a thread the store owns, and returns its
+    /// result: how async code (a request handler, a stream) enters the store.
+    ///
+    /// ```swift
+    /// router.get("/") { _, _ in
+    ///     Response.html(try await store.read { try Board.page(todos: todos, people: people) })
+    /// }
+    /// ```
+    ///
+    /// The body stays a synchronous pure function of the store, called with no `await`; the
+    /// calling task suspends until it is done, so whatever the body waits for blocks a thread
+    /// of the store's, never one of Swift's cooperative pool. Bodies run in parallel, up to the
+    /// store's readers (SQLite) or its read share of the pool (PostgreSQL), and see committed
+    /// data. A write inside the body (`exec`, `tx`, `migrate`, a statement that writes) throws
+    /// ``StoreError`` (``StoreError/Code-swift.struct/misuse``) before it reaches the database.
+    ///
+    /// A task cancelled while it waits for a thread leaves at once with `CancellationError`,
+    /// and its body never runs; a body that has started runs to its end.
+    ///
+    /// The default implementation, for adapters that do not provide their own, runs `body` on
+    /// a small pool of threads that Orion shares between such stores.
+    ///
+    /// - Parameter body: The reads, synchronous.
+    /// - Returns: What `body` returned.
+    /// - Throws: What `body` threw; `CancellationError`; ``StoreError`` with
+    ///   ``StoreError/Code-swift.struct/closed`` after the store closed.
+    func read<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T
+
+    /// Runs a synchronous `body` as one `tx` on the store's write lane, on a thread the store
+    /// owns, and returns its result.
+    ///
+    /// ```swift
+    /// let id = try await store.write { try Todos.insert(todos, title).lastId }
+    /// ```
+    ///
+    /// All or nothing, as `tx` is (a nested `tx` inside is a savepoint). Writes wait for the
+    /// lane as suspended tasks, never as threads, so reads go on at full speed behind a stuck
+    /// writer. Each write waits at most the busy timeout from its own call (for the lane, the
+    /// writer, another process's lock or a server's lock) and then throws
+    /// ``StoreError/Code-swift.struct/busy`` without having run. Under a write queue it
+    /// returns when the write is acknowledged, as `tx` does; ``durable()`` waits for its commit.
+    ///
+    /// A task cancelled while it waits leaves at once with `CancellationError`, and its body
+    /// never runs; a body that has started runs to its end.
+    ///
+    /// The default implementation, for adapters that do not provide their own, runs
+    /// `tx(body)` on a small pool of threads that Orion shares between such stores.
+    ///
+    /// - Parameter body: The writes, synchronous; the calls of the store inside it join the
+    ///   transaction.
+    /// - Returns: What `body` returned.
+    /// - Throws: What `body` threw (nothing of it is committed); `CancellationError`;
+    ///   ``StoreError`` with ``StoreError/Code-swift.struct/busy`` or
+    ///   ``StoreError/Code-swift.struct/closed``.
+    @discardableResult
+    func write<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T
+}
+
+extension Store {
+    /// Runs `body` on Orion's shared read threads (see ``Store/read(_:)``).
+    public func read<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await Lane.sharedReads.run(body)
+    }
+
+    /// Runs `tx(body)` on Orion's shared write threads (see ``Store/write(_:)``).
+    @discardableResult
+    public func write<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await Lane.sharedWrites.run { try self.tx(body) }
+    }
 }
 
 extension Store {

@@ -10,7 +10,7 @@ import Synchronization
 
 /// A monotonic clock in nanoseconds (`CLOCK_MONOTONIC`), for deadlines kept as plain integers.
 @inline(__always)
-func monotonicNanoseconds() -> UInt64 {
+package func monotonicNanoseconds() -> UInt64 {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)
     return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
@@ -90,6 +90,42 @@ final class OwnedLock: @unchecked Sendable {
     func unlock() {
         owner.store(0, ordering: .relaxed)
         pthread_mutex_unlock(mutex)
+    }
+
+    /// Takes the lock if it is free now; whether it did.
+    @inline(__always)
+    func tryLock() -> Bool {
+        guard pthread_mutex_trylock(mutex) == 0 else { return false }
+        owner.store(currentThreadID(), ordering: .relaxed)
+        return true
+    }
+
+    /// Takes the lock if it is free before `deadline` (monotonic nanoseconds); whether it did.
+    func lock(until deadline: UInt64) -> Bool {
+        if tryLock() { return true }
+        #if canImport(Darwin)
+            // No timed lock on Darwin: try every 200 µs.
+            while monotonicNanoseconds() < deadline {
+                usleep(200)
+                if pthread_mutex_trylock(mutex) == 0 {
+                    owner.store(currentThreadID(), ordering: .relaxed)
+                    return true
+                }
+            }
+            return false
+        #else
+            // pthread_mutex_timedlock takes a CLOCK_REALTIME time: the same distance from now.
+            let now = monotonicNanoseconds()
+            guard deadline > now else { return false }
+            var until = timespec()
+            clock_gettime(CLOCK_REALTIME, &until)
+            let total = UInt64(until.tv_nsec) + (deadline - now)
+            until.tv_sec += Int(total / 1_000_000_000)
+            until.tv_nsec = Int(total % 1_000_000_000)
+            guard pthread_mutex_timedlock(mutex, &until) == 0 else { return false }
+            owner.store(currentThreadID(), ordering: .relaxed)
+            return true
+        #endif
     }
 
     /// Takes the lock if it is free within `attempts` tries a millisecond apart.

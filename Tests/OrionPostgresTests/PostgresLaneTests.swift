@@ -1,0 +1,206 @@
+import Foundation
+import Orion
+import Synchronization
+import Testing
+
+@testable import OrionPostgres
+
+/// A counter tasks and threads share.
+private final class Counter: Sendable {
+    private let value = Atomic<Int>(0)
+    func add() { value.add(1, ordering: .sequentiallyConsistent) }
+    var count: Int { value.load(ordering: .sequentiallyConsistent) }
+}
+
+/// Waits (suspended) until `condition` holds, at most `seconds`.
+private func eventually(_ seconds: Double = 10, _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while !condition() {
+        if ContinuousClock.now > deadline { return false }
+        try? await Task.sleep(for: .milliseconds(1))
+    }
+    return true
+}
+
+/// Another connection holding `LOCK TABLE … IN EXCLUSIVE MODE` (reads still read) until the
+/// returned function is called.
+private func lockTable(_ table: String, url: String) throws -> @Sendable () -> Void {
+    let holder = try PostgresStore(url: url, poolSize: 1)
+    let locked = DispatchSemaphore(value: 0)
+    let release = DispatchSemaphore(value: 0)
+    let done = DispatchSemaphore(value: 0)
+    Thread.detachNewThread {
+        _ = try? holder.tx {
+            try holder.exec("lock table \(table) in exclusive mode")
+            locked.signal()
+            release.wait()
+        }
+        done.signal()
+    }
+    locked.wait()
+    return {
+        release.signal()
+        done.wait()
+        holder.close()
+    }
+}
+
+@Suite("PostgresStore: lanes", .enabled(if: PG.available, PG.skipReason), .timeLimit(.minutes(2)))
+struct PostgresLaneTests {
+    static let todos = ["create table todos (id bigserial primary key, title text not null)"]
+
+    @Test("with another connection holding a table lock, 32 waiting writes hold at most the write share, and reads and plain tasks are served")
+    func stuckWriter() async throws {
+        let url = try PG.freshDatabase()
+        let store = try PostgresStore(url: url, poolSize: 8, busyTimeout: .seconds(60))
+        try store.migrate("todos", Self.todos)
+        try store.exec("insert into todos (title) values ('committed')")
+        let release = try lockTable("todos", url: url)
+        let answered = Counter()
+        let writes = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<32 {
+                    group.addTask {
+                        try await store.write { _ = try store.exec("insert into todos (title) values (?)", "waiting \(i)") }
+                        answered.add()
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        // The write share (2 of 8) waits on the lock; the other 30 as suspended tasks.
+        #expect(store.writeShare == 2 && store.readShare == 6)
+        #expect(await eventually { store.laneFigures.write.queued == 30 })
+        for _ in 0..<50 {
+            let count: Int? = try await store.read { try store.one("select count(*) from todos") }
+            #expect(count == 1)
+        }
+        #expect(store.health().pool.inUse <= 2)
+        #expect(await Task { 42 }.value == 42)
+        #expect(answered.count == 0)
+        release()
+        try await writes.value
+        #expect(answered.count == 32)
+        #expect(try store.one("select count(*) from todos") == 33)
+    }
+
+    @Test("eight writes behind a lock held past the busy timeout all answer within it, nothing committed")
+    func eightWritesTimeOut() async throws {
+        let url = try PG.freshDatabase()
+        let timeout = Duration.seconds(1)
+        let store = try PostgresStore(url: url, poolSize: 4, busyTimeout: timeout)
+        try store.migrate("todos", Self.todos)
+        let release = try lockTable("todos", url: url)
+        defer { release() }
+        let waits = try await withThrowingTaskGroup(of: (Duration, StoreError?).self) { group in
+            for i in 0..<8 {
+                group.addTask {
+                    try await Task.sleep(for: .milliseconds(50 * i))
+                    let start = ContinuousClock.now
+                    do {
+                        try await store.write { _ = try store.exec("insert into todos (title) values (?)", "late \(i)") }
+                        return (ContinuousClock.now - start, nil)
+                    } catch let error as StoreError {
+                        return (ContinuousClock.now - start, error)
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        for (waited, error) in waits {
+            #expect(error?.code == .busy, "\(String(describing: error))")
+            #expect(waited < timeout * 2.5, "answered after \(waited)")
+        }
+        let count: Int? = try await store.read { try store.one("select count(*) from todos") }
+        #expect(count == 0)
+    }
+
+    @Test("read runs its statements read-only: a function that writes is refused by PostgreSQL, and the connection writes again afterwards")
+    func readOnlyOnTheServer() async throws {
+        let store = try PG.freshStore(poolSize: 2)
+        try store.migrate(
+            "todos",
+            Self.todos + [
+                "create function add_todo() returns bigint language sql as $$ insert into todos (title) values ('sneaked') returning id $$"
+            ])
+        do {
+            let _: Int64? = try await store.read { try store.one("select add_todo()") }
+            Issue.record("a write through a function passed read { }")
+        } catch let error as StoreError {
+            #expect(error.code == .misuse)
+            #expect(error.message.contains("write { }"))
+        }
+        do {
+            let _: [Int64] = try await store.read { try store.query("with t as (insert into todos (title) values ('x') returning id) select id from t") }
+            Issue.record("a data-modifying WITH passed read { }")
+        } catch let error as StoreError {
+            #expect(error.code == .misuse)
+        }
+        #expect(try store.one("select count(*) from todos") == 0)
+        // Every connection of the pool, read-only a moment ago, writes for the other callers.
+        try store.exec("insert into todos (title) values ('a')")
+        try store.tx { _ = try store.exec("insert into todos (title) values ('b')") }
+        try await store.write { _ = try store.exec("insert into todos (title) values ('c')") }
+        let _: Int64? = try store.one("select add_todo()")
+        #expect(try store.one("select count(*) from todos") == 4)
+    }
+
+    @Test("a task cancelled while it waits for the write lane leaves at once, and its body never runs")
+    func cancelledWaiter() async throws {
+        let store = try PostgresStore(url: try PG.freshDatabase(), poolSize: 2, writeShare: 1)
+        try store.migrate("todos", Self.todos)
+        let inside = DispatchSemaphore(value: 0)
+        let goOn = DispatchSemaphore(value: 0)
+        let first = Task {
+            try await store.write {
+                inside.signal()
+                goOn.wait()
+                _ = try store.exec("insert into todos (title) values ('first')")
+            }
+        }
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                inside.wait()
+                continuation.resume()
+            }
+        }
+        let ran = Counter()
+        let second = Task { try await store.write { ran.add() } }
+        #expect(await eventually { store.laneFigures.write.queued == 1 })
+        second.cancel()
+        await #expect(throws: CancellationError.self) { try await second.value }
+        goOn.signal()
+        try await first.value
+        #expect(ran.count == 0)
+        #expect(try store.query("select title from todos") == ["first"])
+    }
+
+    @Test("close() answers waiting callers with .closed; later calls throw .closed")
+    func closeWhileWaiting() async throws {
+        let store = try PostgresStore(url: try PG.freshDatabase(), poolSize: 2, writeShare: 1)
+        try store.migrate("todos", Self.todos)
+        let inside = DispatchSemaphore(value: 0)
+        let goOn = DispatchSemaphore(value: 0)
+        let running = Task {
+            try await store.write {
+                inside.signal()
+                goOn.wait()
+                _ = try store.exec("insert into todos (title) values ('running')")
+            }
+        }
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                inside.wait()
+                continuation.resume()
+            }
+        }
+        let waiting = Task { try await store.write { _ = try store.exec("insert into todos (title) values ('waiting')") } }
+        #expect(await eventually { store.laneFigures.write.queued == 1 })
+        store.close()
+        await #expect(throws: StoreError.self) { try await waiting.value }
+        goOn.signal()
+        // The running body's statement meets the closed pool: nothing of it commits.
+        await #expect(throws: StoreError.self) { try await running.value }
+        await #expect(throws: StoreError.self) { try await store.read { 1 } }
+    }
+}

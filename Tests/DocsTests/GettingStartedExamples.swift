@@ -27,6 +27,21 @@ enum GettingStartedDocs {
     }
 }
 
+struct GettingStartedLanes {
+    typealias Todo = GettingStartedDocs.Todo
+    typealias Todos = GettingStartedDocs.Todos
+
+    func board(_ store: SQLiteStore, todos: any Store) async throws -> [Todo] {
+        try await store.read { try Todos.all(todos) }
+    }
+
+    func add(_ store: SQLiteStore, todos: any Store, title: String) async throws -> Int64 {
+        let id = try await store.write { try Todos.insert(todos, title).lastId }
+        try await store.durable()   // with a write queue: committed, every reader sees it
+        return id
+    }
+}
+
 struct OpenTodo: Decodable, RowDecodable {
     let id: Int
     let title: String
@@ -74,6 +89,19 @@ struct GettingStartedExamples {
                 try store.exec("update accounts set balance = balance + ? where id = ?", x, b)
             }
             #expect(try store.query("select balance from accounts order by id") == [70, 30])
+        }
+    }
+
+    @Test("the lanes: a handler's read and write through the store's own threads")
+    func lanes() async throws {
+        try await inFreshFolder {
+            let store = try SQLiteStore(path: "app.db", writeQueue: WriteQueue())
+            try store.migrate("todos", Todos.migrations)
+            let todos = store.scoped(to: "todos")
+            let lanes = GettingStartedLanes()
+            let id = try await lanes.add(store, todos: todos, title: "buy milk")
+            #expect(id == 1)
+            #expect(try await lanes.board(store, todos: todos).map(\.title) == ["buy milk"])
         }
     }
 }

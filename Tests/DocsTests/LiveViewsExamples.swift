@@ -27,7 +27,7 @@ enum LiveViewsDocs {
     }
 
     static func place(_ order: Order, store: SQLiteStore, orders: any Store, events: Events) async throws {
-        try Orders.insert(orders, order)
+        try await store.write { try Orders.insert(orders, order) }
         try await store.durable()  // committed: every reader sees it now
         events.send(.orderPlaced(order.id))
     }

@@ -17,7 +17,7 @@ enum WriteQueueDocs {
 
     /// A handler that holds only the feature's scoped store.
     static func handle(_ order: Order, orders: any Store) async throws -> Reply {
-        try Orders.insert(orders, order)
+        try await orders.write { try Orders.insert(orders, order) }
         try await orders.durable()  // returns once every write made before it is committed
         return .created  // now the acknowledgement is true
     }

@@ -26,7 +26,7 @@ extension SQLiteStore {
     /// commit: the group-commit acknowledgement a handler awaits before it answers.
     ///
     /// ```swift
-    /// try Orders.insert(store, order)
+    /// try await store.write { try Orders.insert(orders, order) }
     /// try await store.durable()      // now it is safe to say "order placed"
     /// ```
     ///

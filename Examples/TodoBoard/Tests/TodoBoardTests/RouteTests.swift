@@ -198,7 +198,7 @@ struct RouteTests {
     @Test("a write while the database is unavailable is a 503 that says nothing was saved")
     func storeUnavailable() async throws {
         let harness = try Harness()
-        try harness.backend.close()
+        try await harness.backend.close()
         try await harness.test(.router) { client async throws in
             let response = try await client.post("/todos", ["title": "lost"])
             #expect(response.status == .serviceUnavailable)

@@ -1,8 +1,14 @@
 public import Orion
 import OrionPostgres
 
+import Dispatch
+
 /// The composition root: the one place that knows which database runs, that the write queue
 /// is on, and that every call is instrumented. Features and views see only the scoped stores.
+///
+/// Handlers enter the store through its lanes, ``read(_:)`` and ``write(_:)``: the synchronous
+/// views and SQL functions run on threads the store owns, never on the cooperative pool that
+/// serves every request, stream and timer of the process.
 public final class Backend: Sendable {
     /// The todos feature's store: fenced to what "todos" may touch.
     public let todos: any Store
@@ -15,6 +21,8 @@ public final class Backend: Sendable {
     let observe: @Sendable (@escaping @Sendable () throws -> HTML) -> Observation<HTML>
     /// Returns once every write made before the call is committed (a no-op without a queue).
     let durable: @Sendable () async throws -> Void
+    /// The store the lanes belong to (features never see it).
+    private let lanes: any Store
     private let closeStore: @Sendable () throws -> Void
 
     /// SQLite with the write queue: the default.
@@ -34,7 +42,7 @@ public final class Backend: Sendable {
             // SQLite learns the tables a view reads while it runs.
             observe: { view in store.observe(view) },
             durable: { try await store.durable() },
-            close: { try store.close() })
+            lanes: store, close: { try store.close() })
     }
 
     /// PostgreSQL: the same features, the same views, the migrations in its dialect.
@@ -54,7 +62,7 @@ public final class Backend: Sendable {
             // PostgreSQL does not say which tables a view reads: name them.
             observe: { view in store.observe(tables: ["todos", "people"], view) },
             durable: {},
-            close: { store.close() })
+            lanes: store, close: { store.close() })
     }
 
     private static func migrate(_ store: some Store, _ dialect: Dialect) throws {
@@ -70,7 +78,7 @@ public final class Backend: Sendable {
     private init(
         dialect: Dialect, queryLog: QueryLog?, todos: any Store, people: any Store,
         observe: @escaping @Sendable (@escaping @Sendable () throws -> HTML) -> Observation<HTML>,
-        durable: @escaping @Sendable () async throws -> Void, close: @escaping @Sendable () throws -> Void
+        durable: @escaping @Sendable () async throws -> Void, lanes: any Store, close: @escaping @Sendable () throws -> Void
     ) {
         self.dialect = dialect
         self.queryLog = queryLog
@@ -78,11 +86,26 @@ public final class Backend: Sendable {
         self.people = people
         self.observe = observe
         self.durable = durable
+        self.lanes = lanes
         closeStore = close
     }
 
-    /// Commits what is queued and closes the store; later calls throw.
-    public func close() throws {
-        try closeStore()
+    /// Runs a view (reads only) on the store's read lane; the calling task suspends.
+    func read<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await lanes.read(body)
+    }
+
+    /// Runs `body` as one transaction on the store's write lane: all of it, or none.
+    @discardableResult
+    func write<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await lanes.write(body)
+    }
+
+    /// Commits what is queued and closes the store; later calls throw. The commit waits for a
+    /// write body still running, so it runs on a thread of its own, not the cooperative pool.
+    public func close() async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            DispatchQueue.global().async { [closeStore] in continuation.resume(with: Result { try closeStore() }) }
+        }
     }
 }

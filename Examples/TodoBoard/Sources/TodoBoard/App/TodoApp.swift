@@ -45,7 +45,7 @@ struct StoreService: Service {
     func run() async throws {
         try? await gracefulShutdown()
         do {
-            try backend.close()
+            try await backend.close()
             logger.notice("store closed: every acknowledged write is committed")
         } catch {
             logger.error("closing the store failed", metadata: ["error": "\(error)"])

@@ -1,9 +1,10 @@
 import Hummingbird
 import Orion
 
-/// Every route of the app. Pages are rendered synchronously from the scoped stores; forms
-/// write, wait until the write is committed, and send the browser back to the board (so the
-/// board it loads next shows the change).
+/// Every route of the app. Pages are rendered synchronously from the scoped stores, on the
+/// store's read lane; forms write in one transaction on its write lane, wait until the write is
+/// committed, and send the browser back to the board (so the board it loads next shows the
+/// change). No handler calls the store on the cooperative pool.
 struct Routes: Sendable {
     let backend: Backend
     let live: LivePages
@@ -12,7 +13,8 @@ struct Routes: Sendable {
 
     func add(to router: Router<some RequestContext>) {
         router.get("/") { _, _ in
-            Response.html(try Board.page(todos: backend.todos, people: backend.people))
+            let (todos, people) = (backend.todos, backend.people)
+            return Response.html(try await backend.read { try Board.page(todos: todos, people: people) })
         }
         router.get("/events") { request, _ in
             live.board.response(to: request, heartbeat: heartbeat)
@@ -21,42 +23,51 @@ struct Routes: Sendable {
             let form = try await Form.read(request, context: context)
             let title = try form.text("title", label: "title", max: Todos.maxTitle)
             let owner = try form.optionalID("owner", label: "owner")
-            if let owner, try !People.exists(backend.people, owner) {
-                throw PageError(.unprocessableContent, "There is no person \(owner) to own the todo; pick someone from the list.")
+            let (todos, people) = (backend.todos, backend.people)
+            try await backend.write {
+                if let owner, try !People.exists(people, owner) {
+                    throw PageError(.unprocessableContent, "There is no person \(owner) to own the todo; pick someone from the list.")
+                }
+                try Todos.insert(todos, title, owner: owner)
             }
-            try Todos.insert(backend.todos, title, owner: owner)
             return try await committed()
         }
         router.post("/todos/{id}/toggle") { request, context in
             let id = try todo(context)
             _ = try await Form.read(request, context: context)
-            try existing(Todos.toggle(backend.todos, id), id)
+            let todos = backend.todos
+            try existing(await backend.write { try Todos.toggle(todos, id) }, id)
             return try await committed()
         }
         router.post("/todos/{id}/rename") { request, context in
             let id = try todo(context)
             let form = try await Form.read(request, context: context)
             let title = try form.text("title", label: "title", max: Todos.maxTitle)
-            try existing(Todos.rename(backend.todos, id, to: title), id)
+            let todos = backend.todos
+            try existing(await backend.write { try Todos.rename(todos, id, to: title) }, id)
             return try await committed()
         }
         router.post("/todos/{id}/delete") { request, context in
             let id = try todo(context)
             _ = try await Form.read(request, context: context)
-            try existing(Todos.delete(backend.todos, id), id)
+            let todos = backend.todos
+            try existing(await backend.write { try Todos.delete(todos, id) }, id)
             return try await committed()
         }
         router.post("/people") { request, context in
             let form = try await Form.read(request, context: context)
             let name = try form.text("name", label: "name", max: People.maxName)
-            if try People.named(backend.people, name) != nil {
-                throw PageError(.conflict, "There is already someone called \u{201C}\(name)\u{201D}; give a name nobody has.")
-            }
+            let people = backend.people
+            let taken = PageError(.conflict, "There is already someone called \u{201C}\(name)\u{201D}; give a name nobody has.")
             do {
-                try People.add(backend.people, name)
+                try await backend.write {
+                    if try People.named(people, name) != nil { throw taken }
+                    try People.add(people, name)
+                }
             } catch let error as StoreError where error.code == .constraint {
-                // Added by someone else between the check and the insert.
-                throw PageError(.conflict, "There is already someone called \u{201C}\(name)\u{201D}; give a name nobody has.")
+                // Added by someone else between the check and the insert (PostgreSQL, whose
+                // writes run side by side).
+                throw taken
             }
             return try await committed()
         }

@@ -1,7 +1,7 @@
+import Dispatch
 public import Orion
 import OrionPostgres
 
-import Dispatch
 
 /// The composition root: the one place that knows which database runs, that the write queue
 /// is on, and that every call is instrumented. Features and views see only the scoped stores.

@@ -2,7 +2,6 @@ import Dispatch
 public import Orion
 import OrionPostgres
 
-
 /// The composition root: the one place that knows which database runs, that the write queue
 /// is on, and that every call is instrumented. Features and views see only the scoped stores.
 ///

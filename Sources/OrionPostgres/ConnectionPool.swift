@@ -35,8 +35,8 @@ final class ConnectionPool: @unchecked Sendable {
     /// - Parameter readOnly: The session state the caller needs (see
     ///   ``PostgresConnection/use(readOnly:)``): an idle connection already in it is preferred,
     ///   and the one handed out is in it.
-    func acquire(readOnly: Bool = false, until laneDeadline: UInt64 = 0) throws -> PostgresConnection {
-        let connection = try take(readOnly: readOnly, until: laneDeadline)
+    func acquire(readOnly: Bool = false, until laneDeadline: UInt64 = 0, busyTimeout: UInt64 = 0) throws -> PostgresConnection {
+        let connection = try take(readOnly: readOnly, until: laneDeadline, busyTimeout: busyTimeout)
         do {
             try connection.use(readOnly: readOnly)
         } catch {
@@ -46,7 +46,7 @@ final class ConnectionPool: @unchecked Sendable {
         return connection
     }
 
-    private func take(readOnly: Bool, until laneDeadline: UInt64) throws -> PostgresConnection {
+    private func take(readOnly: Bool, until laneDeadline: UInt64, busyTimeout: UInt64) throws -> PostgresConnection {
         enum Next {
             case use(PostgresConnection)
             case open
@@ -83,8 +83,7 @@ final class ConnectionPool: @unchecked Sendable {
                 if !signalled, idle.isEmpty, count >= size, !closed {
                     timeouts += 1
                     if byLane {
-                        throw StoreError.laneBusy(
-                            waited: LaneThread.current?.timeout ?? 0, for: "for a connection (every one of the pool's was busy)")
+                        throw StoreError.laneBusy(waited: busyTimeout, for: "for one of the pool's connections, which all stayed busy")
                     }
                     throw StoreError(
                         .busy,

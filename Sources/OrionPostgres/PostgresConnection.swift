@@ -24,17 +24,28 @@ final class PostgresConnection: @unchecked Sendable {
     @exclusivity(unchecked) private var pending: [String] = []
     /// Whether `pending` starts with a `BEGIN` that has not gone out.
     private var beginPending: Bool { pending.first == "begin" }
-    /// How many commands at the start of `pending` open the transaction: `BEGIN`, and the lock
-    /// timeout of a lane's write after it.
-    private var beginCount: Int {
-        guard beginPending else { return 0 }
-        return pending.count > 1 && pending[1].hasPrefix(Self.lockTimeoutCommand) ? 2 : 1
+    /// How many commands at the start of `pending` open the transaction or limit its lock
+    /// waits: `BEGIN`, and a lane write's `SET LOCAL lock_timeout`. They go out before a
+    /// statement is prepared (preparing takes the table's lock), role switches with it.
+    private var openingCount: Int {
+        pending.prefix { $0 == "begin" || $0.hasPrefix(Self.lockTimeoutCommand) }.count
     }
     private static let lockTimeoutCommand = "set local lock_timeout = "
-    /// Whether the session's transactions are read-only (`default_transaction_read_only`): on
-    /// while the connection serves `read { }` bodies, so that PostgreSQL itself refuses a write
-    /// the store's own check cannot see (a function that writes). `nil`: unknown.
-    @exclusivity(unchecked) private(set) var readOnly: Bool? = false
+    /// Whether the session's transactions are read-only (`default_transaction_read_only`), as
+    /// the store set it: on while the connection serves `read { }` bodies, so that PostgreSQL
+    /// itself refuses a write the store's own check cannot see (a function that writes). `nil`:
+    /// unknown. See ``readOnly``.
+    @exclusivity(unchecked) private var readOnlySet: Bool? = false
+
+    /// Whether the session's transactions are read-only now. PostgreSQL 14 and later report the
+    /// setting on every change (a function that ran `SET default_transaction_read_only` too),
+    /// so this is the server's word where there is one, and what the store set elsewhere.
+    var readOnly: Bool? {
+        if let reported = PQparameterStatus(handle, "default_transaction_read_only") {
+            return String(cString: reported) == "on"
+        }
+        return readOnlySet
+    }
 
     /// Whether `error`, just thrown by a statement of the open transaction, leaves it unusable:
     /// PostgreSQL aborted it (a failure while preparing or running the statement), or would
@@ -106,23 +117,36 @@ final class PostgresConnection: @unchecked Sendable {
     /// write, how long any of its statements may wait for a lock (`SET LOCAL lock_timeout`).
     func begin(lockTimeoutMilliseconds: Int? = nil) {
         pending.append("begin")
-        if let lockTimeoutMilliseconds { pending.append(Self.lockTimeoutCommand + "\(max(1, lockTimeoutMilliseconds))") }
+        if let lockTimeoutMilliseconds { limitLockWaits(milliseconds: lockTimeoutMilliseconds) }
+    }
+
+    /// How long the transaction's next statements may wait for a lock: a lane write's time
+    /// left, sent with the next statement (`SET LOCAL lock_timeout`), so that all its waits
+    /// together stay within its deadline.
+    func limitLockWaits(milliseconds: Int) {
+        let command = Self.lockTimeoutCommand + "\(max(1, milliseconds))"
+        let opening = openingCount
+        if opening > 0, pending[opening - 1].hasPrefix(Self.lockTimeoutCommand) {
+            pending[opening - 1] = command
+        } else {
+            pending.insert(command, at: opening)
+        }
     }
 
     /// Makes the session's transactions read-only, or not (one round trip, only when it
     /// changes; the pool hands out connections already in the wanted state where it can).
     func use(readOnly wanted: Bool) throws {
         guard readOnly != wanted else { return }
-        readOnly = nil
+        readOnlySet = nil
         try simpleQuery(wanted ? "set default_transaction_read_only = on" : "set default_transaction_read_only = off")
-        readOnly = wanted
+        readOnlySet = wanted
     }
 
     /// Ends the transaction `begin()` started; when no statement ran, there is nothing to send.
     func finish(commit: Bool) throws {
         if beginPending {
             // Nothing ran: drop BEGIN and any role switch queued after it.
-            if pending.count > beginCount { role = .unknown }
+            if pending.count > openingCount { role = .unknown }
             pending.removeAll()
             return
         }
@@ -134,7 +158,7 @@ final class PostgresConnection: @unchecked Sendable {
     /// `SET ROLE` would fail first and the `ROLLBACK` behind it would never run. The role is
     /// then unknown, and the next statement sets it again.
     func control(_ sql: String) throws {
-        let opening = pending.prefix(beginCount)
+        let opening = pending.prefix(openingCount)
         let text = (opening + [sql]).joined(separator: "; ")
         if pending.count > opening.count { role = .unknown }
         pending.removeAll()
@@ -239,12 +263,13 @@ final class PostgresConnection: @unchecked Sendable {
         } else {
             nextStatementNumber += 1
             name = "orion_\(nextStatementNumber)"
-            if beginCount == 2 {
+            let opening = openingCount
+            if opening > 0, pending.prefix(opening).contains(where: { $0.hasPrefix(Self.lockTimeoutCommand) }) {
                 // A lane's write: PostgreSQL takes the table's lock while it prepares, so the
                 // transaction and its lock timeout go out first, or the prepare waits unbounded.
-                let opening = pending.prefix(2).joined(separator: "; ")
-                pending.removeFirst(2)
-                let begun = PQexec(handle, opening)
+                let commands = pending.prefix(opening).joined(separator: "; ")
+                pending.removeFirst(opening)
+                let begun = PQexec(handle, commands)
                 defer { PQclear(begun) }
                 try check(begun, sql: sql)
             }

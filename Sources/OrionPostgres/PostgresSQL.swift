@@ -25,6 +25,9 @@ struct PostgresStatementText: Sendable {
     /// Whether it calls a function that runs SQL given as text (`query_to_xml('select …')`,
     /// `ts_stat('select …')`), which the store never reads.
     var callsSQLText = false
+    /// Whether it calls a function that changes the database although a read-only transaction
+    /// lets it (sequences, large objects): refused in `read { }` bodies.
+    var callsWritingFunction = false
 
     /// Whether it names `pg_settings`, whose rows are the session's settings (an `UPDATE` of
     /// it is `set_config`).
@@ -38,6 +41,13 @@ struct PostgresStatementText: Sendable {
         "query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema", "cursor_to_xml", "cursor_to_xmlschema", "ts_stat",
         "ts_rewrite", "table_to_xml", "table_to_xmlschema", "table_to_xml_and_xmlschema", "schema_to_xml", "schema_to_xmlschema",
         "schema_to_xml_and_xmlschema", "database_to_xml", "database_to_xmlschema", "database_to_xml_and_xmlschema",
+    ]
+
+    /// Functions a read-only transaction runs although they change the database or the session:
+    /// sequences (a temporary one's too) and large objects.
+    static let writingFunctions: Set<String> = [
+        "nextval", "setval", "lo_create", "lo_creat", "lo_import", "lo_export", "lo_from_bytea", "lo_put", "lo_unlink",
+        "lo_truncate", "lo_truncate64", "lowrite", "lo_open",
     ]
 
     /// The advisory lock functions whose locks (or unlocks) belong to the session, not the
@@ -81,6 +91,7 @@ enum PostgresSQL {
         var callsNotify = false
         var callsSessionLock = false
         var callsSQLText = false
+        var callsWritingFunction = false
         var namesSettings = false
         var namesTempSchema = false
         var sawTopLevelInto = false
@@ -96,7 +107,7 @@ enum PostgresSQL {
                         text: String(decoding: out, as: UTF8.self), parameterCount: parameters, words: words,
                         original: String(decoding: bytes[start..<i], as: UTF8.self),
                         callsSetConfig: callsSetConfig, selectsInto: reads && sawTopLevelInto, callsNotify: callsNotify,
-                        callsSessionLock: callsSessionLock, callsSQLText: callsSQLText,
+                        callsSessionLock: callsSessionLock, callsSQLText: callsSQLText, callsWritingFunction: callsWritingFunction,
                         namesSettings: namesSettings, namesTempSchema: namesTempSchema))
             }
             start = i + 1
@@ -111,6 +122,7 @@ enum PostgresSQL {
             callsNotify = false
             callsSessionLock = false
             callsSQLText = false
+            callsWritingFunction = false
             namesSettings = false
             namesTempSchema = false
             sawTopLevelInto = false
@@ -167,6 +179,7 @@ enum PostgresSQL {
                         if called == "pg_notify" { callsNotify = true }
                         if PostgresStatementText.sessionLockFunctions.contains(called) { callsSessionLock = true }
                         if PostgresStatementText.sqlTextFunctions.contains(called) { callsSQLText = true }
+                        if PostgresStatementText.writingFunctions.contains(called) { callsWritingFunction = true }
                     }
                 }
                 out.append(contentsOf: bytes[i...j])
@@ -247,6 +260,7 @@ enum PostgresSQL {
                     if word == "pg_notify", opensCall(after: j) { callsNotify = true }
                     if PostgresStatementText.sessionLockFunctions.contains(word), opensCall(after: j) { callsSessionLock = true }
                     if PostgresStatementText.sqlTextFunctions.contains(word), opensCall(after: j) { callsSQLText = true }
+                    if PostgresStatementText.writingFunctions.contains(word), opensCall(after: j) { callsWritingFunction = true }
                     if word == "into", depth == 0, previousWord != "insert", previousWord != "merge" { sawTopLevelInto = true }
                     previousWord = word
                     out.append(contentsOf: bytes[i..<j])

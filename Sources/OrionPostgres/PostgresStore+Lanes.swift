@@ -35,8 +35,7 @@ extension PostgresStore {
     @discardableResult
     public func write<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         if pool.isClosed { throw ConnectionPool.closedError }
-        let (seconds, attoseconds) = busyTimeout.components
-        let timeout = UInt64(seconds) &* 1_000_000_000 &+ UInt64(attoseconds / 1_000_000_000)
+        let timeout = busyTimeoutNanoseconds
         return try await writeLane.run(timeout: timeout) {
             do {
                 return try self.tx(body)
@@ -58,5 +57,13 @@ extension PostgresStore {
     /// The lanes' figures: threads, queued callers, waits (for tests).
     var laneFigures: (read: LaneFigures, write: LaneFigures) {
         (readLane.snapshot, writeLane.snapshot)
+    }
+}
+
+extension PostgresStore {
+    /// ``busyTimeout`` in nanoseconds.
+    var busyTimeoutNanoseconds: UInt64 {
+        let (seconds, attoseconds) = busyTimeout.components
+        return UInt64(seconds) &* 1_000_000_000 &+ UInt64(attoseconds / 1_000_000_000)
     }
 }

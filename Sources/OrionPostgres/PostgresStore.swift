@@ -49,6 +49,8 @@ public final class PostgresStore: Store, Sendable {
     final class Pin: @unchecked Sendable {
         let connection: PostgresConnection
         @exclusivity(unchecked) var depth = 0
+        /// The deadline of the lane write this tx is (monotonic nanoseconds; 0: none).
+        @exclusivity(unchecked) var deadline: UInt64 = 0
         /// 1 + the depth at which a statement of this tx failed on the server (0: none did).
         /// PostgreSQL aborts a transaction in which a statement fails while prepared or run; a
         /// statement that failed while prepared as the tx's first, with BEGIN not yet sent,
@@ -232,19 +234,12 @@ public final class PostgresStore: Store, Sendable {
             return result
         }
         // A lane's write waits for a connection and for locks no longer than its deadline.
-        let deadline = LaneThread.currentDeadline
-        let connection = try pool.acquire(until: deadline)
+        let deadline = LaneThread.deadline(in: writeLane)
+        let connection = try pool.acquire(until: deadline, busyTimeout: busyTimeoutNanoseconds)
         defer { pool.release(connection) }
-        if deadline != 0 {
-            let now = monotonicNanoseconds()
-            guard now < deadline else {
-                throw StoreError.laneBusy(waited: LaneThread.current?.timeout ?? 0, for: "for a connection")
-            }
-            connection.begin(lockTimeoutMilliseconds: Int((deadline - now) / 1_000_000))
-        } else {
-            connection.begin()
-        }
+        connection.begin()
         let pin = Pin(connection: connection)
+        pin.deadline = deadline
         pins.withLock { $0[thread] = pin }
         pinCount.add(1, ordering: .relaxed)
         defer {
@@ -338,6 +333,14 @@ public final class PostgresStore: Store, Sendable {
                 pin.failedAt = pin.depth + 1
                 throw ConnectionPool.closedError
             }
+            if pin.deadline != 0 {
+                // A lane's write: each statement may wait for locks only the time left.
+                let now = monotonicNanoseconds()
+                guard now < pin.deadline else {
+                    throw StoreError.laneBusy(waited: busyTimeoutNanoseconds, for: "before this statement of its body could run")
+                }
+                pin.connection.limitLockWaits(milliseconds: Int((pin.deadline - now) / 1_000_000))
+            }
             do {
                 return try body(pin.connection, true)
             } catch {
@@ -368,7 +371,7 @@ public final class PostgresStore: Store, Sendable {
             case .other:
                 break
             }
-            if !pinned, LaneThread.inReadBody, !Self.readsOnly(entry.statement.words) {
+            if !pinned, LaneThread.inReadBody, !Self.readsOnly(entry.statement.words) || entry.statement.callsWritingFunction {
                 throw StoreError.writeInRead("a statement that writes", sql: sql)
             }
             var replanned = false

@@ -145,6 +145,99 @@ struct PostgresLaneTests {
         #expect(try store.one("select count(*) from todos") == 4)
     }
 
+    @Test("a write body whose statements wait for two locks in turn waits the busy timeout in all, not per statement")
+    func twoLockWaits() async throws {
+        let url = try PG.freshDatabase()
+        let store = try PostgresStore(url: url, poolSize: 4, busyTimeout: .seconds(2))
+        try store.migrate("todos", Self.todos)
+        try store.exec("insert into todos (title) values ('one'), ('two')")
+        // Row 1 is locked for 1.5 s, row 2 for 6 s, by two other connections.
+        func lockRow(_ id: Int, for seconds: Double) throws {
+            let holder = try PostgresStore(url: url, poolSize: 1)
+            let locked = DispatchSemaphore(value: 0)
+            Thread.detachNewThread {
+                _ = try? holder.tx {
+                    _ = try holder.exec("update todos set title = title where id = ?", id)
+                    locked.signal()
+                    usleep(UInt32(seconds * 1_000_000))
+                }
+                holder.close()
+            }
+            locked.wait()
+        }
+        try lockRow(1, for: 1.5)
+        try lockRow(2, for: 6)
+        let start = ContinuousClock.now
+        // Measured on the lane's thread, where the waits are (the test's own task may resume
+        // late on a busy cooperative pool).
+        let waited = Locked<Duration?>(nil)
+        do {
+            try await store.write {
+                do {
+                    _ = try store.exec("update todos set title = 'first' where id = 1")
+                    _ = try store.exec("update todos set title = 'second' where id = 2")
+                } catch {
+                    waited.withLock { $0 = ContinuousClock.now - start }
+                    throw error
+                }
+            }
+            Issue.record("the write got both locks")
+        } catch let error as StoreError {
+            #expect(error.code == .busy, "\(error)")
+        }
+        // Per statement it would be 1.5 s and then 2 s more.
+        let total = try #require(waited.withLock { $0 })
+        #expect(total < .seconds(3), "waited \(total)")
+        #expect(try store.query("select title from todos order by id") == ["one", "two"])
+    }
+
+    @Test("a write body's deadline holds for its own store only: another store it calls waits as any caller")
+    func deadlineIsPerStore() async throws {
+        let a = try PostgresStore(url: try PG.freshDatabase(), poolSize: 2, busyTimeout: .milliseconds(100))
+        let b = try PG.freshStore(poolSize: 2)
+        try await a.write {
+            usleep(150_000)  // past a's deadline
+            let n: Int? = try b.tx { try b.one("select 1") }
+            #expect(n == 1)
+        }
+    }
+
+    @Test("read refuses what a read-only transaction lets through: sequences and large objects")
+    func readRefusesSequencesAndLargeObjects() async throws {
+        let store = try PG.freshStore(poolSize: 2)
+        try store.migrate("todos", Self.todos)
+        let objects: Int? = try store.one("select count(*) from pg_largeobject_metadata")
+        for sql in [
+            "select lo_from_bytea(0, '\\x41'::bytea)::text", "select lo_create(0)::text", "select nextval('todos_id_seq')::text",
+            "select setval('todos_id_seq', 100)::text", "select nextval('pg_temp.orion_last_id')::text",
+            "select pg_catalog.nextval('todos_id_seq')::text",
+        ] {
+            do {
+                _ = try await store.read { try store.one(sql) as String? }
+                Issue.record("read { } let '\(sql)' through")
+            } catch let error as StoreError {
+                #expect(error.code == .misuse, "\(sql): \(error)")
+            }
+        }
+        #expect(try store.one("select count(*) from pg_largeobject_metadata") == objects)
+        #expect(try store.exec("insert into todos (title) values ('a')").lastId == 1)
+    }
+
+    @Test("a function that turns the session's read-only default off does not open read bodies to writes")
+    func readOnlyFlippedByAFunction() async throws {
+        let store = try PostgresStore(url: try PG.freshDatabase(), poolSize: 2, writeShare: 1)
+        try store.migrate("todos", Self.todos)
+        try store.exec(
+            "create function flip() returns int language plpgsql as $$ begin set default_transaction_read_only = off; return 1; end $$")
+        try store.exec("create function add_todo() returns int language plpgsql as $$ begin insert into todos (title) values ('sneaked'); return 1; end $$")
+        let flipped: Int? = try await store.read { try store.one("select flip()") }
+        #expect(flipped == 1)
+        for _ in 0..<3 {
+            await #expect(throws: StoreError.self) { _ = try await store.read { try store.one("select add_todo()") as Int? } }
+        }
+        #expect(try store.one("select count(*) from todos") == 0)
+    }
+
     @Test("a task cancelled while it waits for the write lane leaves at once, and its body never runs")
     func cancelledWaiter() async throws {
         let store = try PostgresStore(url: try PG.freshDatabase(), poolSize: 2, writeShare: 1)

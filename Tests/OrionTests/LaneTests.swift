@@ -363,6 +363,106 @@ struct LaneTests {
         #expect(await eventually { store.laneFigures.read.threads == 0 && store.laneFigures.write.threads == 0 })
     }
 
+    @Test("a write body's deadline holds for its own store only: another store it calls waits as any caller")
+    func deadlineIsPerStore() async throws {
+        let a = try SQLiteStore(path: dir.path("a.db"), busyTimeout: .milliseconds(100))
+        try a.migrate("todos", Todos.migrations)
+        let b = try SQLiteStore(path: dir.path("b.db"))
+        try b.migrate("todos", Todos.migrations)
+        // b's writer is held by another thread for a while; b's own busy timeout is 5 s.
+        let held = HeldTransaction(b, after: .milliseconds(300)) { try Todos.insert(b, "held") }
+        try await a.write {
+            usleep(150_000)  // past a's deadline
+            try Todos.insert(a, "a")
+            try Todos.insert(b, "b, after waiting for b's writer")
+        }
+        held.finish()
+        #expect(try Todos.all(b).map(\.title) == ["held", "b, after waiting for b's writer"])
+    }
+
+    @Test("close() handed to another thread by a write body ends in .busy after the busy timeout, not a hang")
+    func closeFromInsideWrite() async throws {
+        let store = try SQLiteStore(path: dir.path(), busyTimeout: .milliseconds(200))
+        try store.migrate("todos", Todos.migrations)
+        let outcome = try await store.write { () -> String in
+            let result = Locked("")
+            let done = DispatchSemaphore(value: 0)
+            Thread {
+                do {
+                    try store.close()
+                    result.withLock { $0 = "closed" }
+                } catch let error as StoreError {
+                    result.withLock { $0 = "\(error.code)" }
+                } catch {}
+                done.signal()
+            }.start()
+            done.wait()
+            return result.withLock { $0 }
+        }
+        #expect(outcome == "busy")
+        try store.close()
+        #expect(store.isClosed)
+    }
+
+    @Test("a cancelled caller's body, and what it captured, are let go at once, while the lane is still busy")
+    func cancelledBodyReleased() async throws {
+        final class Captured: Sendable {}
+        let store = try todoStore(dir)
+        let inside = DispatchSemaphore(value: 0)
+        let goOn = DispatchSemaphore(value: 0)
+        let first = Task {
+            try await store.write {
+                inside.signal()
+                goOn.wait()
+            }
+        }
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                inside.wait()
+                continuation.resume()
+            }
+        }
+        weak var watched: Captured?
+        let second: Task<Void, any Error> = {
+            let captured = Captured()
+            watched = captured
+            return Task { try await store.write { _ = captured } }
+        }()
+        #expect(await eventually { store.laneFigures.write.queued == 1 })
+        second.cancel()
+        await #expect(throws: CancellationError.self) { try await second.value }
+        #expect(await eventually { watched == nil })
+        goOn.signal()
+        try await first.value
+    }
+
+    @Test("a store without lanes of its own writes on the shared threads, waiting for one at most its timeout")
+    func sharedLanesTimeOut() async throws {
+        struct Wrapper: Store {
+            let base: SQLiteStore
+            func query<T: Decodable>(_ sql: String, _ params: [SQLValue]) throws -> [T] { try base.query(sql, params) }
+            func one<T: Decodable>(_ sql: String, _ params: [SQLValue]) throws -> T? { try base.one(sql, params) }
+            func exec(_ sql: String, _ params: [SQLValue]) throws -> ExecResult { try base.exec(sql, params) }
+            func tx<T>(_ body: () throws -> T) throws -> T { try base.tx(body) }
+            func migrate(_ feature: String, _ migrations: [String]) throws { try base.migrate(feature, migrations) }
+        }
+        let store = Wrapper(base: try todoStore(dir))
+        Lane.sharedWriteTimeout = 200_000_000
+        defer { Lane.sharedWriteTimeout = 5_000_000_000 }
+        let goOn = DispatchSemaphore(value: 0)
+        let width = Lane.sharedWrites.width
+        // Every shared write thread busy (a body that does not use the store's writer).
+        let holders = (0..<width).map { _ in Task { try await store.write { goOn.wait() } } }
+        #expect(await eventually { Lane.sharedWrites.snapshot.threads == width && Lane.sharedWrites.snapshot.queued == 0 })
+        let start = ContinuousClock.now
+        await #expect(throws: StoreError.self) { try await store.write { try Todos.insert(store, "late") } }
+        #expect(ContinuousClock.now - start < .seconds(3))
+        for _ in 0..<width { goOn.signal() }
+        for holder in holders { try await holder.value }
+        try await store.write { try Todos.insert(store, "in time") }
+        #expect(try Todos.all(store).map(\.title) == ["in time"])
+    }
+
     @Test("observe runs its view on the read lane, and ends quietly when the store closes")
     func observeOnLane() async throws {
         let store = try todoStore(dir)

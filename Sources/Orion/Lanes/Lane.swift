@@ -1,5 +1,6 @@
 internal import CSQLite
 import Dispatch
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -53,6 +54,9 @@ package final class Lane: @unchecked Sendable {
     /// Queued jobs from `head` on; a slot is `nil` once its job left (ran, cancelled, expired).
     private var queue: [LaneJob?] = []
     private var head = 0
+    /// How many slots were dropped from the front of `queue`: a job's `slot` minus this is its
+    /// index, so a cancelled or expired job leaves its slot at once (its closure with it).
+    private var dropped = 0
     private var threads = 0
     /// Threads parked on the condition, not yet handed a wake-up.
     private var sleeping = 0
@@ -62,6 +66,16 @@ package final class Lane: @unchecked Sendable {
     /// The deadline the expiry timer is set for (0: none set).
     private var timerFor: UInt64 = 0
     private var figures = LaneFigures()
+    /// Whether a thread of the lane spins for the next job instead of parking.
+    private var spinning = false
+    /// Advances with every job queued: what the spinning thread watches, without the lock.
+    private let submitted = Atomic<UInt64>(0)
+
+    /// How long a thread that ran out of jobs looks for the next one before it parks: a caller
+    /// that awaits reads one after another is back within this (its task resumed, its next call
+    /// made), and then finds the thread awake — no wake-up on either side. One thread of a lane
+    /// spins at a time, yielding the processor as it does; an idle lane spins not at all.
+    static let spinNanoseconds: UInt64 = 100_000
 
     /// - Parameters:
     ///   - kind: Whether bodies read only, or write.
@@ -127,8 +141,12 @@ package final class Lane: @unchecked Sendable {
                 return .refuse(closedError)
             }
             job.state = .queued
+            job.slot = dropped + queue.count
             queue.append(job)
             figures.calls += 1
+            submitted.add(1, ordering: .releasing)
+            // A spinning thread takes it without a wake-up.
+            if spinning { return .wait }
             if sleeping > 0 {
                 sleeping -= 1
                 wakeTokens += 1
@@ -160,6 +178,7 @@ package final class Lane: @unchecked Sendable {
             job.cancelled = true
             guard job.state == .queued else { return false }
             job.state = .done
+            emptySlot(of: job)
             figures.cancelled += 1
             return true
         }
@@ -179,8 +198,7 @@ package final class Lane: @unchecked Sendable {
                     dropped.append(job)
                 }
             }
-            queue = []
-            head = 0
+            dropAll()
             lock.broadcast()
             return dropped
         }
@@ -202,8 +220,24 @@ package final class Lane: @unchecked Sendable {
     /// The loop of each of the lane's threads: take the oldest queued job, run it, and park
     /// when there is none.
     fileprivate func work(on thread: LaneThread) {
+        /// Whether this thread spins next: the jobs queued so far when it began.
+        var spin: UInt64?
+        /// Whether it may spin: after a job, not after a spin that found none.
+        var maySpin = false
         while true {
+            if let seen = spin {
+                // Look for the next job, yielding the processor, for a short while.
+                let until = monotonicNanoseconds() &+ Self.spinNanoseconds
+                while submitted.load(ordering: .acquiring) == seen && monotonicNanoseconds() < until {
+                    sched_yield()
+                }
+            }
             let job: LaneJob? = lock.withLock {
+                if spin != nil {
+                    spinning = false
+                    spin = nil
+                    maySpin = false
+                }
                 while true {
                     if let job = popQueued() {
                         job.state = .running
@@ -213,12 +247,22 @@ package final class Lane: @unchecked Sendable {
                         threads -= 1
                         return nil
                     }
+                    if maySpin && !spinning {
+                        // Out of work after a job: spin before parking (one thread at a time).
+                        spinning = true
+                        spin = submitted.load(ordering: .relaxed)
+                        return nil
+                    }
                     sleeping += 1
                     while wakeTokens == 0 && !closed { lock.wait() }
                     if wakeTokens > 0 { wakeTokens -= 1 } else { sleeping -= 1 }
                 }
             }
-            guard let job else { return }
+            guard let job else {
+                if spin != nil { continue }
+                return
+            }
+            maySpin = true
             thread.deadline = job.deadline
             thread.timeout = job.timeout
             job.run()
@@ -234,18 +278,30 @@ package final class Lane: @unchecked Sendable {
             head += 1
             if let job, job.state == .queued {
                 if head == queue.count {
-                    queue.removeAll(keepingCapacity: true)
-                    head = 0
+                    dropAll()
                 } else if head >= 64 && head * 2 >= queue.count {
                     queue.removeFirst(head)
+                    dropped += head
                     head = 0
                 }
                 return job
             }
         }
+        dropAll()
+        return nil
+    }
+
+    /// Empties the queue's slots (every job has left it). Lock held.
+    private func dropAll() {
+        dropped += queue.count
         queue.removeAll(keepingCapacity: true)
         head = 0
-        return nil
+    }
+
+    /// Takes a job that leaves the queue early (cancelled, expired) out of its slot. Lock held.
+    private func emptySlot(of job: LaneJob) {
+        let index = job.slot - dropped
+        if index >= head && index < queue.count && queue[index] === job { queue[index] = nil }
     }
 
     private func startThread() {
@@ -276,8 +332,7 @@ package final class Lane: @unchecked Sendable {
                     stranded.append(job)
                 }
             }
-            queue.removeAll(keepingCapacity: true)
-            head = 0
+            dropAll()
             return stranded
         }
         let error = StoreError(.io, "the store could not start a thread for its \(name) lane (the process is out of threads or memory); try again")
@@ -290,16 +345,19 @@ package final class Lane: @unchecked Sendable {
         let now = monotonicNanoseconds()
         let delay = deadline > now ? deadline - now : 0
         DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: delay))) { [weak self] in
-            self?.expire()
+            self?.expire(armedFor: deadline)
         }
     }
 
     /// Fails the queued callers whose deadline passed, and sets the timer for the next one.
-    private func expire() {
+    ///
+    /// - Parameter armedFor: The deadline this timer was set for: once it fires, no timer is
+    ///   set for that deadline any more, even if it fired a little early by this clock.
+    private func expire(armedFor: UInt64) {
         var expired: [LaneJob] = []
         let next: UInt64 = lock.withLock {
             let now = monotonicNanoseconds()
-            if timerFor <= now { timerFor = 0 }
+            if timerFor == armedFor || timerFor <= now { timerFor = 0 }
             var next: UInt64 = 0
             for index in head..<queue.count {
                 guard let job = queue[index], job.state == .queued, job.deadline != 0 else { continue }
@@ -351,6 +409,8 @@ class LaneJob: @unchecked Sendable {
     final let timeout: UInt64
     final var state = State.new
     final var cancelled = false
+    /// Where it was queued (see `Lane.dropped`).
+    final var slot = 0
 
     init(deadline: UInt64, timeout: UInt64) {
         self.deadline = deadline
@@ -403,7 +463,7 @@ private final class LaneStart {
 private func runLaneThread(_ raw: UnsafeMutableRawPointer) {
     let lane = Unmanaged<LaneStart>.fromOpaque(raw).takeRetainedValue().lane
     orion_name_thread(String(lane.name.utf8.prefix(15))!)
-    let thread = LaneThread(kind: lane.kind)
+    let thread = LaneThread(kind: lane.kind, lane: ObjectIdentifier(lane))
     thread.install()
     lane.work(on: thread)
 }
@@ -416,4 +476,11 @@ extension Lane {
     package static let sharedReads = Lane(kind: .read, name: "orion-read", width: 8, closedError: sharedClosed)
     /// The write threads of stores that do not run lanes of their own.
     package static let sharedWrites = Lane(kind: .write, name: "orion-write", width: 8, closedError: sharedClosed)
+    /// How long a write waits for one of the shared write threads, in nanoseconds (5 s; tests
+    /// shorten it).
+    package static var sharedWriteTimeout: UInt64 {
+        get { sharedWriteTimeoutValue.load(ordering: .relaxed) }
+        set { sharedWriteTimeoutValue.store(newValue, ordering: .relaxed) }
+    }
+    private static let sharedWriteTimeoutValue = Atomic<UInt64>(5_000_000_000)
 }

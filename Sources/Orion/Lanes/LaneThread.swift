@@ -18,14 +18,17 @@
 package final class LaneThread: @unchecked Sendable {
     /// The kind of the lane this thread belongs to.
     package let kind: Lane.Kind
+    /// The lane it belongs to: a deadline holds only for that lane's store.
+    package let lane: ObjectIdentifier
     /// Until when (monotonic nanoseconds) the running body may wait for the writer, another
     /// process's lock or a server's lock; 0: no limit.
     @exclusivity(unchecked) package var deadline: UInt64 = 0
     /// The busy timeout the deadline came from, in nanoseconds, for the error that says so.
     @exclusivity(unchecked) package var timeout: UInt64 = 0
 
-    init(kind: Lane.Kind) {
+    init(kind: Lane.Kind, lane: ObjectIdentifier) {
         self.kind = kind
+        self.lane = lane
     }
 
     /// The calling thread's lane state, or `nil` when it is not a lane's thread.
@@ -42,11 +45,22 @@ package final class LaneThread: @unchecked Sendable {
         return Unmanaged<LaneThread>.fromOpaque(raw).takeUnretainedValue().kind == .read
     }
 
-    /// The running write body's deadline, or 0 (none, or not a lane's thread).
+    /// The deadline of the write body `lane` runs on the calling thread, or 0: none, or the
+    /// thread is not that lane's (another store's body calling this store waits as any caller).
     @inline(__always)
-    package static var currentDeadline: UInt64 {
+    package static func deadline(in lane: Lane) -> UInt64 {
         guard let raw = pthread_getspecific(key) else { return 0 }
-        return Unmanaged<LaneThread>.fromOpaque(raw).takeUnretainedValue().deadline
+        let thread = Unmanaged<LaneThread>.fromOpaque(raw).takeUnretainedValue()
+        return thread.lane == ObjectIdentifier(lane) ? thread.deadline : 0
+    }
+
+    /// The deadline of the write body running on the calling thread, if it belongs to the lane
+    /// identified by `lane` (a connection knows its store's write lane by identity only).
+    @inline(__always)
+    package static func deadline(inLaneWithID lane: ObjectIdentifier?) -> UInt64 {
+        guard let lane, let raw = pthread_getspecific(key) else { return 0 }
+        let thread = Unmanaged<LaneThread>.fromOpaque(raw).takeUnretainedValue()
+        return thread.lane == lane ? thread.deadline : 0
     }
 
     /// Makes `self` the calling thread's state, for the thread's life (the thread keeps the
@@ -84,6 +98,6 @@ extension StoreError {
         let shown = milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : "\(milliseconds) ms"
         return StoreError(
             .busy,
-            "the call waited \(shown) (the busy timeout) \(what), and did not run; find what holds it that long (a long tx, another process), or try again")
+            "the call waited \(shown), its busy timeout, \(what); nothing of it was committed. Find what holds the lock that long (a long tx, another process), or try again")
     }
 }

@@ -32,6 +32,9 @@ final class SQLiteConnection {
     let busyTimeoutMilliseconds: Int32
     /// When the running wait for a lock began (monotonic nanoseconds), for the busy handler.
     @exclusivity(unchecked) private var busyStarted: UInt64 = 0
+    /// The write lane of the store this writer belongs to: a write body of that lane waits for
+    /// locks until its deadline (``LaneThread``). `nil` on readers.
+    var writeLaneID: ObjectIdentifier?
     /// `timeLimit` in nanoseconds; 0 when there is none.
     private let timeLimitNanoseconds: UInt64
     // Hot-path state is `@exclusivity(unchecked)`: the connection is confined to one thread at a
@@ -439,7 +442,7 @@ final class SQLiteConnection {
         if count == 0 { busyStarted = now }
         let waited = now &- busyStarted
         guard waited < UInt64(busyTimeoutMilliseconds) &* 1_000_000 else { return 0 }
-        let deadline = LaneThread.currentDeadline
+        let deadline = LaneThread.deadline(inLaneWithID: writeLaneID)
         guard deadline == 0 || now < deadline else { return 0 }
         usleep(waited < 10_000_000 ? 200 : 1000)
         return 1

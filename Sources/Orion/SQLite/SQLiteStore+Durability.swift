@@ -53,10 +53,15 @@ extension SQLiteStore {
             throw StoreError(.misuse, "close() inside tx cannot finish the transaction it is part of; call it after tx returns")
         }
         // Callers waiting for a lane hear at once that the store is closing; bodies already
-        // running finish first (the writer's below).
+        // running finish first (the writer's below), for at most the busy timeout: a body that
+        // waits for this close() (on another thread) would otherwise never return.
         readLane.close()
         writeLane.close()
-        writerLock.lock()
+        guard writerLock.lock(until: monotonicNanoseconds() &+ busyTimeoutNanoseconds) else {
+            throw StoreError.laneBusy(
+                waited: busyTimeoutNanoseconds,
+                for: "in close() for the writer, which a write or tx body still held (one waiting for this close()?); the store is not closed: call close() again once that body has returned")
+        }
         var failure: (any Error)?
         if let closing = writer, let group, group.isOpen {
             do { try group.commit(closing.connection) } catch { failure = error }

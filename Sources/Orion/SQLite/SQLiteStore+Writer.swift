@@ -15,11 +15,12 @@ extension SQLiteStore {
             // Another thread's write or tx holds the writer: wait at most the busy timeout, as
             // for another process's lock (a lane's write: until its deadline, from its call), so
             // that a body blocked on a thread that needs the writer ends in an error, not a hang.
-            let laneDeadline = LaneThread.currentDeadline
-            let waited = laneDeadline != 0 ? LaneThread.current?.timeout ?? 0 : busyTimeoutNanoseconds
-            if !writerLock.lock(until: laneDeadline != 0 ? laneDeadline : monotonicNanoseconds() &+ waited) {
+            let laneDeadline = LaneThread.deadline(in: writeLane)
+            if !writerLock.lock(until: laneDeadline != 0 ? laneDeadline : monotonicNanoseconds() &+ busyTimeoutNanoseconds) {
                 if writerActivity.subtract(1, ordering: .relaxed).newValue == 0 { writerWentIdle() }
-                throw StoreError.laneBusy(waited: waited, for: "for the writer (a write or tx of this store's held it all that time)")
+                throw StoreError.laneBusy(
+                    waited: busyTimeoutNanoseconds,
+                    for: laneDeadline != 0 ? "for the writer" : "for the writer, which a write or tx of this store held all that time")
             }
         }
         defer {

@@ -169,6 +169,8 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             !memory && mode == .readWrite && !databaseFile.isEmpty
             ? WriterTurns(database: databaseFile, timeoutNanoseconds: busyNanoseconds) : nil
         connection.turns = turns
+        connection.writeLaneID = ObjectIdentifier(writeLane)
+        turns?.writeLaneID = ObjectIdentifier(writeLane)
         checkpointer = Checkpointer(policy: checkpointing)
         if !memory && mode == .readWrite { try checkpointer.install(on: connection) }
         if !memory { otherWriters.setBaseline(try connection.first("pragma data_version", [], access: .internal)) }

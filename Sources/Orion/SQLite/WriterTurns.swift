@@ -36,6 +36,8 @@ final class WriterTurns: @unchecked Sendable {
     private let token: UInt64
     private let timeout: UInt64
     @exclusivity(unchecked) private var waitStarted: UInt64 = 0
+    /// The write lane of the store whose writer this is (see ``LaneThread``).
+    var writeLaneID: ObjectIdentifier?
     @exclusivity(unchecked) private var waited = false
 
     static let markLifetime: UInt64 = 3_000_000
@@ -99,7 +101,7 @@ final class WriterTurns: @unchecked Sendable {
         if count == 0 { waitStarted = now }
         let waiting = now &- waitStarted
         guard waiting < timeout else { return 0 }
-        let deadline = LaneThread.currentDeadline
+        let deadline = LaneThread.deadline(inLaneWithID: writeLaneID)
         guard deadline == 0 || now < deadline else { return 0 }
         waited = true
         orion_shared_store(words, token)

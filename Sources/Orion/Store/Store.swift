@@ -130,7 +130,9 @@ public protocol Store: Sendable {
     /// of the store's, never one of Swift's cooperative pool. Bodies run in parallel, up to the
     /// store's readers (SQLite) or its read share of the pool (PostgreSQL), and see committed
     /// data. A write inside the body (`exec`, `tx`, `migrate`, a statement that writes) throws
-    /// ``StoreError`` (``StoreError/Code-swift.struct/misuse``) before it reaches the database.
+    /// ``StoreError`` (``StoreError/Code-swift.struct/misuse``) before it reaches the database:
+    /// every write the body makes on its own thread, to any store. (Work the body hands to
+    /// another thread is that thread's, and not refused: don't.)
     ///
     /// A task cancelled while it waits for a thread leaves at once with `CancellationError`,
     /// and its body never runs; a body that has started runs to its end.
@@ -158,11 +160,16 @@ public protocol Store: Sendable {
     /// ``StoreError/Code-swift.struct/busy`` without having run. Under a write queue it
     /// returns when the write is acknowledged, as `tx` does; ``durable()`` waits for its commit.
     ///
-    /// A task cancelled while it waits leaves at once with `CancellationError`, and its body
-    /// never runs; a body that has started runs to its end.
+    /// A task cancelled while it waits for the lane leaves at once with `CancellationError`,
+    /// and its body never runs. Once the lane has taken the write, it runs to its end: its
+    /// waits for the writer or a lock are no longer cancelled (they end at the busy timeout).
     ///
     /// The default implementation, for adapters that do not provide their own, runs
-    /// `tx(body)` on a small pool of threads that Orion shares between such stores.
+    /// `tx(body)` on a small pool of threads that Orion shares between such stores (8), waiting
+    /// at most 5 s for one; the body's own waits are the adapter's. Implement `read` and
+    /// `write` in an adapter that can do better, and forward them in a wrapper (as
+    /// ``InstrumentedStore`` does): a wrapper that does not, runs its base's bodies on the
+    /// shared threads, without the base's lanes.
     ///
     /// - Parameter body: The writes, synchronous; the calls of the store inside it join the
     ///   transaction.
@@ -180,10 +187,11 @@ extension Store {
         try await Lane.sharedReads.run(body)
     }
 
-    /// Runs `tx(body)` on Orion's shared write threads (see ``Store/write(_:)``).
+    /// Runs `tx(body)` on Orion's shared write threads (see ``Store/write(_:)``); a write waits
+    /// for a thread at most 5 s, then throws ``StoreError/Code-swift.struct/busy``.
     @discardableResult
     public func write<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await Lane.sharedWrites.run { try self.tx(body) }
+        try await Lane.sharedWrites.run(timeout: Lane.sharedWriteTimeout) { try self.tx(body) }
     }
 }
 

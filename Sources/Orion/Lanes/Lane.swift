@@ -145,8 +145,8 @@ package final class Lane: @unchecked Sendable {
             queue.append(job)
             figures.calls += 1
             submitted.add(1, ordering: .releasing)
-            // A spinning thread takes it without a wake-up.
-            if spinning { return .wait }
+            // A spinning thread takes it without a wake-up; more jobs wake more threads.
+            if spinning && queue.count - head <= 1 { return .wait }
             if sleeping > 0 {
                 sleeping -= 1
                 wakeTokens += 1

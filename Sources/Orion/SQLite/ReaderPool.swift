@@ -6,7 +6,9 @@ import Synchronization
 /// (by a hash of its id) and claims the first free one with a compare-and-swap, so threads
 /// reading at once do not meet on a mutex. Connections open lazily, one per slot. A read that
 /// finds every slot busy waits on a condition variable until one is returned (reads are short,
-/// and a slot is held only for one statement).
+/// and a slot is held only for one statement) — unless its own thread holds a slot: a read
+/// nested in another (a `Decodable` initializer that reads) then runs on that slot's connection,
+/// beside the outer statement, instead of waiting for a slot only its own return could free.
 ///
 /// `@unchecked Sendable`: a slot's connection is touched only by the thread that holds the slot
 /// (it won `busy` with a compare-and-swap and gives it back with a release store); `waiting`
@@ -14,6 +16,8 @@ import Synchronization
 final class ReaderPool: @unchecked Sendable {
     private final class Slot: @unchecked Sendable {
         let busy = Atomic<Bool>(false)
+        /// The thread holding the slot (0: none), for reads nested on that thread.
+        let holder = Atomic<UInt>(0)
         var connection: SQLiteConnection?
     }
 
@@ -36,8 +40,13 @@ final class ReaderPool: @unchecked Sendable {
 
     /// Runs `body` on a reader connection, waiting for one when all are busy.
     func withConnection<R>(_ body: (SQLiteConnection) throws -> R) throws -> R {
-        let slot = try acquire()
-        defer { release(slot) }
+        let (slot, nested) = try acquire()
+        if nested { return try body(slot.connection!) }
+        slot.holder.store(currentThreadID(), ordering: .relaxed)
+        defer {
+            slot.holder.store(0, ordering: .relaxed)
+            release(slot)
+        }
         if slot.connection == nil { slot.connection = try open() }
         return try body(slot.connection!)
     }
@@ -53,12 +62,20 @@ final class ReaderPool: @unchecked Sendable {
         return nil
     }
 
-    private func acquire() throws -> Slot {
+    /// A free slot, or — when every slot is busy and the calling thread holds one — that one,
+    /// `nested`.
+    private func acquire() throws -> (Slot, nested: Bool) {
         let mixed = (currentThreadID() >> 6) &* 0x9E37_79B9_7F4A_7C15
         let start = Int(truncatingIfNeeded: mixed >> 40) % slots.count
         while true {
             if closed.load(ordering: .relaxed) { throw Self.closedError }
-            if let slot = claim(startingAt: start) { return slot }
+            if let slot = claim(startingAt: start) { return (slot, false) }
+            // Every slot is busy: if this thread holds one (a read inside a read), waiting would
+            // wait for itself.
+            let me = currentThreadID()
+            if let mine = slots.first(where: { $0.holder.load(ordering: .relaxed) == me && $0.connection != nil }) {
+                return (mine, true)
+            }
             let slot: Slot? = lock.withLock {
                 waiting.add(1, ordering: .sequentiallyConsistent)
                 defer { waiting.subtract(1, ordering: .sequentiallyConsistent) }
@@ -68,7 +85,7 @@ final class ReaderPool: @unchecked Sendable {
                 lock.wait()
                 return nil
             }
-            if let slot { return slot }
+            if let slot { return (slot, false) }
         }
     }
 

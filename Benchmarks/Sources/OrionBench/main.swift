@@ -1,5 +1,5 @@
 // Orion vs raw C vs GRDB.swift, on the same data, in one run, interleaved.
-//   swift run -c release OrionBench [reads|inserts|parallel|transfer|live-reads|fan-out|pg-reads|pg-transfer|memory|all] [--rounds N]
+//   swift run -c release OrionBench [reads|inserts|parallel|lanes|transfer|live-reads|fan-out|pg-reads|pg-transfer|memory|all] [--rounds N]
 import Foundation
 import GRDB
 import Orion
@@ -531,11 +531,13 @@ case "profile-pg-point": try profilePostgresPoint(raw: arguments.contains("--raw
 case "pg-transfer": try await benchPostgresTransfers()
 case "memory": try benchMemory()
 case "observe-fan-out": try await benchObserveFanOut()
+case "lanes": try await benchLanes()
 case "report":
     // Every workload in one run; the figures go to Benchmarks/results/<latest|quick>.{json,svg}.
     try benchReads()
     try benchInserts()
     try benchParallel()
+    try await benchLanes()
     try await benchTransfers()
     try await benchLiveReads()
     try await benchFanOut()

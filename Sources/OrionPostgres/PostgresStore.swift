@@ -297,13 +297,13 @@ public final class PostgresStore: Store, Sendable {
     // MARK: Running statements
 
     func query<T: Decodable>(_ sql: String, _ params: [SQLValue], access: Access) throws -> [T] {
-        try run(sql, access: access) { connection, statement in
+        try run(sql, access: access, decodes: true) { connection, statement in
             try connection.query(statement, sql: sql, params).decodeAll(as: T.self)
         }
     }
 
     func one<T: Decodable>(_ sql: String, _ params: [SQLValue], access: Access) throws -> T? {
-        try run(sql, access: access) { connection, statement in
+        try run(sql, access: access, decodes: true) { connection, statement in
             try connection.query(statement, sql: sql, params).decodeFirst(as: T.self)
         }
     }
@@ -354,8 +354,13 @@ public final class PostgresStore: Store, Sendable {
         return try body(connection, false)
     }
 
+    /// Runs feature statement `sql` as `access`.
+    ///
+    /// - Parameter decodes: Whether `body` decodes rows (`query`, `one`): a write whose returned
+    ///   rows fail to decode is then undone, as any failed call is — in a transaction of its own,
+    ///   or a savepoint inside `tx`.
     private func run<R>(
-        _ sql: String, access: Access, _ body: (PostgresConnection, PostgresConnection.Entry) throws -> R
+        _ sql: String, access: Access, decodes: Bool = false, _ body: (PostgresConnection, PostgresConnection.Entry) throws -> R
     ) throws -> R {
         try withConnection(sql: sql) { connection, pinned in
             var entry = try connection.entry(for: sql)
@@ -376,8 +381,14 @@ public final class PostgresStore: Store, Sendable {
             }
             var replanned = false
             while true {
-                try use(access, on: connection)
                 do {
+                    if decodes, Self.writesRows(entry.statement.words) {
+                        return try undoneOnFailure(connection, pinned: pinned) {
+                            try use(access, on: connection)
+                            return try body(connection, entry)
+                        }
+                    }
+                    try use(access, on: connection)
                     return try body(connection, entry)
                 } catch let error as StoreError where error.sqlState == "0A000" && !pinned && !replanned {
                     // "cached plan must not change result type": a table changed under a prepared
@@ -395,6 +406,51 @@ public final class PostgresStore: Store, Sendable {
                 }
             }
         }
+    }
+
+    /// Whether a statement starting with `words` writes and can return rows (`RETURNING`).
+    private static func writesRows(_ words: [String]) -> Bool {
+        switch words.first ?? "" {
+        case "insert", "update", "delete", "merge": true
+        default: false
+        }
+    }
+
+    /// Runs `work`, a write whose rows are decoded, so that a failure of the call (a row that
+    /// does not decode) undoes the write: in a transaction of its own, or a savepoint inside
+    /// `tx` (a failure on the server aborts the tx as any other does).
+    private func undoneOnFailure<R>(_ connection: PostgresConnection, pinned: Bool, _ work: () throws -> R) throws -> R {
+        if pinned {
+            try connection.control("savepoint orion_returning")
+            do {
+                let result = try work()
+                try connection.control("release savepoint orion_returning")
+                return result
+            } catch {
+                if !connection.transactionFailed(by: error) {
+                    _ = try? connection.control("rollback to savepoint orion_returning")
+                    _ = try? connection.control("release savepoint orion_returning")
+                    connection.role = .unknown
+                }
+                throw error
+            }
+        }
+        connection.begin()
+        let result: R
+        do {
+            result = try work()
+        } catch {
+            _ = try? connection.finish(commit: false)
+            connection.role = .unknown
+            throw error
+        }
+        do {
+            try connection.finish(commit: true)
+        } catch {
+            connection.role = .unknown
+            throw error
+        }
+        return result
     }
 
     private func use(_ access: Access, on connection: PostgresConnection) throws {

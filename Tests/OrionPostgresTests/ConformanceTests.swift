@@ -33,6 +33,9 @@ struct PostgresConformanceTests {
     @Test("threads", arguments: PG.adapters)
     func threads(adapter: Adapter) throws { try Conformance.threads(adapter) }
 
+    @Test("a write whose returned rows do not decode is undone, as a failed call", arguments: PG.adapters)
+    func returning(adapter: Adapter) throws { try Conformance.returningRowsThatDoNotDecode(adapter) }
+
     @Test("lanes: write is one tx, read refuses writes, the fence holds, cancelled callers never run", arguments: PG.adapters)
     func lanes(adapter: Adapter) async throws { try await Conformance.lanes(adapter) }
 }

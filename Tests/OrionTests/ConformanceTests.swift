@@ -77,6 +77,9 @@ struct SQLiteConformanceTests {
     @Test("threads", arguments: SQLiteAdapters.all)
     func threads(adapter: Adapter) throws { try Conformance.threads(adapter) }
 
+    @Test("a write whose returned rows do not decode is undone, as a failed call", arguments: SQLiteAdapters.all)
+    func returning(adapter: Adapter) throws { try Conformance.returningRowsThatDoNotDecode(adapter) }
+
     @Test("lanes: write is one tx, read refuses writes, the fence holds, cancelled callers never run", arguments: SQLiteAdapters.all)
     func lanes(adapter: Adapter) async throws { try await Conformance.lanes(adapter) }
 }

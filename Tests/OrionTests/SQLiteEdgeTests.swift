@@ -55,3 +55,118 @@ struct SQLiteNestedReadTests {
         #expect(totals.withLock { $0 } == Array(repeating: 1, count: readers))
     }
 }
+
+@Suite("SQLite edges: the fence")
+struct SQLiteFenceEdgeTests {
+    let dir = TempDir()
+
+    /// The writer read its record of owners inside a transaction that rolled back; another
+    /// connection then committed the same schema version with other tables.
+    @Test("a record of owners read inside a transaction that rolled back is read again, not trusted at a repeated schema version")
+    func staleRecordOfOwners() throws {
+        struct Boom: Error {}
+        let store = try SQLiteStore(path: dir.path())
+        try store.migrate("f", ["create table f_t (x)"])
+        let f = store.scoped(to: "f")
+        let version: Int? = try store.one("pragma schema_version")
+        _ = try? store.tx {
+            try store.exec("create table scratch (x)")
+            let _: [Int] = try f.query("select x from f_t")  // the writer reads the record here
+            throw Boom()
+        }
+        let other = try SQLiteStore(path: dir.path())
+        try other.migrate("g", ["create table g_t (secret text)", "insert into g_t values ('g''s')"])
+        // The premise: g's table came at the version the rolled-back transaction had reached.
+        #expect(try store.one("pragma schema_version") == (version ?? 0) + 1)
+        expectStoreError(.fence) { try f.exec("insert into g_t values ('from f')") }
+        expectStoreError(.fence) { try f.tx { let _: [String] = try f.query("select secret from g_t") } }
+        #expect(try other.query("select secret from g_t") == ["g's"])
+    }
+
+    @Test("a feature's full-text index over another feature's table is refused at migration")
+    func fullTextIndexOverAnotherFeature() throws {
+        let store = try SQLiteStore(path: dir.path())
+        try store.migrate("people", ["create table people (name text, secret text)"])
+        for content in ["'people'", "\"people\"", "people", "[people]", "'PEOPLE'"] {
+            let error = expectStoreError(.fence) {
+                try store.migrate("evil", ["create virtual table evil_idx using fts5(name, secret, content=\(content))"])
+            }
+            #expect(error?.message.contains("people") == true, "\(String(describing: error))")
+        }
+        // Over its own table, it works.
+        try store.migrate(
+            "notes",
+            [
+                "create table notes (id integer primary key, body text)",
+                "create virtual table notes_idx using fts5(body, content='notes', content_rowid='id')",
+            ])
+        try store.scoped(to: "notes").exec("insert into notes (body) values ('hello')")
+        try store.scoped(to: "notes").exec("insert into notes_idx (notes_idx) values ('rebuild')")
+        let found: [String] = try store.scoped(to: "notes").query("select body from notes_idx where notes_idx match 'hello'")
+        #expect(found == ["hello"])
+    }
+
+    /// An index made before the check (here by hand, then registered to the feature): once the
+    /// root store has used it on a connection, FTS5 reuses its own read of `people` unchecked.
+    @Test("reading a full-text index whose content is another feature's table is refused at run time, after the root store used it")
+    func fullTextIndexAtRunTime() throws {
+        let store = try SQLiteStore(path: dir.path())
+        try store.migrate("people", ["create table people (name text, secret text)", "insert into people values ('ann', 'hunter2')"])
+        try store.migrate("evil", ["create table evil_notes (x)"])
+        try store.runOnWriterForTests("create virtual table evil_idx using fts5(name, secret, content='people')")
+        try store.runOnWriterForTests("insert into _orion_tables (name, type, feature) values ('evil_idx', 'table', 'evil')")
+        try store.exec("insert into evil_idx (evil_idx) values ('rebuild')")
+        let evil = store.scoped(to: "evil")
+        try store.tx {
+            let _: [String] = try store.query("select secret from evil_idx where evil_idx match 'ann'")
+            expectStoreError(.fence) { let _: [String] = try evil.query("select secret from evil_idx where evil_idx match 'ann'") }
+        }
+        let _: [String] = try store.query("select secret from evil_idx where evil_idx match 'ann'")
+        expectStoreError(.fence) { let _: [String] = try evil.query("select secret from evil_idx where evil_idx match 'ann'") }
+        expectStoreError(.fence) { try evil.exec("insert into evil_idx (evil_idx) values ('rebuild')") }
+    }
+
+    @Test("a scoped store cannot read the row counts and counters of other features' tables", arguments: ["sqlite_stat1", "sqlite_sequence"])
+    func rowCounts(table: String) throws {
+        let store = try SQLiteStore(path: dir.path())
+        try store.migrate("people", ["create table people (id integer primary key autoincrement, name text)", "insert into people (name) values ('ann'), ('bob')"])
+        try store.migrate("todos", ["create table todos (id integer primary key autoincrement, title text)"])
+        try store.exec("analyze")
+        let todos = store.scoped(to: "todos")
+        let error = expectStoreError(.fence) { let _: [Row] = try todos.query("select * from \(table)") }
+        #expect(error?.message.contains(table) == true)
+        // Its own AUTOINCREMENT table still works (SQLite keeps the counter itself).
+        #expect(try todos.exec("insert into todos (title) values ('a')").lastId == 1)
+        let rows: [Row] = try store.query("select * from \(table)")
+        #expect(!rows.isEmpty)
+    }
+}
+
+@Suite("SQLite edges: where statements run")
+struct SQLiteRoutingEdgeTests {
+    let dir = TempDir()
+
+    @Test("pragma optimize, which SQLite calls read-only, runs on the writer: beside an open batch it does not fail with SQLITE_BUSY")
+    func optimizeOnTheWriter() throws {
+        let store = try SQLiteStore(path: dir.path(), writeQueue: WriteQueue(maxBatch: 1000, maxDelay: .seconds(60)), readers: 1)
+        try store.migrate("todos", Todos.migrations + ["create index todos_title on todos (title)"])
+        for i in 0..<100 { try Todos.insert(store, "t\(i % 7)") }
+        try store.flush()
+        // A read on the reader that uses the index: pragma optimize then has work to do there.
+        let _: [Todo] = try store.query("select id, title, done from todos where title = ?", "t1")
+        // Another thread opens a batch (this one's reads stay on the reader).
+        try onThreads(1) { _ in try Todos.insert(store, "opens a batch") }
+        #expect(store.batchIsOpenForTests)
+        let _: [Row] = try store.query("pragma optimize")
+        try store.flush()
+    }
+
+    @Test("pragma optimize inside a read body is refused as a write, also on :memory:", arguments: [false, true])
+    func optimizeInRead(memory: Bool) async throws {
+        let store = try SQLiteStore(path: memory ? ":memory:" : dir.path())
+        try store.migrate("todos", Todos.migrations + ["create index todos_title on todos (title)"])
+        for i in 0..<100 { try Todos.insert(store, "t\(i % 7)") }
+        await #expect(throws: StoreError.self) { _ = try await store.read { try store.query("pragma optimize") as [Row] } }
+        #expect(try store.one("select count(*) from sqlite_schema where name = 'sqlite_stat1'") == 0)
+    }
+}

@@ -21,6 +21,12 @@ final class Authorizer {
     /// Whether the statement compiled a schema change: SQLite then writes its own tables
     /// (`sqlite_sequence`, `sqlite_stat1`) as part of it.
     private(set) var sawSchemaChange = false
+    /// Whether it runs a pragma that writes the database although SQLite calls the statement
+    /// read-only (`pragma optimize` runs ANALYZE): it must run on the writer.
+    private(set) var sawWritingPragma = false
+    /// Whether the statement drops a table or runs ANALYZE: SQLite then reads its own
+    /// bookkeeping (`sqlite_sequence`, `sqlite_stat1`) for that table by itself.
+    private(set) var sawDropOrAnalyze = false
     /// True while the store itself prepares a statement; false when SQLite re-prepares one
     /// during a step (after a schema change).
     @exclusivity(unchecked) var explicitPrepare = false
@@ -38,6 +44,8 @@ final class Authorizer {
     @exclusivity(unchecked) var strict = false
     /// The schema version at which the statement re-preparing now was proven (-1: never).
     @exclusivity(unchecked) var currentProof: Int64 = -1
+    /// How many times this connection read the registry (``Registry/generation``).
+    @exclusivity(unchecked) var registryLoads: Int64 = 0
     /// While a migration entry runs: the tables its statements write, for its foreign-key check.
     var touchedTables: Set<SQLName>?
     /// The tables the statement compiling now reads and writes (through triggers, views and
@@ -55,6 +63,8 @@ final class Authorizer {
         writes = []
         sawInsert = false
         sawSchemaChange = false
+        sawWritingPragma = false
+        sawDropOrAnalyze = false
         needsProof = false
         needsRegistry = false
         explicitPrepare = true
@@ -107,6 +117,9 @@ final class Authorizer {
         if action == SQLITE_INSERT, inner == nil, explicitPrepare, let a1, !a1.hasPrefix("sqlite_") {
             sawInsert = true
         }
+        if action == SQLITE_PRAGMA, let a1, Fence.writingPragmas.contains(a1.lowercased()) {
+            sawWritingPragma = true
+        }
         if let a1 {
             switch action {
             case SQLITE_READ:
@@ -125,6 +138,10 @@ final class Authorizer {
             return SQLITE_DENY
         }
         if Fence.isDDL(action) { sawSchemaChange = true }
+        switch action {
+        case SQLITE_DROP_TABLE, SQLITE_DROP_TEMP_TABLE, SQLITE_DROP_VTABLE, SQLITE_ANALYZE: sawDropOrAnalyze = true
+        default: break
+        }
         if touchedTables != nil {
             switch action {
             case SQLITE_INSERT, SQLITE_UPDATE, SQLITE_DELETE, SQLITE_DROP_TABLE:
@@ -137,7 +154,7 @@ final class Authorizer {
         }
         var verdict = Fence.check(
             action, a1, a2, database: database.map { String(cString: $0) }, access: access,
-            registry: registry, withinSchemaChange: sawSchemaChange)
+            registry: registry, withinSchemaChange: sawSchemaChange, withinDropOrAnalyze: sawDropOrAnalyze)
         if let inner, !verdict.isDenial {
             // Inside a trigger or a view, the code is another feature's: it may touch only what
             // that feature may, whoever set it off (a cascade, the root store).
@@ -169,7 +186,7 @@ final class Authorizer {
                 needsProof = true
                 return SQLITE_OK
             }
-            if currentProof == registry.schemaVersion { return SQLITE_OK }
+            if currentProof == registry.generation { return SQLITE_OK }
             needsProof = true
             return SQLITE_DENY
         }

@@ -58,6 +58,10 @@ enum Fence {
         "foreign_key_list", "foreign_key_check",
     ]
 
+    /// Pragmas that change the database although SQLite calls their statement read-only:
+    /// `optimize` runs ANALYZE (writes `sqlite_stat1`), `incremental_vacuum` frees pages.
+    static let writingPragmas: Set<String> = ["optimize", "incremental_vacuum"]
+
     /// Pragmas the root store may set: they are kept in the database file, not per connection.
     static let databasePragmas: Set<String> = ["user_version", "application_id"]
 
@@ -73,9 +77,25 @@ enum Fence {
     static let statisticsTables: Set<SQLName> = Set(["sqlite_stat1", "sqlite_stat4"].map(SQLName.init))
 
     /// Tables that describe every feature's tables (`dbstat`: their pages and row counts;
-    /// `sqlite_stmt`: the statements of a connection; `sqlite_dbpage`: raw pages): scoped stores
-    /// and migrations may not read them.
-    static let introspectionTables: Set<SQLName> = Set(["dbstat", "sqlite_stmt", "sqlite_dbpage"].map(SQLName.init))
+    /// `sqlite_stmt`: the statements of a connection; `sqlite_dbpage`: raw pages;
+    /// `sqlite_stat1` and `sqlite_stat4`: the planner's row counts and samples of every table
+    /// and index; `sqlite_sequence`: every AUTOINCREMENT table's largest id): scoped stores and
+    /// migrations may not read them.
+    static let introspectionTables: Set<SQLName> = Set(
+        ["dbstat", "sqlite_stmt", "sqlite_dbpage", "sqlite_stat1", "sqlite_stat4", "sqlite_sequence"].map(SQLName.init))
+
+    /// SQLite's bookkeeping that a DROP TABLE or ANALYZE reads and writes by itself.
+    static let bookkeepingTables: Set<SQLName> = Set(["sqlite_stat1", "sqlite_stat4", "sqlite_sequence"].map(SQLName.init))
+
+    /// What each introspection table would tell another feature.
+    private static func describes(_ table: SQLName) -> String {
+        switch table {
+        case SQLName("sqlite_stmt"): "the statements of a pooled connection"
+        case SQLName("sqlite_stat1"), SQLName("sqlite_stat4"): "the planner's row counts and samples of every feature's tables"
+        case SQLName("sqlite_sequence"): "the largest id of every feature's AUTOINCREMENT table"
+        default: "every feature's pages and rows"
+        }
+    }
 
     /// Whether feature SQL may call the function `name`.
     static func checkFunction(_ name: String?) -> Verdict {
@@ -93,9 +113,11 @@ enum Fence {
     ///   - a2: Its detail: the column, the table of an index or trigger, or a pragma's argument.
     ///   - database: The schema the object lives in (`main`, `temp`), when SQLite says.
     ///   - withinSchemaChange: Whether the statement compiled a schema change before this access.
+    ///   - withinDropOrAnalyze: Whether it drops a table or runs ANALYZE, whose own reads of
+    ///     SQLite's bookkeeping tables (for that table) are SQLite's.
     static func check(
         _ action: Int32, _ a1: String?, _ a2: String?, database: String?,
-        access: Access, registry: Registry, withinSchemaChange: Bool
+        access: Access, registry: Registry, withinSchemaChange: Bool, withinDropOrAnalyze: Bool = false
     ) -> Verdict {
         if case .internal = access { return .allow }
         switch action {
@@ -111,11 +133,13 @@ enum Fence {
         if isTemporary(action, database: database) { return .deny(temporaryRefusal) }
         if let denial = checkReserved(action, a1, a2) { return .deny(denial) }
         if !withinSchemaChange, let denial = checkSQLiteTable(action, a1, access: access) { return .deny(denial) }
-        if access.feature != nil, action == SQLITE_READ, let table = a1, introspectionTables.contains(SQLName(table)) {
+        if access.feature != nil, action == SQLITE_READ, let table = a1, introspectionTables.contains(SQLName(table)),
+            !(withinDropOrAnalyze && bookkeepingTables.contains(SQLName(table)))
+        {
             return .deny(
                 StoreError(
                     .fence,
-                    "feature SQL cannot read '\(table)': it describes every feature's tables (\(table == "sqlite_stmt" ? "the statements of a pooled connection" : "their pages and rows")); read it through the root store"))
+                    "feature SQL cannot read '\(table)': it holds \(describes(SQLName(table))); read it through the root store"))
         }
         switch access {
         case .internal, .root:
@@ -262,7 +286,12 @@ enum Fence {
         case SQLITE_DELETE: verb = "delete from"
         default: return .allow
         }
-        guard let table = a1, let owner = registry.owner(of: table), owner != feature else { return .allow }
+        guard let table = a1 else { return .allow }
+        if let (content, owner) = registry.foreignContent(of: table, for: feature) {
+            // A full-text index over another feature's table: reading the index reads its rows.
+            return .deny(StoreError(.fence, message("\(verb) '\(table)', the full-text index over", content, owner)))
+        }
+        guard let owner = registry.owner(of: table), owner != feature else { return .allow }
         let refusal = StoreError(.fence, message(verb, table, owner))
         if excusesEnforcement, isEnforcement(action, table: table, column: a2, feature: feature, registry: registry) {
             return .enforcement(refusal)

@@ -141,6 +141,7 @@ enum Migrator {
             try checkBodies(before: before, after: after, access: access, on: connection)
             try register(feature: feature, before: before, after: after, on: connection)
             try connection.refreshRegistry()
+            try checkFullTextContent(feature: feature, index: index, on: connection)
             let changed = Set(after.subtracting(before).filter { $0.type == "table" }.map { SQLName($0.name) })
             try checkForeignKeys(
                 feature: feature, index: index, tables: changed.union(connection.touchedTables ?? []), on: connection)
@@ -154,6 +155,19 @@ enum Migrator {
             if !connection.isAutocommit { try? connection.run("rollback") }
             connection.writeLog.discard()
             throw describe(error, feature: feature, index: index, entry: entry)
+        }
+    }
+
+    /// A full-text index of the feature's over another feature's table (`content='people'`)
+    /// would read that table's rows wherever the index is read: refused.
+    private static func checkFullTextContent(feature: String, index: Int, on connection: SQLiteConnection) throws {
+        let registry = connection.registry
+        for (name, owner) in registry.owners where owner == feature {
+            if let (content, contentOwner) = registry.foreignContent(of: name.original, for: feature) {
+                throw StoreError(
+                    .fence,
+                    "migration \(feature)[\(index)] cannot make the full-text index '\(name.original)' over table '\(content)' (its content= option): it belongs to feature '\(contentOwner)'; index your own table, or ask feature '\(contentOwner)' for what you need")
+            }
         }
     }
 

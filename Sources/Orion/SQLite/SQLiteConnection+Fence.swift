@@ -193,5 +193,15 @@ extension SQLiteConnection {
         let version: Int64 = try first("pragma schema_version", [], access: .internal) ?? 0
         guard version != authorizer.registry.schemaVersion else { return }
         authorizer.registry = try Registry.load(from: self, schemaVersion: version)
+        authorizer.registry.tentative = !isAutocommit
+        authorizer.registryLoads += 1
+        authorizer.registry.generation = authorizer.registryLoads
+    }
+
+    /// After a rollback (a whole transaction, or to a savepoint): a record of owners read inside
+    /// the transaction may describe tables that no longer exist, at a schema version another
+    /// connection can reach with other tables. It is read again at the next feature statement.
+    func forgetTentativeRegistry() {
+        if authorizer.registry.tentative { authorizer.registry.schemaVersion = -1 }
     }
 }

@@ -323,7 +323,7 @@ final class SQLiteConnection {
                 authorizer.needsProof = false
                 sqlite3_reset(statement.handle)
                 try prove(statement.sql, access: authorizer.access)
-                statement.provenAt = authorizer.registry.schemaVersion
+                statement.provenAt = authorizer.registry.generation
                 authorizer.currentProof = statement.provenAt
                 continue
             }
@@ -333,6 +333,8 @@ final class SQLiteConnection {
 
     /// Runs one of the store's own statements (no parameters, no fence).
     func run(_ sql: String) throws {
+        // Every rollback of the store's goes through here.
+        if sql.utf8.first == UInt8(ascii: "r"), sql.hasPrefix("rollback") { forgetTentativeRegistry() }
         try withStatement(sql, [], access: .internal) { while try step($0) {} }
     }
 
@@ -397,14 +399,14 @@ final class SQLiteConnection {
         }
         let statement = SQLiteStatement(
             handle: raw, sql: sql, inserts: authorizer.sawInsert, changesSchema: authorizer.sawSchemaChange,
-            tables: authorizer.takeTables())
+            tables: authorizer.takeTables(), writesAnyway: authorizer.sawWritingPragma)
         if SQLText.hasStatement(in: sql.utf8.dropFirst(tailOffset)) {
             throw StoreError.multipleStatements(sql: sql)
         }
         if authorizer.needsProof {
             authorizer.needsProof = false
             try prove(sql, access: access)
-            statement.provenAt = authorizer.registry.schemaVersion
+            statement.provenAt = authorizer.registry.generation
         }
         for index in stride(from: 1, through: statement.parameterCount, by: 1) {
             if let name = sqlite3_bind_parameter_name(raw, Int32(index)) {

@@ -7,7 +7,8 @@ final class SQLiteStatement {
     let handle: OpaquePointer
     let sql: String
     let parameterCount: Int
-    /// `sqlite3_stmt_readonly`: whether the statement leaves the database as it was.
+    /// Whether the statement leaves the database as it was: `sqlite3_stmt_readonly`, and no
+    /// pragma that writes anyway (`pragma optimize`, which SQLite calls read-only).
     let isReadOnly: Bool
     /// Whether the authorizer saw this statement insert into a table at the top level (not in a trigger).
     let inserts: Bool
@@ -41,7 +42,7 @@ final class SQLiteStatement {
 
     init(
         handle: OpaquePointer, sql: String, inserts: Bool, changesSchema: Bool = false,
-        tables: (reads: [String], writes: [String]) = ([], [])
+        tables: (reads: [String], writes: [String]) = ([], []), writesAnyway: Bool = false
     ) {
         self.handle = handle
         self.sql = sql
@@ -52,7 +53,7 @@ final class SQLiteStatement {
         writtenKeys = tables.writes.map(SQLName.init)
         change = Change(tables: Set(tables.writes))
         parameterCount = Int(sqlite3_bind_parameter_count(handle))
-        isReadOnly = sqlite3_stmt_readonly(handle) != 0
+        isReadOnly = !writesAnyway && sqlite3_stmt_readonly(handle) != 0
     }
 
     deinit {

@@ -38,10 +38,10 @@ extension SQLiteStore {
         // the writer serves those inside `tx`, and the callers that wrote into the open batch
         // (read-your-writes).
         guard let readerPool, !writerLock.isHeldByCurrentThread else {
-            return try onWriter(sql, params, access: access, run)
+            return try onWriter(sql, params, access: access, decodes: true, run)
         }
         if let group, group.isOpenForReaders, group.wroteIntoOpenBatch(currentCallerKey()) {
-            return try onWriter(sql, params, access: access, run)
+            return try onWriter(sql, params, access: access, decodes: true, run)
         }
         do {
             return try readerPool.withConnection { connection in
@@ -52,7 +52,7 @@ extension SQLiteStore {
             }
         } catch is NeedsWriter {
             if LaneThread.inReadBody { throw StoreError.writeInRead("a statement that writes", sql: sql) }
-            return try onWriter(sql, params, access: access, run)
+            return try onWriter(sql, params, access: access, decodes: true, run)
         }
     }
 
@@ -60,8 +60,12 @@ extension SQLiteStore {
 
     /// Runs one statement on the writer: inside the open `tx`, as a write unit of the batch, or
     /// on its own (autocommit).
+    ///
+    /// - Parameter decodes: Whether `run` decodes rows (`query`, `one`): a write whose returned
+    ///   rows fail to decode is then undone, as any failed call is — in its own transaction
+    ///   (autocommit), its own savepoint (inside `tx`), or its unit of the batch.
     func onWriter<R>(
-        _ sql: String, _ params: Parameters, access: Access,
+        _ sql: String, _ params: Parameters, access: Access, decodes: Bool = false,
         _ run: (SQLiteConnection, SQLiteStatement) throws -> R
     ) throws -> R {
         try withWriter { writer in
@@ -88,6 +92,9 @@ extension SQLiteStore {
                     {
                         throw StoreError.rollbackInSharedBatch(sql: sql)
                     }
+                    if decodes && !statement.isReadOnly {
+                        return try writer.guarded { try undoneOnFailure(connection, runRedacted) }
+                    }
                     return try writer.guarded(runRedacted)
                 }
                 if let group, !statement.isReadOnly {
@@ -98,8 +105,59 @@ extension SQLiteStore {
                     }
                     return try group.unit(writer, caller: currentCallerKey(), runRedacted)
                 }
+                if decodes && !statement.isReadOnly { return try decodedInTransaction(writer, runRedacted) }
                 return try runRedacted()
             }
         }
+    }
+
+    /// A write whose returned rows are decoded, inside a transaction: in a savepoint of its own,
+    /// rolled back when the call fails (a row that does not decode). No row, or a one-column
+    /// NULL, is no failure: the write stands.
+    private func undoneOnFailure<R>(_ connection: SQLiteConnection, _ work: () throws -> R) throws -> R {
+        try connection.run("savepoint orion_returning")
+        connection.writeLog.begin()
+        do {
+            let result = try work()
+            try connection.run("release orion_returning")
+            connection.writeLog.release()
+            return result
+        } catch let noValue as NoValue {
+            try connection.run("release orion_returning")
+            connection.writeLog.release()
+            throw noValue
+        } catch {
+            if !connection.isAutocommit {
+                try? connection.run("rollback to orion_returning")
+                try? connection.run("release orion_returning")
+            }
+            connection.writeLog.rollBack()
+            throw error
+        }
+    }
+
+    /// The same outside any transaction: the write and the decoding of its rows in one
+    /// transaction, committed only when both succeed.
+    private func decodedInTransaction<R>(_ writer: Writer, _ work: () throws -> R) throws -> R {
+        let connection = writer.connection
+        try connection.run("begin immediate")
+        connection.writeLog.begin()
+        let result: Result<R, any Error>
+        do {
+            result = .success(try work())
+        } catch let noValue as NoValue {
+            result = .failure(noValue)
+        } catch {
+            writer.rollbackIfOpen()
+            throw error
+        }
+        do {
+            try connection.run("commit")
+        } catch {
+            writer.rollbackIfOpen()
+            throw error
+        }
+        connection.announceCommit()
+        return try result.get()
     }
 }

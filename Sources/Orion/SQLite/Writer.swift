@@ -42,6 +42,7 @@ final class Writer {
         let cause = error as? StoreError
         var thrown = error
         connection.writeLog.discard()
+        connection.forgetTentativeRegistry()
         if let group, group.isOpen {
             if group.units == 0 {
                 group.endEmpty(on: connection)

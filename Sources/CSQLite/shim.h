@@ -70,17 +70,4 @@ static inline void orion_name_thread(const char *name) {
 static inline void orion_name_thread(const char *name) { (void)name; }
 #endif
 
-// Atomic loads and stores of 64-bit words in memory shared between processes (a mapped file),
-// which Swift's Atomic cannot be placed over. (`unsigned long long`, not `uint64_t`: no header
-// more in this module, whose types Swift would then attribute to it.)
-static inline unsigned long long orion_shared_load(const unsigned long long *word) {
-    return __atomic_load_n(word, __ATOMIC_ACQUIRE);
-}
-static inline void orion_shared_store(unsigned long long *word, unsigned long long value) {
-    __atomic_store_n(word, value, __ATOMIC_RELEASE);
-}
-static inline int orion_shared_clear_if(unsigned long long *word, unsigned long long expected) {
-    return __atomic_compare_exchange_n(word, &expected, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-}
-
 #endif

@@ -4,6 +4,17 @@
 import Foundation
 import Orion
 
+/// A RowDecodable that keeps its reader, to use it after init(row:) returned (a misuse).
+struct KeepsReader: RowDecodable {
+    nonisolated(unsafe) static var kept: RowReader?
+    let x: Int
+    init(row: RowReader) throws {
+        x = try row.int(0)
+        Self.kept = row
+    }
+    init(from decoder: any Decoder) throws { x = 0 }
+}
+
 /// Prints a line and pushes it out at once: the parent reads these as they happen.
 func say(_ line: String) {
     FileHandle.standardOutput.write((line + "\n").data(using: .utf8)!)
@@ -34,6 +45,30 @@ do {
             usleep(milliseconds * 1000)
         }
         say("committed")
+    case "kept-row-reader":
+        // Keeps a RowReader past init(row:) and uses it after the store closed: a misuse the
+        // store must stop with a sentence, not a crash inside SQLite.
+        let store = try SQLiteStore(path: path)
+        try store.migrate("t", ["create table t (x integer)", "insert into t values (7)"])
+        let _: [KeepsReader] = try store.query("select x from t")
+        try store.close()
+        say("using the kept reader")
+        _ = try? KeepsReader.kept?.int(0)
+        say("read it")
+    case "turns-cut-short":
+        // Cuts the turns file short while the store uses it, then writes on (no SIGBUS).
+        let store = try SQLiteStore(path: path)
+        try store.migrate("t", ["create table t (x integer)"])
+        try store.exec("insert into t values (1)")
+        guard truncate(path + "-orion-turns", 0) == 0 else {
+            say("could not cut the turns file")
+            exit(3)
+        }
+        for i in 0..<100 { try store.exec("insert into t values (?)", i) }
+        let other = try SQLiteStore(path: path)
+        try other.exec("insert into t values (2)")
+        let count: Int? = try store.one("select count(*) from t")
+        say("rows \(count ?? -1)")
     case "hold-until-released":
         // Holds the write lock inside a transaction until a line (or the end) arrives on
         // standard input, then commits.

@@ -170,3 +170,118 @@ struct SQLiteRoutingEdgeTests {
         #expect(try store.one("select count(*) from sqlite_schema where name = 'sqlite_stat1'") == 0)
     }
 }
+
+@Suite("SQLite edges: change notifications")
+struct ChangeDeliveryEdgeTests {
+    let dir = TempDir()
+
+    @Test("a subscription made after a commit returned is not told of that commit, however late its delivery")
+    func lateSubscriber() async throws {
+        let store = try SQLiteStore(path: dir.path())
+        try store.migrate("t", ["create table a (x)", "create table b (x)"])
+        var early = store.changes().makeAsyncIterator()
+        let release = store.changeHub.holdDeliveriesForTests()
+        try store.exec("insert into a values (1)")
+        var late = store.changes().makeAsyncIterator()
+        release()
+        try store.exec("insert into b values (1)")
+        #expect(await late.next()?.tables == ["b"])
+        let first = await early.next()
+        #expect(first?.tables.contains("a") == true)
+    }
+
+    @Test("observe ends quietly when the store closes while its view runs")
+    func observeClosedWhileRunning() async throws {
+        let store = try SQLiteStore(path: dir.path())
+        try store.migrate("todos", Todos.migrations)
+        let entered = DispatchSemaphore(value: 0)
+        let goOn = DispatchSemaphore(value: 0)
+        let runs = Locked(0)
+        let observation = store.observe { () -> Int in
+            let run = runs.withLock { value in
+                value += 1
+                return value
+            }
+            if run == 2 {
+                entered.signal()
+                goOn.wait()
+            }
+            return try Todos.all(store).count
+        }
+        var iterator = observation.makeAsyncIterator()
+        #expect(try await iterator.next() == 0)
+        try Todos.insert(store, "a")
+        let second = Task { try await iterator.next() }
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                entered.wait()
+                continuation.resume()
+            }
+        }
+        let closing = Task {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                DispatchQueue.global().async { continuation.resume(with: Result { try store.close() }) }
+            }
+        }
+        try await closing.value
+        goOn.signal()
+        #expect(try await second.value == nil)
+    }
+}
+
+/// Runs the test child with `arguments`; its status, standard output and standard error.
+private func runChild(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
+    let child = Process()
+    child.executableURL = URL(fileURLWithPath: builtExecutable("OrionTestChild"))
+    child.arguments = arguments
+    let dir = TempDir()
+    FileManager.default.createFile(atPath: dir.path("out"), contents: nil)
+    FileManager.default.createFile(atPath: dir.path("err"), contents: nil)
+    child.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.path("out")))
+    child.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.path("err")))
+    try child.run()
+    child.waitUntilExit()
+    let read = { (name: String) in String(decoding: FileManager.default.contents(atPath: dir.path(name)) ?? Data(), as: UTF8.self) }
+    return (child.terminationStatus, read("out"), read("err"))
+}
+
+@Suite("SQLite edges: misuse that would crash")
+struct CrashingMisuseTests {
+    let dir = TempDir()
+
+    @Test("a RowReader kept past init(row:) stops the process with a sentence naming the misuse, not a crash inside SQLite")
+    func keptRowReader() throws {
+        let (status, output, errors) = try runChild(["kept-row-reader", dir.path()])
+        #expect(status != 0)
+        #expect(output.contains("using the kept reader") && !output.contains("read it"))
+        #expect(errors.contains("a RowReader was used after the init(row:) it was given returned"), "\(errors)")
+    }
+
+    @Test("a turns file cut short while the store uses it costs the writer nothing (no SIGBUS)")
+    func turnsFileCutShort() throws {
+        let (status, output, errors) = try runChild(["turns-cut-short", dir.path()])
+        #expect(status == 0, "\(output) \(errors)")
+        #expect(output.contains("rows 102"))
+    }
+
+    @Test("a hard link planted at the turns file's name is left alone: not written, not given the database's mode")
+    func turnsFileHardLink() throws {
+        let dir = TempDir()
+        let precious = dir.path("precious")
+        #expect(FileManager.default.createFile(atPath: precious, contents: Data("precious".utf8), attributes: [.posixPermissions: 0o600]))
+        // The database first (its mode 0644), then the planted link.
+        do {
+            let store = try SQLiteStore(path: dir.path())
+            try store.close()
+        }
+        try? FileManager.default.removeItem(atPath: dir.path() + "-orion-turns")
+        #expect(link(precious, dir.path() + "-orion-turns") == 0)
+        let store = try SQLiteStore(path: dir.path())
+        try store.migrate("t", ["create table t (x integer)"])
+        try store.exec("insert into t values (1)")
+        #expect(!store.hasWriterTurnsForTests)
+        #expect(FileManager.default.contents(atPath: precious) == Data("precious".utf8))
+        let mode = try FileManager.default.attributesOfItem(atPath: precious)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+    }
+}

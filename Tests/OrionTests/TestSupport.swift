@@ -89,6 +89,10 @@ func expectStoreError(
 }
 
 /// The path of an executable built next to the test binary.
+///
+/// `swift test` builds the test targets and what they import, not every executable product:
+/// in a build folder of its own (`--scratch-path`, a sanitizer's), the helper is built first —
+/// `scripts/test` and `scripts/sanitize` do — or the test that needs it stops here, saying so.
 func builtExecutable(_ name: String) -> String {
     let me = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
     var dir = me.deletingLastPathComponent()
@@ -96,7 +100,14 @@ func builtExecutable(_ name: String) -> String {
     while !FileManager.default.fileExists(atPath: dir.appendingPathComponent(name).path), dir.path != "/" {
         dir = dir.deletingLastPathComponent()
     }
-    return dir.appendingPathComponent(name).path
+    let path = dir.appendingPathComponent(name).path
+    guard FileManager.default.isExecutableFile(atPath: path) else {
+        let folder = me.deletingLastPathComponent().path
+        Issue.record(
+            "\(name) is not built next to the tests (\(folder)): build it with the same build folder first, `swift build --product \(name)` with the same --scratch-path and --sanitize (scripts/test and scripts/sanitize do)")
+        return "/bin/false"
+    }
+    return path
 }
 
 struct Todo: Codable, Sendable, Equatable {

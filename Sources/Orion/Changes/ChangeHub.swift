@@ -4,11 +4,19 @@ import Synchronization
 /// The subscribers of one store's changes, and the fan-out of each commit to those it concerns.
 ///
 /// An adapter publishes every commit (the tables it wrote) once it succeeded. Publishing only
-/// queues it: a delivery queue of the hub's own hands it, in commit order, to each subscriber
-/// whose tables it touches (found through an index by table) and resumes the waiting consumers.
-/// So the committing thread — which may hold the writer — pays the same small cost however many
-/// subscribers there are. Each subscriber keeps at most one undelivered ``Change`` (later ones
-/// merge into it).
+/// queues it, with the subscribers it concerns decided then: those subscribed when it was
+/// published (a subscription made after a commit returned is never told of it). A delivery
+/// queue of the hub's own hands it, in commit order, to each of them whose tables it touches
+/// (found through an index by table) and resumes the waiting consumers. So the committing
+/// thread — which may hold the writer — pays the same small cost however many subscribers there
+/// are. Each subscriber keeps at most one undelivered ``Change`` (later ones merge into it).
+///
+/// The queue is bounded: a commit published while the one before it still waits for delivery,
+/// with the same subscribers, merges into it when it wrote the same tables — and, once
+/// ``mergeAbove`` commits wait, whatever tables it wrote. So a writer faster than the delivery
+/// costs the hub no memory and each delivery round no more work than its subscribers: the
+/// subscribers of a merged commit receive one ``Change`` naming every table of the commits in
+/// it, as a subscriber that falls behind does.
 ///
 /// The hub holds its subscribers weakly: a subscription ends when nothing holds its sequence
 /// any more (a loop that broke out, a sequence never iterated), as well as on cancellation and
@@ -58,6 +66,9 @@ package final class ChangeHub: Sendable {
 
     private let state = Locked(State())
     private let count = Atomic<Int>(0)
+    /// The id the next subscriber gets: a commit concerns only subscribers below it when it is
+    /// published (readable without the lock).
+    private let nextID = Atomic<Int>(0)
     /// The number of the last commit published: a view that starts after reading it has seen
     /// every commit up to it.
     private let published = Atomic<UInt64>(0)
@@ -73,10 +84,16 @@ package final class ChangeHub: Sendable {
     }
 
     private struct Commit {
-        let change: Change
-        let keys: [SQLName]
-        let sequence: UInt64
+        var change: Change
+        var keys: [SQLName]
+        var sequence: UInt64
+        /// The subscribers it concerns have ids below this.
+        var subscribersBefore: Int
     }
+
+    /// How many commits may wait for delivery before later ones merge into the last whatever
+    /// tables they wrote.
+    static let mergeAbove = 64
     private let outbox = Locked(Outbox())
     private let deliveries = DispatchQueue(label: "orion.changes")
 
@@ -101,6 +118,7 @@ package final class ChangeHub: Sendable {
             guard !state.finished else { return false }
             let id = state.nextID
             state.nextID += 1
+            nextID.store(state.nextID, ordering: .releasing)
             inbox.attach(hub: self, id: id)
             let entry = Entry(id: id, inbox: inbox)
             state.subscribers[id] = entry
@@ -175,7 +193,21 @@ package final class ChangeHub: Sendable {
     private func enqueue(_ change: Change, keys: [SQLName]) {
         let start: Bool = outbox.withLock { outbox in
             let sequence = published.add(1, ordering: .acquiringAndReleasing).newValue
-            outbox.commits.append(Commit(change: change, keys: keys, sequence: sequence))
+            let before = nextID.load(ordering: .acquiring)
+            if var last = outbox.commits.last, last.subscribersBefore == before || outbox.commits.count >= Self.mergeAbove,
+                last.change.tables == change.tables || outbox.commits.count >= Self.mergeAbove
+            {
+                // Waiting behind the one before: one delivery for both.
+                if last.change.tables != change.tables {
+                    last.change = last.change.merged(with: change)
+                    last.keys = Array(Set(last.keys).union(keys))
+                }
+                last.sequence = sequence
+                last.subscribersBefore = max(last.subscribersBefore, before)
+                outbox.commits[outbox.commits.count - 1] = last
+            } else {
+                outbox.commits.append(Commit(change: change, keys: keys, sequence: sequence, subscribersBefore: before))
+            }
             guard !outbox.delivering else { return false }
             outbox.delivering = true
             return true
@@ -197,7 +229,9 @@ package final class ChangeHub: Sendable {
             }
             if commits.isEmpty { return }
             for commit in commits {
-                for inbox in targets(of: commit.keys) { inbox.deliver(commit.change, sequence: commit.sequence) }
+                for inbox in targets(of: commit.keys, before: commit.subscribersBefore) {
+                    inbox.deliver(commit.change, sequence: commit.sequence)
+                }
             }
             commits.removeAll(keepingCapacity: true)
             outbox.withLock { outbox in
@@ -206,13 +240,14 @@ package final class ChangeHub: Sendable {
         }
     }
 
-    private func targets(of keys: [SQLName]) -> [ChangeInbox] {
+    /// The subscribers a commit that wrote `keys` concerns, among those with ids below `before`.
+    private func targets(of keys: [SQLName], before: Int) -> [ChangeInbox] {
         state.withLock { state in
-            var found = state.everything.compactMap(\.inbox)
+            var found = state.everything.compactMap { $0.id < before ? $0.inbox : nil }
             var sources = found.isEmpty ? 0 : 1
             for key in keys {
                 guard let filtered = state.byTable[key] else { continue }
-                found.append(contentsOf: filtered.compactMap(\.inbox))
+                found.append(contentsOf: filtered.compactMap { $0.id < before ? $0.inbox : nil })
                 sources += 1
             }
             guard sources > 1 else { return found }
@@ -220,6 +255,19 @@ package final class ChangeHub: Sendable {
             var seen: Set<ObjectIdentifier> = []
             return found.filter { seen.insert(ObjectIdentifier($0)).inserted }
         }
+    }
+
+    /// Holds the delivery queue until the returned function is called (for tests of what is
+    /// decided when a commit is published).
+    package func holdDeliveriesForTests() -> @Sendable () -> Void {
+        let held = DispatchSemaphore(value: 0)
+        let holding = DispatchSemaphore(value: 0)
+        deliveries.async {
+            holding.signal()
+            held.wait()
+        }
+        holding.wait()
+        return { held.signal() }
     }
 
     /// Tells every subscriber that commits were made elsewhere: each receives its own tables

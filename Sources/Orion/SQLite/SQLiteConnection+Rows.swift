@@ -10,6 +10,7 @@ extension SQLiteConnection {
         do {
             if let byPosition = decoder.byPosition {
                 // A RowDecodable type: each row made in its slot by init(row:).
+                defer { decoder.endReaders() }
                 let reader = RowReader(decoder)
                 repeat {
                     try byPosition.read(reader, into: rows.slot())

@@ -59,9 +59,12 @@ public struct RowReader {
     /// from it directly (one value fetch and a type check), the rest through the decoder.
     private let statement: OpaquePointer?
     private let columns: Int
+    /// The decoder's ``RowDecoder/readerGeneration`` when this was made: valid while it holds.
+    private let generation: UInt64
 
     init(_ decoder: RowDecoder) {
         self.decoder = decoder
+        generation = decoder.readerGeneration
         if case .statement(let handle) = decoder.source { statement = handle } else { statement = nil }
         columns = decoder.names.count
     }
@@ -151,6 +154,11 @@ public struct RowReader {
 
     @inline(__always)
     private func check(_ column: Int) throws {
+        // A reader kept past init(row:) would read a statement reset for another result, or
+        // finalized: a programming error, stopped here with its cause rather than in SQLite.
+        precondition(
+            decoder.readerGeneration == generation,
+            "a RowReader was used after the init(row:) it was given returned; read every column inside init(row:) and keep the values, not the reader")
         guard column >= 0, column < columns else { throw outOfRange(column) }
     }
 

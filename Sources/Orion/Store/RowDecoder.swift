@@ -26,6 +26,13 @@ final class RowDecoder: Decoder, RowProvidingDecoder {
 
     /// For a ``RowDecodable`` target, what calls its `init(row:)` (looked up once per decoder).
     let byPosition: ReadsByPosition?
+    /// Advances when a result's rows have been read: a ``RowReader`` made before (kept past its
+    /// `init(row:)`) traps instead of reading a statement that may be finalized.
+    @exclusivity(unchecked) private(set) var readerGeneration: UInt64 = 0
+
+    /// Ends the readers handed out so far (see ``readerGeneration``).
+    @inline(__always)
+    func endReaders() { readerGeneration &+= 1 }
 
     init(_ source: RowSource, names: [String]? = nil, for target: Any.Type, keyPlan: [Int] = []) {
         self.source = source
@@ -37,7 +44,10 @@ final class RowDecoder: Decoder, RowProvidingDecoder {
 
     /// Decodes the source's current row: by position for a ``RowDecodable`` type, else by name.
     func decodeRow<T: Decodable>(_ type: T.Type) throws -> T {
-        if let byPosition { return try byPosition.read(RowReader(self), as: T.self) }
+        if let byPosition {
+            defer { endReaders() }
+            return try byPosition.read(RowReader(self), as: T.self)
+        }
         cursor = 0
         metNullScalar = false
         if T.self == Row.self { return source.row(names: names) as! T }

@@ -55,6 +55,38 @@ struct SameOriginTests {
             #expect(foreign.1.contains("answers to 127.0.0.1 and localhost only"))
             #expect(try await send(port, .GET, "/", [("Host", "localhost:\(port)")]).0 == .ok)
             #expect(try await send(port, .GET, "/", [("Host", "127.0.0.1:\(port)")]).0 == .ok)
+            #expect(try await send(port, .GET, "/", [("Host", "[::1]:\(port)")]).0 == .ok)
+        }
+    }
+
+    /// A name that starts like a loopback address is a name: its owner can point it here.
+    @Test(
+        "names that only look like loopback addresses are refused, with their forms too",
+        arguments: ["127.0.0.1.attacker.example", "127.attacker.example", "localhost.attacker.example", "127.0.0.1.", "[::1].example"])
+    func lookalikeHosts(host: String) async throws {
+        let harness = try Harness()
+        try await harness.test(.live) { client async throws in
+            let port = client.port!
+            #expect(try await send(port, .GET, "/", [("Host", "\(host):\(port)")]).0 == .forbidden)
+            let form = try await send(
+                port, .POST, "/people", [("Host", "\(host):\(port)"), ("Origin", "http://\(host):\(port)")], form: "name=Mallory")
+            #expect(form.0 == .forbidden)
+            #expect(try harness.peopleCount() == 0)
+        }
+    }
+
+    @Test("a name given in HOST_NAMES is answered; a bad one stops the app with a sentence")
+    func configuredNames() async throws {
+        var settings = try Settings(environment: ["HOST_NAMES": "todo.local, board.lan"])
+        #expect(settings.hostNames == ["todo.local", "board.lan"])
+        #expect(throws: Settings.Problem.self) { try Settings(environment: ["HOST_NAMES": "todo.local:8080"]) }
+        let harness = try Harness(hostNames: settings.hostNames)
+        settings = harness.settings
+        try await harness.test(.live) { client async throws in
+            let port = client.port!
+            #expect(try await send(port, .GET, "/", [("Host", "todo.local:\(port)")]).0 == .ok)
+            #expect(try await send(port, .GET, "/", [("Host", "Board.LAN:\(port)")]).0 == .ok)
+            #expect(try await send(port, .GET, "/", [("Host", "todo.local.attacker.example:\(port)")]).0 == .forbidden)
         }
     }
 }

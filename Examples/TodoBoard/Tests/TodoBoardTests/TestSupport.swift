@@ -24,7 +24,7 @@ struct Harness {
     let live: LivePages
     let app: any ApplicationProtocol
 
-    init(heartbeat: Duration = .seconds(15), querySample: Double = 1, postgres: String? = nil) throws {
+    init(heartbeat: Duration = .seconds(15), querySample: Double = 1, postgres: String? = nil, hostNames: [String] = []) throws {
         folder = temporaryFolder()
         var settings = Settings()
         settings.port = 0
@@ -32,6 +32,7 @@ struct Harness {
         settings.postgresURL = postgres
         settings.heartbeat = heartbeat
         settings.querySample = querySample
+        settings.hostNames = hostNames
         self.settings = settings
         backend = try openBackend(settings)
         var logger = Logger(label: "todos-test")

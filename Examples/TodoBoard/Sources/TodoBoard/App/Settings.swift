@@ -1,3 +1,5 @@
+import Foundation
+
 /// What the app reads from its environment, checked: a mistake stops it with a sentence that
 /// names the variable and what it takes.
 public struct Settings: Sendable {
@@ -12,6 +14,9 @@ public struct Settings: Sendable {
     /// `ORION_QUERY_SAMPLE`: the share of calls the query panel records, 0…1 (default 1; 0 turns
     /// instrumentation off).
     public var querySample = 1.0
+    /// `HOST_NAMES`: other names the server answers to while it listens on a loopback address
+    /// (comma-separated, such as `todo.local`); 127.0.0.1, `::1` and `localhost` always work.
+    public var hostNames: [String] = []
     /// How often a quiet event stream sends a heartbeat.
     public var heartbeat: Duration = .seconds(15)
 
@@ -36,6 +41,12 @@ public struct Settings: Sendable {
         if let database = environment["ORION_DB"] {
             guard !database.isEmpty else { throw Problem(description: "ORION_DB is empty; give the path of the SQLite file, such as app.db") }
             self.database = database
+        }
+        if let names = environment["HOST_NAMES"], !names.isEmpty {
+            hostNames = names.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            if let bad = hostNames.first(where: { $0.isEmpty || $0.contains(where: { ":/ ".contains($0) }) }) {
+                throw Problem(description: "HOST_NAMES has \"\(bad)\"; give host names separated by commas, without ports, such as todo.local,board.lan")
+            }
         }
         if let url = environment["ORION_POSTGRES_URL"], !url.isEmpty {
             postgresURL = url

@@ -14,7 +14,7 @@ func makeApplication(settings: Settings, backend: Backend, live: LivePages, logg
     // HEAD is answered wherever GET is.
     let router = Router(options: .autoGenerateHeadEndpoints)
     router.add(middleware: ErrorPages())
-    router.add(middleware: SameOrigin(listeningOn: settings.host))
+    router.add(middleware: SameOrigin(listeningOn: settings.host, names: settings.hostNames))
     Routes(backend: backend, live: live, heartbeat: settings.heartbeat, querySample: settings.querySample).add(to: router)
     return Application(
         router: router,

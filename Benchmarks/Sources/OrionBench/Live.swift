@@ -198,3 +198,105 @@ func profileInserts() throws {
     for consumer in consumers { consumer.cancel() }
     print(subscriptions.count)
 }
+
+/// Change notifications under a writer at full speed: 1,000 subscribers of every table, a
+/// thread inserting as fast as it can, and every 10 ms a marker commit (to one of 50 marker
+/// tables in turn); for each marker, the time from its commit returning until each subscriber
+/// holds a `Change` that names it. And the process's memory before and after.
+func benchChangeLoad() async throws {
+    let path = work.appendingPathComponent("changeload.db").path
+    let store = try SQLiteStore(path: path)
+    let markerTables = 50
+    try store.migrate("load", ["create table t (id integer primary key, v integer)"] + (0..<markerTables).map { "create table m\($0) (id integer primary key)" })
+    let subscribers = 1000
+    let seconds = quick ? 1.0 : 3.0
+    final class Arrivals: Sendable {
+        /// (marker table, when it arrived), in order.
+        let list = Mutex<[(Int, ContinuousClock.Instant)]>([])
+    }
+    final class Received: Sendable {
+        /// Per subscriber.
+        let arrivals: [Arrivals]
+        init(_ count: Int) { arrivals = (0..<count).map { _ in Arrivals() } }
+    }
+    let received = Received(subscribers)
+    var tasks: [Task<Void, Never>] = []
+    for s in 0..<subscribers {
+        let changes = store.changes()
+        tasks.append(
+            Task {
+                for await change in changes {
+                    let now = ContinuousClock.now
+                    for table in change.tables where table.hasPrefix("m") {
+                        if let i = Int(table.dropFirst()) { received.arrivals[s].list.withLock { $0.append((i, now)) } }
+                    }
+                }
+            })
+    }
+    try await Task.sleep(for: .milliseconds(200))
+    let before = currentRSS()
+    final class Writer: @unchecked Sendable {
+        /// Each marker commit: just before it began, and when it returned.
+        var markers: [(began: ContinuousClock.Instant, returned: ContinuousClock.Instant)] = []
+        var commits = 0
+    }
+    let writer = Writer()
+    let done = DispatchSemaphore(value: 0)
+    Thread {
+        let end = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        var nextMarker = ContinuousClock.now
+        var v = 0
+        while ContinuousClock.now < end {
+            v += 1
+            try! store.exec("insert into t (v) values (?)", v)
+            writer.commits += 1
+            if ContinuousClock.now >= nextMarker {
+                let began = ContinuousClock.now
+                try! store.exec("insert into m\(writer.markers.count % markerTables) default values")
+                writer.markers.append((began, .now))
+                writer.commits += 1
+                nextMarker = nextMarker + .milliseconds(10)
+            }
+        }
+        done.signal()
+    }.start()
+    await withCheckedContinuation { continuation in
+        DispatchQueue.global().async {
+            done.wait()
+            continuation.resume()
+        }
+    }
+    let during = currentRSS()
+    try await Task.sleep(for: .seconds(1))
+    let after = currentRSS()
+    for task in tasks { task.cancel() }
+    var latencies: [Double] = []
+    var missed = 0
+    for s in 0..<subscribers {
+        let arrivals = received.arrivals[s].list.withLock { $0 }
+        for (k, marker) in writer.markers.enumerated() {
+            let table = k % markerTables
+            // Delivered while the commit was returning counts as no delay.
+            if let first = arrivals.first(where: { $0.0 == table && $0.1 >= marker.began }) {
+                let d = max(.zero, first.1 - marker.returned)
+                latencies.append(Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) / 1e15)
+            } else {
+                missed += 1
+            }
+        }
+    }
+    latencies.sort()
+    let p = { (q: Double) in latencies.isEmpty ? .nan : latencies[min(latencies.count - 1, Int(Double(latencies.count) * q))] }
+    let rate = Double(writer.commits) / seconds
+    let workload = "Change notifications: 1,000 subscribers, a writer at full speed"
+    let note = "\(Int(rate)) commits/s, \(writer.markers.count) markers × \(subscribers) subscribers, \(missed) never seen; memory \(before >> 20) MiB before, \(during >> 20) MiB at the end of the writes, \(after >> 20) MiB a second later"
+    record(workload, "marker commit → each subscriber, p50", unit: "ms", samples: [p(0.5)], note: note)
+    record(workload, "marker commit → each subscriber, p99 (target ≤ 50 ms)", unit: "ms", samples: [p(0.99)], target: nil, note: note)
+    record(workload, "memory growth over the run", unit: "MiB", samples: [Double(max(0, after - before)) / 1_048_576], note: note)
+    print("\n### \(workload) (\(seconds) s)")
+    print("| marker commit → each subscriber | p50 | p99 | max |")
+    print("| --- | ---: | ---: | ---: |")
+    print("| delay | \(String(format: "%.2f", p(0.5))) ms | \(String(format: "%.2f", p(0.99))) ms | \(String(format: "%.2f", latencies.last ?? .nan)) ms |")
+    print(note)
+    try store.close()
+}

@@ -532,6 +532,7 @@ case "pg-transfer": try await benchPostgresTransfers()
 case "memory": try benchMemory()
 case "observe-fan-out": try await benchObserveFanOut()
 case "lanes": try await benchLanes()
+case "change-load": try await benchChangeLoad()
 case "report":
     // Every workload in one run; the figures go to Benchmarks/results/<latest|quick>.{json,svg}.
     try benchReads()
@@ -541,6 +542,7 @@ case "report":
     try await benchTransfers()
     try await benchLiveReads()
     try await benchFanOut()
+    try await benchChangeLoad()
     try await benchObserveFanOut()
     try benchMemory()
     try benchPostgresReads()

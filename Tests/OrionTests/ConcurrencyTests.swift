@@ -55,6 +55,7 @@ struct ConcurrencyTests {
         let store = try todoStore(dir)
         let child = Process()
         child.executableURL = URL(fileURLWithPath: builtExecutable("OrionTestChild"))
+        child.currentDirectoryURL = FileManager.default.temporaryDirectory  // not the current folder: another suite may remove it
         child.arguments = ["hold", dir.path(), "400"]
         let pipe = Pipe()
         child.standardOutput = pipe

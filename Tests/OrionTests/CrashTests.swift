@@ -45,6 +45,7 @@ struct CrashTests {
         for round in 0..<Soak.killsPerConfiguration {
             let child = Process()
             child.executableURL = URL(fileURLWithPath: builtExecutable("OrionTestChild"))
+            child.currentDirectoryURL = FileManager.default.temporaryDirectory  // not the current folder: another suite may remove it
             // Each boot brings two migration entries more than the last, so kills land in
             // migrations too (the early kills especially).
             child.arguments = ["crash", path, config.queue ? "queue" : "plain", config.synchronous, "\(2 * round + 2)"]
@@ -120,6 +121,7 @@ struct ManyProcessTests {
         let children = (0..<4).map { process in
             let child = Process()
             child.executableURL = URL(fileURLWithPath: builtExecutable("OrionTestChild"))
+            child.currentDirectoryURL = FileManager.default.temporaryDirectory  // not the current folder: another suite may remove it
             child.arguments = ["many", path, "\(Soak.manySeconds)", "2", process < 2 ? "queue" : "plain", "\(process)"]
             child.standardOutput = Pipe()
             return child

@@ -112,6 +112,7 @@ struct FullDiskTests {
         if immutable {
             let chattr = Process()
             chattr.executableURL = URL(fileURLWithPath: "/usr/bin/chattr")
+            chattr.currentDirectoryURL = FileManager.default.temporaryDirectory
             chattr.arguments = ["+i", dir.path()]
             try chattr.run()
             chattr.waitUntilExit()
@@ -126,6 +127,7 @@ struct FullDiskTests {
             if immutable {
                 let chattr = Process()
                 chattr.executableURL = URL(fileURLWithPath: "/usr/bin/chattr")
+                chattr.currentDirectoryURL = FileManager.default.temporaryDirectory
                 chattr.arguments = ["-i", dir.path()]
                 try? chattr.run()
                 chattr.waitUntilExit()

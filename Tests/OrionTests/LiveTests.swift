@@ -206,6 +206,7 @@ struct ChangeTests {
         try await Task.sleep(for: .milliseconds(120))
         let child = Process()
         child.executableURL = URL(fileURLWithPath: builtExecutable("OrionTestChild"))
+        child.currentDirectoryURL = FileManager.default.temporaryDirectory  // not the current folder: another suite may remove it
         child.arguments = ["hold", dir.path(), "0"]
         child.standardOutput = FileHandle.nullDevice
         try child.run()

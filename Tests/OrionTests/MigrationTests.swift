@@ -110,6 +110,7 @@ struct MigrationTests {
         let children = (0..<4).map { _ in
             let child = Process()
             child.executableURL = URL(fileURLWithPath: builtExecutable("OrionTestChild"))
+            child.currentDirectoryURL = FileManager.default.temporaryDirectory  // not the current folder: another suite may remove it
             child.arguments = ["migrate", dir.path(), "boot", "15"]
             child.standardOutput = FileHandle.nullDevice
             return child

@@ -36,6 +36,7 @@ struct ResourceTests {
     func descriptors() throws {
         let child = Process()
         child.executableURL = URL(fileURLWithPath: builtExecutable("OrionTestChild"))
+        child.currentDirectoryURL = FileManager.default.temporaryDirectory  // not the current folder: another suite may remove it
         child.arguments = ["descriptors", dir.path()]
         let pipe = Pipe()
         child.standardOutput = pipe

@@ -233,6 +233,7 @@ struct ChangeDeliveryEdgeTests {
 private func runChild(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
     let child = Process()
     child.executableURL = URL(fileURLWithPath: builtExecutable("OrionTestChild"))
+    child.currentDirectoryURL = FileManager.default.temporaryDirectory  // not the current folder: another suite may remove it
     child.arguments = arguments
     let dir = TempDir()
     FileManager.default.createFile(atPath: dir.path("out"), contents: nil)

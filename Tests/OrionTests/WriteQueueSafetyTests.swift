@@ -229,6 +229,7 @@ struct WriteQueueSafetyTests {
         _ = try todoStore(dir)
         let child = Process()
         child.executableURL = URL(fileURLWithPath: builtExecutable("OrionTestChild"))
+        child.currentDirectoryURL = FileManager.default.temporaryDirectory  // not the current folder: another suite may remove it
         child.arguments = ["exit-with-busy-writer", dir.path()]
         let errors = Pipe()
         child.standardOutput = FileHandle.nullDevice

@@ -305,6 +305,7 @@ struct WriteQueueTests {
         _ = try todoStore(dir)
         let child = Process()
         child.executableURL = URL(fileURLWithPath: builtExecutable("OrionTestChild"))
+        child.currentDirectoryURL = FileManager.default.temporaryDirectory  // not the current folder: another suite may remove it
         child.arguments = ["exit-with-batch", dir.path()]
         child.standardOutput = FileHandle.nullDevice
         try child.run()

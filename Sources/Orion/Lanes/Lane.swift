@@ -113,7 +113,11 @@ package final class Lane: @unchecked Sendable {
         if Task.isCancelled { throw CancellationError() }
         let job = BodyJob(body, deadline: timeout == 0 ? 0 : monotonicNanoseconds() &+ timeout, timeout: timeout)
         return try await withTaskCancellationHandler {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<T, any Error>) in
+            // A checked continuation: its resume is the runtime's, which ThreadSanitizer does not
+            // instrument. An unsafe one's is inlined here, and a resume that beats the caller's
+            // suspension (a spinning lane thread is that fast) is reported as a race on the
+            // task's context, whose ordering the runtime's own atomics provide.
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
                 job.continuation = continuation
                 submit(job)
             }
@@ -341,10 +345,14 @@ package final class Lane: @unchecked Sendable {
 
     // MARK: Timeouts
 
+    /// Where the deadlines' timers fire: a queue of the lanes' own, which always gets a thread
+    /// (code that blocks every thread of the global queues cannot hold a deadline back).
+    private static let timers = DispatchQueue(label: "orion.lane-deadlines")
+
     private func armTimer(at deadline: UInt64) {
         let now = monotonicNanoseconds()
         let delay = deadline > now ? deadline - now : 0
-        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: delay))) { [weak self] in
+        Self.timers.asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: delay))) { [weak self] in
             self?.expire(armedFor: deadline)
         }
     }
@@ -425,7 +433,7 @@ class LaneJob: @unchecked Sendable {
 
 private final class BodyJob<T: Sendable>: LaneJob, @unchecked Sendable {
     private let body: @Sendable () throws -> T
-    var continuation: UnsafeContinuation<T, any Error>?
+    var continuation: CheckedContinuation<T, any Error>?
 
     init(_ body: @escaping @Sendable () throws -> T, deadline: UInt64, timeout: UInt64) {
         self.body = body

@@ -12,9 +12,23 @@ extension PostgresConnection {
         @exclusivity(unchecked) var table: ResultTable?
         @exclusivity(unchecked) var lastUsed: UInt64 = 0
 
+        /// Whether the statement can write and return rows (`RETURNING`): an INSERT, UPDATE,
+        /// DELETE or MERGE, or a WITH whose parts do one of those (its words read as PostgreSQL's
+        /// lexer reads them, strings and comments left out).
+        let writesRows: Bool
+
         init(statement: PostgresStatementText) {
             self.statement = statement
             kind = StatementKind(statement)
+            switch statement.words.first ?? "" {
+            case "insert", "update", "delete", "merge":
+                writesRows = true
+            case "with":
+                let words = PostgresCodeView.of(statement.original, readingStrings: false).split(separator: " ")
+                writesRows = words.contains { ["insert", "update", "delete", "merge"].contains($0) }
+            default:
+                writesRows = false
+            }
         }
 
         deinit {

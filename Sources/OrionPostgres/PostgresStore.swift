@@ -382,7 +382,7 @@ public final class PostgresStore: Store, Sendable {
             var replanned = false
             while true {
                 do {
-                    if decodes, Self.writesRows(entry.statement.words) {
+                    if decodes, entry.writesRows {
                         return try undoneOnFailure(connection, pinned: pinned) {
                             try use(access, on: connection)
                             return try body(connection, entry)
@@ -405,14 +405,6 @@ public final class PostgresStore: Store, Sendable {
                     throw fenceError(error, feature: feature, migration: nil, words: entry.statement.words, connection: connection, canQuery: !pinned)
                 }
             }
-        }
-    }
-
-    /// Whether a statement starting with `words` writes and can return rows (`RETURNING`).
-    private static func writesRows(_ words: [String]) -> Bool {
-        switch words.first ?? "" {
-        case "insert", "update", "delete", "merge": true
-        default: false
         }
     }
 

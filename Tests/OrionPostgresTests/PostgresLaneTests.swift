@@ -242,6 +242,23 @@ struct PostgresLaneTests {
         #expect(try store.one("select count(*) from todos") == 0)
     }
 
+    @Test("a write inside WITH whose returned rows fail to decode is undone, as a plain one is")
+    func withWritesUndone() throws {
+        let store = try PG.freshStore(poolSize: 2)
+        try store.migrate("todos", Self.todos)
+        try store.exec("insert into todos (title) values ('one'), ('two')")
+        struct Wrong: Decodable { let id: String }
+        #expect(throws: StoreError.self) { let _: [Wrong] = try store.query("with d as (delete from todos where id = 1 returning id) select id from d") }
+        #expect(throws: StoreError.self) { let _: Wrong? = try store.one("with u as (update todos set title = 'changed' where id = 2 returning id) select id from u") }
+        try store.tx {
+            #expect(throws: StoreError.self) { let _: [Wrong] = try store.query("with i as (insert into todos (title) values ('three') returning id) select id from i") }
+        }
+        #expect(try store.query("select title from todos order by id") == ["one", "two"])
+        // A WITH that only reads is not wrapped: it answers as before.
+        let ids: [Int64] = try store.query("with t as (select id from todos) select id from t order by id")
+        #expect(ids == [1, 2])
+    }
+
     @Test("a task cancelled while it waits for the write lane leaves at once, and its body never runs")
     func cancelledWaiter() async throws {
         let store = try PostgresStore(url: try PG.freshDatabase(), poolSize: 2, writeShare: 1)

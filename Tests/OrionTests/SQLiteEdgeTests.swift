@@ -286,3 +286,136 @@ struct CrashingMisuseTests {
         #expect(mode == 0o600)
     }
 }
+
+/// The second hostile read's findings on the fence's edges.
+@Suite("SQLite edges: the fence, second read")
+struct SQLiteFenceSecondReadTests {
+    let dir = TempDir()
+
+    /// One feature migrates new tables while another reads them as fast as it can: the record
+    /// of owners and the compile must never disagree about who owns a table.
+    @Test("a table another connection's migration makes while a feature prepares a read of it is never read as no feature's")
+    func registryRace() throws {
+        let store = try SQLiteStore(path: dir.path(), readers: 1)
+        try store.migrate("a", ["create table a_t (x)"])
+        try store.migrate("b", ["create table b_seed (x)"])
+        let other = try SQLiteStore(path: dir.path())
+        let a = store.scoped(to: "a")
+        let leaks = Locked<[String]>([])
+        let stop = Locked(false)
+        let tables = 40
+        try onThreads(2) { thread in
+            if thread == 0 {
+                for i in 1...tables {
+                    try other.migrate("b", ["create table b_seed (x)"] + (1...i).map { "create table s\($0) (x text); insert into s\($0) values ('secret \($0)')" })
+                    usleep(200)
+                }
+                stop.withLock { $0 = true }
+            } else {
+                var i = 1
+                while !stop.withLock({ $0 }) {
+                    if let rows = try? a.query("select x from s\(i)") as [String] { leaks.withLock { $0.append(contentsOf: rows) } }
+                    i = i % tables + 1
+                }
+            }
+        }
+        #expect(leaks.withLock { $0 }.isEmpty, "feature a read b's rows: \(leaks.withLock { $0 }.prefix(3))")
+    }
+
+    @Test(
+        "a full-text index over another feature's table is refused however its CREATE is spelled",
+        arguments: [
+            "create virtual table \"idx(\" using fts5(name, content='people')",
+            "create virtual table idx using \"fts5\"(name, content='people')",
+            "create virtual table idx using /* c */ fts5(name, content='people')",
+            "create virtual table idx using fts5 /* ( */ (name, content='people')",
+            "create virtual table idx using fts5(name /* ' */, content='people')",
+            "create virtual table idx using fts5(name, CONTENT = [people])",
+            "create virtual table idx using fts4(name, content=\"people\")",
+        ])
+    func fullTextSpellings(sql: String) throws {
+        let store = try SQLiteStore(path: dir.path())
+        try store.migrate("people", ["create table people (name text, secret text)"])
+        let error = expectStoreError(.fence) { try store.migrate("a", [sql]) }
+        #expect(error?.message.contains("people") == true, "\(String(describing: error))")
+    }
+
+    @Test("an index over a view the root store made, an fts4aux over another feature's index, and a root index's shadow tables are refused to a feature")
+    func fullTextNeighbours() throws {
+        let store = try SQLiteStore(path: dir.path(), readers: 1)
+        try store.migrate(
+            "people",
+            [
+                "create table people (name text, secret text)", "insert into people values ('alice', 'a secret')",
+                "create virtual table notes4 using fts4(body)", "insert into notes4 values ('salary 9000')",
+            ])
+        try store.exec("create view everyone as select name, secret from people")
+        expectStoreError(.fence) { try store.migrate("a", ["create virtual table via_view using fts5(name, secret, content='everyone')"]) }
+        expectStoreError(.fence) { try store.migrate("a", ["create virtual table v4 using fts4aux(notes4)"]) }
+        try store.migrate("a", ["create table a_t (x)"])
+        let a = store.scoped(to: "a")
+        try store.exec("create virtual table ridx using fts5(name, secret, content='people')")
+        try store.exec("insert into ridx (ridx) values ('rebuild')")
+        let _: [String] = try store.query("select secret from ridx where ridx match 'alice'")
+        expectStoreError(.fence) { let _: [String] = try a.query("select cast(block as text) from ridx_data") }
+        expectStoreError(.fence) { let _: [String] = try a.query("select secret from ridx where ridx match 'alice'") }
+    }
+
+    @Test("a feature cannot make a dbstat table under another name, nor read one the root store made")
+    func dbstatUnderAnotherName() throws {
+        let store = try SQLiteStore(path: dir.path())
+        try store.migrate("b", ["create table secrets (x)", "insert into secrets values (1), (2)"])
+        expectStoreError(.fence) { try store.migrate("a", ["create virtual table mystat using dbstat(main)"]) }
+        try store.exec("create virtual table rootstat using dbstat(main)")
+        try store.migrate("a", ["create table a_t (x)"])
+        expectStoreError(.fence) { let _: [Row] = try store.scoped(to: "a").query("select name, ncell from rootstat") }
+    }
+
+    @Test("a scoped store cannot read the shared writer's last rowid or change counts", arguments: ["last_insert_rowid()", "changes()", "total_changes()"])
+    func connectionState(function: String) throws {
+        let store = try SQLiteStore(path: dir.path())
+        try store.migrate("b", ["create table payments (id integer primary key, amount integer)"])
+        try store.migrate("a", ["create table a_t (x)"])
+        try store.scoped(to: "b").exec("insert into payments (id, amount) values (48213, 999)")
+        let a = store.scoped(to: "a")
+        expectStoreError(.fence) { try a.tx { let _: Int? = try a.one("select \(function)") } }
+        let root: Int? = try store.tx { try store.one("select \(function)") }
+        #expect(root != nil)
+    }
+
+    @Test("the table form of pragma optimize runs on the writer too, and is refused in a read body")
+    func optimizeTableForm() async throws {
+        let store = try SQLiteStore(path: dir.path(), readers: 1)
+        try store.migrate("t", ["create table t (k integer, v text)", "create index t_k on t (k)"])
+        try store.tx { for i in 0..<2000 { try store.exec("insert into t values (?, 'x')", i) } }
+        let _: [String] = try store.query("select v from t where k = 5")
+        await #expect(throws: StoreError.self) { _ = try await store.read { try store.query("select * from pragma_optimize") as [Row] } }
+    }
+
+    @Test("the table form of pragma optimize beside an open batch runs on the writer, not failing with SQLITE_BUSY")
+    func optimizeTableFormBesideBatch() throws {
+        let store = try SQLiteStore(path: dir.path(), writeQueue: WriteQueue(maxBatch: 1000, maxDelay: .seconds(60)), readers: 1)
+        try store.migrate("t", ["create table t (k integer, v text)", "create index t_k on t (k)"])
+        try store.tx { for i in 0..<2000 { try store.exec("insert into t values (?, 'x')", i) } }
+        try store.flush()
+        let _: [String] = try store.query("select v from t where k = 5")
+        try onThreads(1) { _ in try store.exec("insert into t values (-1, 'opens a batch')") }
+        #expect(store.batchIsOpenForTests)
+        let _: [Row] = try store.query("select * from pragma_optimize")
+        try store.flush()
+    }
+
+    @Test("a late subscriber is not told of commits made before it, even once many commits wait")
+    func lateSubscriberAfterMerges() async throws {
+        let store = try SQLiteStore(path: dir.path())
+        try store.migrate("t", ["create table a_t (x)", "create table b_t (x)", "create table c_t (x)"])
+        let early = store.changes()
+        let release = store.changeHub.holdDeliveriesForTests()
+        for i in 0..<300 { try store.exec(i % 2 == 0 ? "insert into a_t values (1)" : "insert into c_t values (1)") }
+        var late = store.changes(to: ["a_t", "b_t"]).makeAsyncIterator()
+        for _ in 0..<50 { try store.exec("insert into b_t values (1)") }
+        release()
+        #expect(await late.next()?.tables == ["b_t"])
+        _ = early
+    }
+}

@@ -12,8 +12,9 @@ import Synchronization
 /// are. Each subscriber keeps at most one undelivered ``Change`` (later ones merge into it).
 ///
 /// The queue is bounded: a commit published while the one before it still waits for delivery,
-/// with the same subscribers, merges into it when it wrote the same tables — and, once
-/// ``mergeAbove`` commits wait, whatever tables it wrote. So a writer faster than the delivery
+/// for the same subscribers, merges into it when it wrote the same tables — and, once
+/// ``mergeAbove`` commits wait, whatever tables it wrote (a queue longer than that holds one
+/// commit per subscription made meanwhile, at most). So a writer faster than the delivery
 /// costs the hub no memory and each delivery round no more work than its subscribers: the
 /// subscribers of a merged commit receive one ``Change`` naming every table of the commits in
 /// it, as a subscriber that falls behind does.
@@ -194,7 +195,9 @@ package final class ChangeHub: Sendable {
         let start: Bool = outbox.withLock { outbox in
             let sequence = published.add(1, ordering: .acquiringAndReleasing).newValue
             let before = nextID.load(ordering: .acquiring)
-            if var last = outbox.commits.last, last.subscribersBefore == before || outbox.commits.count >= Self.mergeAbove,
+            // Only into a commit for the same subscribers: a merge never tells a subscriber of a
+            // commit made before it subscribed. (Subscriptions are few: the queue stays short.)
+            if var last = outbox.commits.last, last.subscribersBefore == before,
                 last.change.tables == change.tables || outbox.commits.count >= Self.mergeAbove
             {
                 // Waiting behind the one before: one delivery for both.
@@ -203,7 +206,6 @@ package final class ChangeHub: Sendable {
                     last.keys = Array(Set(last.keys).union(keys))
                 }
                 last.sequence = sequence
-                last.subscribersBefore = max(last.subscribersBefore, before)
                 outbox.commits[outbox.commits.count - 1] = last
             } else {
                 outbox.commits.append(Commit(change: change, keys: keys, sequence: sequence, subscribersBefore: before))

@@ -112,12 +112,19 @@ final class Authorizer {
         let a1 = p1.map { String(cString: $0) }
         let a2 = p2.map { String(cString: $0) }
         if action == SQLITE_FUNCTION {
-            return decide(Fence.checkFunction(a2))
+            return decide(Fence.checkFunction(a2, access: access))
         }
         if action == SQLITE_INSERT, inner == nil, explicitPrepare, let a1, !a1.hasPrefix("sqlite_") {
             sawInsert = true
         }
         if action == SQLITE_PRAGMA, let a1, Fence.writingPragmas.contains(a1.lowercased()) {
+            sawWritingPragma = true
+        }
+        // The table form (`select * from pragma_optimize`) runs its pragma during the scan,
+        // too late to route the statement: it is known by its name here.
+        if action == SQLITE_READ, let a1, a1.lowercased().hasPrefix("pragma_"),
+            Fence.writingPragmas.contains(String(a1.lowercased().dropFirst("pragma_".count)))
+        {
             sawWritingPragma = true
         }
         if let a1 {

@@ -97,13 +97,27 @@ enum Fence {
         }
     }
 
-    /// Whether feature SQL may call the function `name`.
-    static func checkFunction(_ name: String?) -> Verdict {
-        guard let name, refusedFunctions.contains(name.lowercased()) else { return .allow }
-        return .deny(
-            StoreError(
-                .fence,
-                "function \(name.lowercased())() is refused to feature SQL: it hands out or registers raw pointers inside the process"))
+    /// Functions that report the shared connection's last statement, which may be another
+    /// feature's: refused to scoped stores and migrations.
+    static let connectionStateFunctions: Set<String> = ["last_insert_rowid", "changes", "total_changes"]
+
+    /// Virtual-table modules that describe every feature's tables (their pages, rows and
+    /// statements): no feature makes a table of them, under any name.
+    static let introspectionModules: Set<String> = ["dbstat", "sqlite_dbpage", "sqlite_stmt"]
+
+    /// Whether feature SQL made as `access` may call the function `name`.
+    static func checkFunction(_ name: String?, access: Access) -> Verdict {
+        guard let name = name?.lowercased() else { return .allow }
+        if refusedFunctions.contains(name) {
+            return .deny(StoreError(.fence, "function \(name)() is refused to feature SQL: it hands out or registers raw pointers inside the process"))
+        }
+        if access.feature != nil, connectionStateFunctions.contains(name) {
+            return .deny(
+                StoreError(
+                    .fence,
+                    "function \(name)() is refused to scoped stores and migrations: it reports the shared writer's last statement, which may be another feature's; exec returns this statement's changes and lastId"))
+        }
+        return .allow
     }
 
     /// The verdict on `action`.
@@ -125,6 +139,11 @@ enum Fence {
             return .deny(FenceRefusal.transactionControl)
         case SQLITE_ATTACH, SQLITE_DETACH:
             return .deny(StoreError(.fence, "ATTACH and DETACH are refused to feature SQL: an attached database would step around the fence"))
+        case SQLITE_CREATE_VTABLE where access.feature != nil && introspectionModules.contains(a2?.lowercased() ?? ""):
+            return .deny(
+                StoreError(
+                    .fence,
+                    "a virtual table of module \(a2?.lowercased() ?? "") is refused to migrations: it describes every feature's tables, under whatever name it is made"))
         case SQLITE_PRAGMA:
             return checkPragma(a1?.lowercased(), a2, access: access, registry: registry)
         default:
@@ -133,6 +152,14 @@ enum Fence {
         if isTemporary(action, database: database) { return .deny(temporaryRefusal) }
         if let denial = checkReserved(action, a1, a2) { return .deny(denial) }
         if !withinSchemaChange, let denial = checkSQLiteTable(action, a1, access: access) { return .deny(denial) }
+        if access.feature != nil, action == SQLITE_READ, let table = a1, let module = registry.modules[SQLName(table)],
+            introspectionModules.contains(module)
+        {
+            return .deny(
+                StoreError(
+                    .fence,
+                    "feature SQL cannot read '\(table)': it is a \(module) table, which holds every feature's pages and rows; read it through the root store"))
+        }
         if access.feature != nil, action == SQLITE_READ, let table = a1, introspectionTables.contains(SQLName(table)),
             !(withinDropOrAnalyze && bookkeepingTables.contains(SQLName(table)))
         {

@@ -166,7 +166,7 @@ enum Migrator {
             if let (content, contentOwner) = registry.foreignContent(of: name.original, for: feature) {
                 throw StoreError(
                     .fence,
-                    "migration \(feature)[\(index)] cannot make the full-text index '\(name.original)' over table '\(content)' (its content= option): it belongs to feature '\(contentOwner)'; index your own table, or ask feature '\(contentOwner)' for what you need")
+                    "migration \(feature)[\(index)] cannot make the virtual table '\(name.original)' over '\(content)' (which its module reads by itself): it belongs to \(contentOwner.hasPrefix("no feature") ? contentOwner : "feature '\(contentOwner)'"); index your own table, or ask its owner for what you need")
             }
         }
     }

@@ -30,16 +30,23 @@ struct Registry: Sendable {
     /// Trigger name → the table it is on (a trigger belongs to its table's feature).
     var triggerTables: [SQLName: SQLName] = [:]
     var foreignKeys: [ForeignKey] = []
-    /// Full-text index (an FTS4 or FTS5 virtual table) → the table it reads its rows from (its
-    /// `content=` option). FTS prepares its own reads of that table once per connection and
-    /// reuses them unchecked, so reading the index is reading that table.
+    /// Virtual table → the table its module reads by itself (an FTS index's `content=` table,
+    /// the index an `fts4aux` or `fts5vocab` table reads; see ``VirtualTableSQL``). The module
+    /// prepares those reads once per connection and reuses them unchecked, so reading the
+    /// virtual table is reading that table.
     var contents: [SQLName: SQLName] = [:]
+    /// Virtual table → its module, lowercased.
+    var modules: [SQLName: String] = [:]
+    /// The views of the database.
+    var views: Set<SQLName> = []
 
-    /// The feature that owns the table `index` reads its content from, when that is not
-    /// `feature`: reading `index` would read another feature's rows.
-    func foreignContent(of index: String, for feature: String) -> (table: String, owner: String)? {
-        guard let content = contents[SQLName(index)], let owner = owners[content], owner != feature else { return nil }
-        return (content.original, owner)
+    /// What reading `table` would read that `feature` may not: the table or view its module
+    /// reads by itself, when another feature owns it or it is a view no feature owns (a view
+    /// reads what its SQL says, and the module's reuse of it is never checked again).
+    func foreignContent(of table: String, for feature: String) -> (table: String, owner: String)? {
+        guard let content = contents[SQLName(table)] else { return nil }
+        if let owner = owners[content] { return owner == feature ? nil : (content.original, owner) }
+        return views.contains(content) ? (content.original, "no feature (a view the root store made)") : nil
     }
 
     func owner(of name: String) -> String? {
@@ -57,57 +64,6 @@ struct Registry: Sendable {
 
 /// Reading the registry: `_orion_tables`, and the foreign keys from SQLite's own catalog.
 extension Registry {
-    /// The table an FTS4 or FTS5 virtual table reads its content from (`content='people'`,
-    /// quoted any way SQLite accepts, or bare), from its `CREATE VIRTUAL TABLE` statement; `nil`
-    /// for other modules and for contentless or self-contained indexes.
-    static func contentTable(ofVirtualTable sql: String) -> String? {
-        let bytes = Array(sql.utf8)
-        guard let open = bytes.firstIndex(of: UInt8(ascii: "(")), let close = bytes.lastIndex(of: UInt8(ascii: ")")), open < close
-        else { return nil }
-        let head = String(decoding: bytes[..<open], as: UTF8.self).lowercased()
-        guard let using = head.range(of: "using", options: .backwards) else { return nil }
-        let module = head[using.upperBound...].trimmingCharacters(in: .whitespacesAndNewlines)
-        guard module == "fts4" || module == "fts5" else { return nil }
-        // The arguments, split at commas outside quotes and brackets.
-        var arguments: [[UInt8]] = [[]]
-        var quote: UInt8?
-        for byte in bytes[(open + 1)..<close] {
-            if let q = quote {
-                if byte == q { quote = nil }
-            } else if byte == UInt8(ascii: "'") || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "`") {
-                quote = byte
-            } else if byte == UInt8(ascii: "[") {
-                quote = UInt8(ascii: "]")
-            } else if byte == UInt8(ascii: ",") {
-                arguments.append([])
-                continue
-            }
-            arguments[arguments.count - 1].append(byte)
-        }
-        for argument in arguments {
-            let text = String(decoding: argument, as: UTF8.self)
-            guard let equals = text.firstIndex(of: "=") else { continue }
-            let key = text[..<equals].trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
-            guard key == "content" else { continue }
-            let value = unquoted(text[text.index(after: equals)...].trimmingCharacters(in: .whitespacesAndNewlines))
-            return value.isEmpty ? nil : value
-        }
-        return nil
-    }
-
-    /// An SQL name or string without its quotes ('…', "…", `…`, […]), doubled quotes undone.
-    private static func unquoted(_ text: String) -> String {
-        guard let first = text.first, let last = text.last, text.count >= 2 else { return text }
-        switch (first, last) {
-        case ("'", "'"), ("\"", "\""), ("`", "`"):
-            return String(text.dropFirst().dropLast()).replacing(String([first, first]), with: String(first))
-        case ("[", "]"):
-            return String(text.dropFirst().dropLast())
-        default:
-            return text
-        }
-    }
-
     private struct Owner: Decodable {
         let name: String
         let feature: String
@@ -115,8 +71,16 @@ extension Registry {
 
     private struct Virtual: Decodable {
         let name: String
+        let type: String
         let sql: String?
     }
+
+    /// The shadow tables FTS4 and FTS5 make beside an index, by their name's ending.
+    static let shadowSuffixes: [String: [String]] = [
+        "fts5": ["_data", "_idx", "_content", "_docsize", "_config"],
+        "fts4": ["_content", "_segments", "_segdir", "_docsize", "_stat"],
+        "fts3": ["_content", "_segments", "_segdir", "_docsize", "_stat"],
+    ]
 
     private struct Trigger: Decodable {
         let name: String
@@ -163,12 +127,26 @@ extension Registry {
             """, [], access: .internal)
         let triggers: [Trigger] = try connection.all(
             "select name, tbl_name from sqlite_schema where type = 'trigger'", [], access: .internal)
-        let virtuals: [Virtual] = try connection.all(
-            "select name, sql from sqlite_schema where type = 'table' and sql like 'create virtual table%'", [],
+        let objects: [Virtual] = try connection.all(
+            "select name, type, sql from sqlite_schema where type = 'view' or type = 'table' and sql like 'create virtual table%'", [],
             access: .internal)
-        for virtual in virtuals {
-            if let sql = virtual.sql, let content = Self.contentTable(ofVirtualTable: sql) {
-                registry.contents[SQLName(virtual.name)] = SQLName(content)
+        for object in objects {
+            let name = SQLName(object.name)
+            if object.type == "view" {
+                registry.views.insert(name)
+                continue
+            }
+            guard let sql = object.sql, let virtual = VirtualTableSQL(sql) else { continue }
+            registry.modules[name] = virtual.module
+            if let reads = virtual.readsTable { registry.contents[name] = SQLName(reads) }
+        }
+        // A full-text index's shadow tables hold its words: they belong to whoever owns the index,
+        // or — for an index the root store made over a feature's table — to that feature.
+        for (index, module) in registry.modules {
+            guard let suffixes = Self.shadowSuffixes[module] else { continue }
+            guard let owner = registry.owners[index] ?? registry.contents[index].flatMap({ registry.owners[$0] }) else { continue }
+            for suffix in suffixes where registry.owners[SQLName(index.original + suffix)] == nil {
+                registry.owners[SQLName(index.original + suffix)] = owner
             }
         }
         for trigger in triggers { registry.triggerTables[SQLName(trigger.name)] = SQLName(trigger.table) }

@@ -6,6 +6,8 @@ extension SQLiteConnection {
     /// Runs every statement of `script` in order (a migration entry), uncached.
     func executeScript(_ script: String, access: Access) throws {
         authorizer.access = access
+        runningScript = true
+        defer { runningScript = false }
         try script.withCString { start in
             var next: UnsafePointer<CChar>? = start
             while let cursor = next, cursor.pointee != 0 {

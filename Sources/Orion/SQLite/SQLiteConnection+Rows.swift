@@ -9,11 +9,12 @@ extension SQLiteConnection {
         var rows = RowCollector<T>()
         do {
             if let byPosition = decoder.byPosition {
-                // A RowDecodable type: each row made in its slot by init(row:).
+                // A RowDecodable type: each row made in its slot by init(row:), with a reader
+                // valid for that row only.
                 defer { decoder.endReaders() }
-                let reader = RowReader(decoder)
                 repeat {
-                    try byPosition.read(reader, into: rows.slot())
+                    try byPosition.read(RowReader(decoder), into: rows.slot())
+                    decoder.endReaders()
                     rows.filled()
                 } while try step(statement)
             } else {

@@ -59,6 +59,9 @@ final class SQLiteConnection {
     @exclusivity(unchecked) var schemaEpoch: UInt64 = 0
     /// The tables the writer's open transaction wrote (see ``WriteLog``).
     @exclusivity(unchecked) var writeLog = WriteLog()
+    /// Whether a migration entry runs (``executeScript(_:access:)``): its statements are prepared
+    /// once, inside the migrator's transaction, and never prepared afresh.
+    @exclusivity(unchecked) var runningScript = false
     /// Where the writer's commits are announced; `nil` on readers.
     var changes: ChangeHub?
     /// The writer's turns with other processes' writers (``WriterTurns``); `nil` on readers, in
@@ -199,7 +202,26 @@ final class SQLiteConnection {
     }
 
     /// Prepares (or reuses) `sql`, binds `params`, runs `body` on the statement, and resets it.
+    ///
+    /// A cached feature statement that SQLite must prepare again (the schema changed) is not
+    /// prepared again in place: it is dropped and `body` runs once more on a statement the
+    /// store prepares itself, whose record of owners is checked against the schema it compiled
+    /// (see ``prepare(_:access:)``). The body has run no step of it by then.
     func withStatement<R>(
+        _ sql: String, _ params: Parameters, access: Access, _ body: (SQLiteStatement) throws -> R
+    ) throws -> R {
+        var attempts = 0
+        while true {
+            do {
+                return try withStatementOnce(sql, params, access: access, body)
+            } catch is NeedsFreshStatement where attempts < 8 {
+                attempts += 1
+                if let scope = access.cacheScope { cache.remove(sql, scope: scope) }
+            }
+        }
+    }
+
+    private func withStatementOnce<R>(
         _ sql: String, _ params: Parameters, access: Access, _ body: (SQLiteStatement) throws -> R
     ) throws -> R {
         // Statements nest (the registry is read in the middle of a feature statement's step):
@@ -309,11 +331,19 @@ final class SQLiteConnection {
             if rc == SQLITE_ROW { return true }
             if rc == SQLITE_DONE { return false }
             if authorizer.needsRegistry && !authorizer.registryTrusted {
-                // SQLite re-prepared the statement after a schema change, and the fence needs to
-                // know who owns what now: read the registry again, then let it re-prepare.
+                // A statement was prepared during the step — SQLite preparing this one again
+                // after a schema change, or a module (FTS) preparing its own — and the fence
+                // needs to know who owns what now. When the schema moved since the record was
+                // read, this statement is prepared afresh by the store instead, and checked
+                // against what it compiled (see ``withStatement(_:_:access:_:)``); else the
+                // record is current, and the step goes on with it.
                 authorizer.needsRegistry = false
                 sqlite3_reset(statement.handle)
+                let known = authorizer.registry.schemaVersion
                 try refreshRegistry()
+                if authorizer.registry.schemaVersion != known && !runningScript {
+                    throw NeedsFreshStatement()
+                }
                 authorizer.registryTrusted = true
                 continue
             }
@@ -382,7 +412,27 @@ final class SQLiteConnection {
             // `REINDEX collation` reaches no authorizer callback; it is maintenance either way.
             throw FenceRefusal.schemaChange(feature: scope.feature).with(sql: sql)
         }
-        if access.feature != nil { try refreshRegistry() }
+        var attempts = 0
+        while true {
+            if access.feature != nil { try refreshRegistry() }
+            let compiled = try compile(sql, access: access)
+            // The record of owners and the compile each read the schema on their own: another
+            // connection's schema change may have come between them, and a table the record
+            // does not know would pass as no feature's. The version now must still be the
+            // record's (versions only grow once committed), or both are done again.
+            if access.feature != nil, attempts < 8 {
+                let now: Int64 = try first("pragma schema_version", [], access: .internal) ?? 0
+                if now != authorizer.registry.schemaVersion {
+                    attempts += 1
+                    continue
+                }
+            }
+            return try compiled.get()
+        }
+    }
+
+    /// One compile of `sql` under the fence: the statement, or the error it gave.
+    private func compile(_ sql: String, access: Access) throws -> Result<SQLiteStatement, StoreError> {
         authorizer.beginCompile(access)
         defer { authorizer.explicitPrepare = false }
         var raw: OpaquePointer?
@@ -393,7 +443,7 @@ final class SQLiteConnection {
             if let tail { tailOffset = start.distance(to: tail) }
             return rc
         }
-        guard rc == SQLITE_OK else { throw error(rc, sql: sql) }
+        guard rc == SQLITE_OK else { return .failure(error(rc, sql: sql)) }
         guard let raw else {
             throw StoreError.noStatement(sql: sql)
         }
@@ -416,7 +466,7 @@ final class SQLiteConnection {
                     sql: sql)
             }
         }
-        return statement
+        return .success(statement)
     }
 
     // MARK: State
@@ -511,6 +561,10 @@ extension SQLiteConnection: Sendable {}
 /// Thrown by ``SQLiteConnection/firstRow(_:as:)`` when there is no value to return: no row, or
 /// a one-column row holding NULL.
 struct NoValue: Error {}
+
+/// Thrown by a step whose cached feature statement SQLite would prepare again: the store
+/// prepares a fresh one instead (``SQLiteConnection/withStatement(_:_:access:_:)``).
+struct NeedsFreshStatement: Error {}
 
 private let connectionBusy: @convention(c) (UnsafeMutableRawPointer?, Int32) -> Int32 = { context, count in
     guard let context else { return 0 }

@@ -71,6 +71,13 @@ struct StatementCache {
         if let slot = Self.slot(sql, scope) { front[slot] = FrontEntry(key: key, statement: statement) }
     }
 
+    /// Forgets the statement of `sql` (finalized when its last user lets go).
+    mutating func remove(_ sql: String, scope: Int) {
+        let key = Key(sql: sql, scope: scope)
+        entries[key] = nil
+        for i in front.indices where front[i]?.key == key { front[i] = nil }
+    }
+
     /// Finalizes every statement.
     mutating func removeAll() {
         entries.removeAll()

@@ -65,7 +65,10 @@ final class WriterTurns: @unchecked Sendable {
     init?(database: String, timeoutNanoseconds: UInt64) {
         var databaseStatus = stat()
         guard stat(database, &databaseStatus) == 0 else { return nil }
-        let fd = open(database + "-orion-turns", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, databaseStatus.st_mode & 0o777)
+        // Never blocks, never becomes a controlling terminal: whatever was planted at the name is
+        // looked at (fstat) before it is used.
+        let fd = open(
+            database + "-orion-turns", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, databaseStatus.st_mode & 0o777)
         guard fd >= 0 else { return nil }
         var status = stat()
         guard fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG, status.st_nlink == 1 else {

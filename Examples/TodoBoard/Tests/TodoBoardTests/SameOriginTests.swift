@@ -52,7 +52,7 @@ struct SameOriginTests {
             let port = client.port!
             let foreign = try await send(port, .GET, "/_orion/queries", [("Host", "rebound.example:\(port)")])
             #expect(foreign.0 == .forbidden)
-            #expect(foreign.1.contains("answers to 127.0.0.1 and localhost only"))
+            #expect(foreign.1.contains("answers to its addresses, localhost only"))
             #expect(try await send(port, .GET, "/", [("Host", "localhost:\(port)")]).0 == .ok)
             #expect(try await send(port, .GET, "/", [("Host", "127.0.0.1:\(port)")]).0 == .ok)
             #expect(try await send(port, .GET, "/", [("Host", "[::1]:\(port)")]).0 == .ok)
@@ -73,6 +73,16 @@ struct SameOriginTests {
             #expect(form.0 == .forbidden)
             #expect(try harness.peopleCount() == 0)
         }
+    }
+
+    @Test("listening on every address (0.0.0.0), a foreign name is still refused; addresses and HOST_NAMES pass")
+    func everyAddress() {
+        let guardOf = SameOrigin<BasicRequestContext>(listeningOn: "0.0.0.0", names: ["board.lan"])
+        #expect(guardOf.names == ["board.lan"])
+        let named = SameOrigin<BasicRequestContext>(listeningOn: "myhost.lan")
+        #expect(named.names == ["myhost.lan"])
+        for address in ["10.0.0.5", "127.0.0.1", "[::1]", "[fe80::1]"] { #expect(SameOrigin<BasicRequestContext>.isAddress(SameOrigin<BasicRequestContext>.hostname(address + ":80"))) }
+        for name in ["rebound.example", "127.0.0.1.attacker.example", "10.0.0.5.example"] { #expect(!SameOrigin<BasicRequestContext>.isAddress(name)) }
     }
 
     @Test("a name given in HOST_NAMES is answered; a bad one stops the app with a sentence")

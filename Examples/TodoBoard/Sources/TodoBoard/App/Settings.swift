@@ -14,8 +14,8 @@ public struct Settings: Sendable {
     /// `ORION_QUERY_SAMPLE`: the share of calls the query panel records, 0…1 (default 1; 0 turns
     /// instrumentation off).
     public var querySample = 1.0
-    /// `HOST_NAMES`: other names the server answers to while it listens on a loopback address
-    /// (comma-separated, such as `todo.local`); 127.0.0.1, `::1` and `localhost` always work.
+    /// `HOST_NAMES`: the names the server answers to besides its IP addresses, `localhost` and
+    /// `HOST` (comma-separated, such as `todo.local`); a request for any other name is refused.
     public var hostNames: [String] = []
     /// How often a quiet event stream sends a heartbeat.
     public var heartbeat: Duration = .seconds(15)

@@ -13,29 +13,30 @@ import Hummingbird
 ///   a write whose `Origin` is not this server, or whose `Sec-Fetch-Site` says it came from
 ///   another site, is refused with 403 and writes nothing. Tools that send neither (curl, tests)
 ///   are let through.
-/// - Another name for this server (DNS rebinding: a site whose name its owner points at
-///   127.0.0.1 could read the board and the query panel): while listening on a loopback
-///   address, a request whose `Host` is not a loopback address (read as an address, exactly:
-///   `127.0.0.1.attacker.example` is a name, not an address), `localhost`, or one of the names
-///   configured in `HOST_NAMES` is refused.
+/// - Another name for this server (DNS rebinding: a site whose name its owner points at this
+///   machine's address could read the board and the query panel): a request whose `Host` is
+///   not an IP address (read as an address, exactly: `127.0.0.1.attacker.example` is a name),
+///   `localhost`, the name the server listens on, or one of the names configured in
+///   `HOST_NAMES` is refused — on every address, `0.0.0.0` included.
 struct SameOrigin<Context: RequestContext>: RouterMiddleware {
-    /// Whether the server listens on a loopback address only.
-    let loopbackOnly: Bool
-    /// Other names the server answers to (lowercased), from `HOST_NAMES`.
+    /// The names the server answers to besides IP addresses and `localhost` (lowercased).
     let names: Set<String>
 
     init(listeningOn host: String, names: [String] = []) {
-        loopbackOnly = Self.isLoopback(host)
-        self.names = Set(names.map { $0.lowercased() })
+        var all = Set(names.map { $0.lowercased() })
+        if !Self.isAddress(host) { all.insert(host.lowercased()) }
+        self.names = all
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let host = request.head.authority
-        if loopbackOnly, let host {
+        if let host {
             let name = Self.hostname(host)
-            guard Self.isLoopback(name) || names.contains(name.lowercased()) else {
+            guard Self.isAddress(name) || name.lowercased() == "localhost" || names.contains(name.lowercased()) else {
                 let others = names.isEmpty ? "" : ", " + names.sorted().joined(separator: ", ")
-                throw PageError(.forbidden, "This server answers to 127.0.0.1 and localhost\(others) only, not to \u{201C}\(host)\u{201D}.")
+                throw PageError(
+                    .forbidden,
+                    "This server answers to its addresses, localhost\(others) only, not to \u{201C}\(host)\u{201D}; to use that name, add it to HOST_NAMES.")
             }
         }
         if ![.get, .head, .options].contains(request.method) {
@@ -51,18 +52,14 @@ struct SameOrigin<Context: RequestContext>: RouterMiddleware {
         return try await next(request, context)
     }
 
-    /// Whether `host` is `localhost`, or a loopback address written as one: an IPv4 address
-    /// of four decimal parts in 127.0.0.0/8, or IPv6 `::1` (bracketed or not).
-    static func isLoopback(_ host: String) -> Bool {
-        if host.lowercased() == "localhost" { return true }
+    /// Whether `host` is an IP address written as one: IPv4 as four decimal parts, or IPv6
+    /// (bracketed or not). A DNS name, however much it looks like one, is not.
+    static func isAddress(_ host: String) -> Bool {
         var v4 = in_addr()
-        if inet_pton(AF_INET, host, &v4) == 1 {
-            return UInt32(bigEndian: v4.s_addr) >> 24 == 127
-        }
+        if inet_pton(AF_INET, host, &v4) == 1 { return true }
         let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         var v6 = in6_addr()
-        guard inet_pton(AF_INET6, bare, &v6) == 1 else { return false }
-        return withUnsafeBytes(of: &v6) { $0.elementsEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]) }
+        return inet_pton(AF_INET6, bare, &v6) == 1
     }
 
     /// `example.com:8080` → `example.com`; `[::1]:8080` → `[::1]`. A bracketed address followed

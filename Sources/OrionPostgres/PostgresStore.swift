@@ -246,10 +246,20 @@ public final class PostgresStore: Store, Sendable {
             pins.withLock { $0[thread] = nil }
             pinCount.subtract(1, ordering: .relaxed)
         }
-        let result: T
-        do {
-            result = try body()
+        return try Self.committing(connection) {
+            let result = try body()
             if pin.failedAt > 0 { throw Self.swallowedError(nested: false) }
+            return result
+        }
+    }
+
+    /// Runs `work` in the transaction `begin()` opened on `connection`: commits it when `work`
+    /// returns, rolls it back when it throws. A rollback, or a failed COMMIT, undoes a role
+    /// switch made inside: the role is then unknown.
+    static func committing<R>(_ connection: PostgresConnection, _ work: () throws -> R) throws -> R {
+        let result: R
+        do {
+            result = try work()
         } catch {
             _ = try? connection.finish(commit: false)
             connection.role = .unknown
@@ -428,21 +438,7 @@ public final class PostgresStore: Store, Sendable {
             }
         }
         connection.begin()
-        let result: R
-        do {
-            result = try work()
-        } catch {
-            _ = try? connection.finish(commit: false)
-            connection.role = .unknown
-            throw error
-        }
-        do {
-            try connection.finish(commit: true)
-        } catch {
-            connection.role = .unknown
-            throw error
-        }
-        return result
+        return try Self.committing(connection, work)
     }
 
     private func use(_ access: Access, on connection: PostgresConnection) throws {

@@ -6,23 +6,6 @@ import Testing
 
 @testable import OrionPostgres
 
-/// A counter tasks and threads share.
-private final class Counter: Sendable {
-    private let value = Atomic<Int>(0)
-    func add() { value.add(1, ordering: .sequentiallyConsistent) }
-    var count: Int { value.load(ordering: .sequentiallyConsistent) }
-}
-
-/// Waits (suspended) until `condition` holds, at most `seconds`.
-private func eventually(_ seconds: Double = 10, _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-    while !condition() {
-        if ContinuousClock.now > deadline { return false }
-        try? await Task.sleep(for: .milliseconds(1))
-    }
-    return true
-}
-
 /// Another connection holding `LOCK TABLE … IN EXCLUSIVE MODE` (reads still read) until the
 /// returned function is called.
 private func lockTable(_ table: String, url: String) throws -> @Sendable () -> Void {
@@ -263,28 +246,14 @@ struct PostgresLaneTests {
     func cancelledWaiter() async throws {
         let store = try PostgresStore(url: try PG.freshDatabase(), poolSize: 2, writeShare: 1)
         try store.migrate("todos", Self.todos)
-        let inside = DispatchSemaphore(value: 0)
-        let goOn = DispatchSemaphore(value: 0)
-        let first = Task {
-            try await store.write {
-                inside.signal()
-                goOn.wait()
-                _ = try store.exec("insert into todos (title) values ('first')")
-            }
-        }
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                inside.wait()
-                continuation.resume()
-            }
-        }
+        let first = await HeldWriteLane(store) { _ = try store.exec("insert into todos (title) values ('first')") }
         let ran = Counter()
         let second = Task { try await store.write { ran.add() } }
         #expect(await eventually { store.laneFigures.write.queued == 1 })
         second.cancel()
         await #expect(throws: CancellationError.self) { try await second.value }
-        goOn.signal()
-        try await first.value
+        first.release()
+        try await first.task.value
         #expect(ran.count == 0)
         #expect(try store.query("select title from todos") == ["first"])
     }
@@ -293,28 +262,14 @@ struct PostgresLaneTests {
     func closeWhileWaiting() async throws {
         let store = try PostgresStore(url: try PG.freshDatabase(), poolSize: 2, writeShare: 1)
         try store.migrate("todos", Self.todos)
-        let inside = DispatchSemaphore(value: 0)
-        let goOn = DispatchSemaphore(value: 0)
-        let running = Task {
-            try await store.write {
-                inside.signal()
-                goOn.wait()
-                _ = try store.exec("insert into todos (title) values ('running')")
-            }
-        }
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                inside.wait()
-                continuation.resume()
-            }
-        }
+        let running = await HeldWriteLane(store) { _ = try store.exec("insert into todos (title) values ('running')") }
         let waiting = Task { try await store.write { _ = try store.exec("insert into todos (title) values ('waiting')") } }
         #expect(await eventually { store.laneFigures.write.queued == 1 })
         store.close()
         await #expect(throws: StoreError.self) { try await waiting.value }
-        goOn.signal()
+        running.release()
         // The running body's statement meets the closed pool: nothing of it commits.
-        await #expect(throws: StoreError.self) { try await running.value }
+        await #expect(throws: StoreError.self) { try await running.task.value }
         await #expect(throws: StoreError.self) { try await store.read { 1 } }
     }
 }

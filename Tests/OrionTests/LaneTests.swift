@@ -5,23 +5,6 @@ import Testing
 
 @testable import Orion
 
-/// A counter tasks and threads share.
-final class Counter: Sendable {
-    private let value = Atomic<Int>(0)
-    func add() { value.add(1, ordering: .sequentiallyConsistent) }
-    var count: Int { value.load(ordering: .sequentiallyConsistent) }
-}
-
-/// Waits (suspended, polling every millisecond) until `condition` holds, at most `seconds`.
-func eventually(_ seconds: Double = 10, _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-    while !condition() {
-        if ContinuousClock.now > deadline { return false }
-        try? await Task.sleep(for: .milliseconds(1))
-    }
-    return true
-}
-
 /// Another process holding the database's write lock until ``release()``.
 final class ChildHoldingLock: @unchecked Sendable {
     // `@unchecked Sendable`: the process and pipes are used from the test's task only.
@@ -194,29 +177,15 @@ struct LaneTests {
     @Test("a task cancelled while it waits for the lane leaves at once, and its body never runs")
     func cancelledWaiter() async throws {
         let store = try todoStore(dir)
-        let inside = DispatchSemaphore(value: 0)
-        let goOn = DispatchSemaphore(value: 0)
-        let first = Task {
-            try await store.write {
-                inside.signal()
-                goOn.wait()
-                try Todos.insert(store, "first")
-            }
-        }
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                inside.wait()
-                continuation.resume()
-            }
-        }
+        let first = await HeldWriteLane(store) { try Todos.insert(store, "first") }
         let ran = Counter()
         let second = Task { try await store.write { ran.add() } }
         #expect(await eventually { store.laneFigures.write.queued == 1 })
         second.cancel()
         // Answered while the first body still holds the lane.
         await #expect(throws: CancellationError.self) { try await second.value }
-        goOn.signal()
-        try await first.value
+        first.release()
+        try await first.task.value
         #expect(ran.count == 0)
         #expect(store.laneFigures.write.cancelled == 1)
         #expect(try Todos.all(store).map(\.title) == ["first"])
@@ -297,21 +266,7 @@ struct LaneTests {
     @Test("close() answers the callers still waiting with .closed, lets the running body finish, and later calls throw .closed")
     func closeWhileWaiting() async throws {
         let store = try todoStore(dir)
-        let inside = DispatchSemaphore(value: 0)
-        let goOn = DispatchSemaphore(value: 0)
-        let running = Task {
-            try await store.write {
-                inside.signal()
-                goOn.wait()
-                try Todos.insert(store, "running")
-            }
-        }
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                inside.wait()
-                continuation.resume()
-            }
-        }
+        let running = await HeldWriteLane(store) { try Todos.insert(store, "running") }
         let waiting = (0..<3).map { i in Task { try await store.write { try Todos.insert(store, "waiting \(i)") } } }
         #expect(await eventually { store.laneFigures.write.queued == 3 })
         let closed = Task {
@@ -322,8 +277,8 @@ struct LaneTests {
         for task in waiting {
             await #expect(throws: StoreError.self) { try await task.value }
         }
-        goOn.signal()
-        try await running.value
+        running.release()
+        try await running.task.value
         try await closed.value
         await #expect(throws: StoreError.self) { try await store.read { 1 } }
         await #expect(throws: StoreError.self) { try await store.write { 1 } }
@@ -413,20 +368,7 @@ struct LaneTests {
     func cancelledBodyReleased() async throws {
         final class Captured: Sendable {}
         let store = try todoStore(dir)
-        let inside = DispatchSemaphore(value: 0)
-        let goOn = DispatchSemaphore(value: 0)
-        let first = Task {
-            try await store.write {
-                inside.signal()
-                goOn.wait()
-            }
-        }
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                inside.wait()
-                continuation.resume()
-            }
-        }
+        let first = await HeldWriteLane(store)
         weak var watched: Captured?
         let second: Task<Void, any Error> = {
             let captured = Captured()
@@ -437,8 +379,8 @@ struct LaneTests {
         second.cancel()
         await #expect(throws: CancellationError.self) { try await second.value }
         #expect(await eventually { watched == nil })
-        goOn.signal()
-        try await first.value
+        first.release()
+        try await first.task.value
     }
 
     @Test("a store without lanes of its own writes on the shared threads, waiting for one at most its timeout")

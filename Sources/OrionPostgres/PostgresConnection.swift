@@ -17,8 +17,6 @@ final class PostgresConnection: @unchecked Sendable {
     /// The role statements run as: the login's or a feature's; `unknown` after a rollback, which
     /// undoes a `SET ROLE` made inside the transaction.
     @exclusivity(unchecked) var role: RoleState = .login
-    /// The value the `lastId` guard sequence gave last (see ``exec(_:sql:_:)``).
-    @exclusivity(unchecked) private var guardValue: Int64 = 0
     /// Commands that go out with the next statement, in one round trip: `BEGIN` from `tx`, and
     /// role switches (`SET ROLE`, `RESET ROLE`).
     @exclusivity(unchecked) private var pending: [String] = []
@@ -69,8 +67,8 @@ final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Connects and sets up the session: UTC, ISO dates, hex bytea, UTF-8, standard strings,
-    /// the statement time limit, the temporary sequence that makes `lastId` exact, and
-    /// `pg_temp` last in the search path, so that no TEMP table can shadow a table.
+    /// the statement time limit, and `pg_temp` last in the search path, so that no TEMP table
+    /// can shadow a table.
     init(url: String, statementTimeLimit: Duration?, statementCapacity: Int) throws {
         guard let handle = PQconnectdb(url) else {
             throw StoreError(.connection, "libpq could not allocate a connection")
@@ -86,16 +84,13 @@ final class PostgresConnection: @unchecked Sendable {
         var setup = """
             set time zone 'UTC'; set datestyle = 'ISO, YMD'; set bytea_output = 'hex';
             set client_encoding = 'UTF8'; set standard_conforming_strings = on; set extra_float_digits = 1;
-            create temporary sequence if not exists orion_last_id as bigint minvalue -9223372036854775808 start -9223372036854775808;
-            grant usage on sequence pg_temp.orion_last_id to public;
             select set_config('search_path', current_setting('search_path') || ', pg_temp', false);
-            select nextval('pg_temp.orion_last_id');
             """
         if let limit = statementTimeLimit {
             let ms = max(1, limit.components.seconds * 1000 + limit.components.attoseconds / 1_000_000_000_000_000)
             setup = "set statement_timeout = \(ms); " + setup
         }
-        guardValue = try simpleQuery(setup).flatMap { Int64($0) } ?? 0
+        try simpleQuery(setup)
         // English messages let fence errors name the table; only a superuser may set this.
         _ = try? simpleQuery("set lc_messages = 'C'")
     }
@@ -228,27 +223,55 @@ final class PostgresConnection: @unchecked Sendable {
         return read(result, into: entry)
     }
 
-    /// Runs one feature statement for its effect: affected rows and, after an insert, the value
-    /// a sequence gave it.
-    ///
-    /// `lastId` comes from a temporary sequence per connection: its value is read with
-    /// `lastval()` right after an insert that added rows. If `lastval()` still equals the guard's
-    /// own last value, no sequence gave a value during the insert and `lastId` is 0; otherwise
-    /// it is that value, and the guard draws a new one for next time.
+    /// Runs one feature statement for its effect: affected rows and, after an insert, the row
+    /// id of the last row it added, from the `RETURNING` the store added (see ``Entry/RowID``).
     func exec(_ entry: Entry, sql: String, _ params: [SQLValue]) throws -> ExecResult {
         let result = try execute(entry, sql: sql, params)
+        defer { PQclear(result) }
         let tag = String(cString: PQcmdStatus(result))
         let counted = tag.hasPrefix("INSERT ") || tag.hasPrefix("UPDATE ") || tag.hasPrefix("DELETE ") || tag.hasPrefix("MERGE ")
         let changes = counted ? Int(String(cString: PQcmdTuples(result))) ?? 0 : 0
-        PQclear(result)
-        guard tag.hasPrefix("INSERT "), changes > 0 else { return ExecResult(changes: changes, lastId: 0) }
-        let check = PQexec(handle, "select lastval(), nextval('pg_temp.orion_last_id')")
-        defer { PQclear(check) }
-        try self.check(check, sql: sql)
-        let last = Int64(String(cString: PQgetvalue(check, 0, 0))) ?? 0
-        let next = Int64(String(cString: PQgetvalue(check, 0, 1))) ?? 0
-        defer { guardValue = next }
-        return ExecResult(changes: changes, lastId: last == guardValue ? 0 : last)
+        guard case .column(_, let upsert) = entry.rowID, tag.hasPrefix("INSERT ") else {
+            return ExecResult(changes: changes, lastId: 0)
+        }
+        var row = PQntuples(result) - 1
+        // An upsert's rows say whether each was inserted: the last one that was.
+        while upsert, row >= 0, String(cString: PQgetvalue(result, row, 1)) != "t" { row -= 1 }
+        guard row >= 0, PQgetisnull(result, row, 0) == 0 else { return ExecResult(changes: changes, lastId: 0) }
+        return ExecResult(changes: changes, lastId: Int64(String(cString: PQgetvalue(result, row, 0))) ?? 0)
+    }
+
+    /// The text an `exec` of an INSERT is prepared with: `RETURNING` its row id first (before
+    /// the statement's own `RETURNING` list, if any), found in the catalog under the caller's
+    /// role, as PostgreSQL resolves the table's name. Other statements go as written.
+    private func preparedText(_ entry: Entry) throws -> String {
+        let statement = entry.statement
+        entry.rowID = .none
+        guard entry.forExec, let insertAt = statement.insertAt,
+            let target = PostgresSQL.insertTarget(in: statement.original, at: insertAt)
+        else { return statement.text }
+        let found = try simpleRows(
+            """
+            select c.relkind::text, coalesce(
+                (select a.attname::text from pg_catalog.pg_index i
+                 join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+                 where i.indrelid = c.oid and i.indisprimary and i.indnatts = 1 and a.atttypid in (20, 21, 23)),
+                (select a.attname::text from pg_catalog.pg_attribute a
+                 where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped and a.atttypid in (20, 21, 23)
+                   and pg_catalog.pg_get_serial_sequence(c.oid::pg_catalog.regclass::text, a.attname) is not null
+                 order by a.attnum limit 1))
+            from pg_catalog.pg_class c where c.oid = pg_catalog.to_regclass(\(SQLText.quoteLiteral(target)))
+            """)
+        guard let row = found.first, let kind = row[0], let column = row[1],
+            kind == "r" || (kind == "p" && !statement.upserts)
+        else { return statement.text }
+        entry.rowID = .column(column, upsert: statement.upserts)
+        var returned = SQLText.quoteIdentifier(column)
+        if statement.upserts { returned += ", xmax = 0" }
+        guard let end = statement.returningEnd else { return statement.text + "\nreturning " + returned }
+        let text = statement.text.utf8
+        let cut = text.index(text.startIndex, offsetBy: end)
+        return String(statement.text[..<cut]) + " " + returned + "," + String(statement.text[cut...])
     }
 
     /// Prepares `entry` on its first run, then runs it.
@@ -273,7 +296,7 @@ final class PostgresConnection: @unchecked Sendable {
                 defer { PQclear(begun) }
                 try check(begun, sql: sql)
             }
-            let result = PQprepare(handle, name, statement.text, 0, nil)
+            let result = PQprepare(handle, name, try preparedText(entry), 0, nil)
             defer { PQclear(result) }
             try check(result, sql: sql)
             entry.name = name
@@ -339,7 +362,32 @@ final class PostgresConnection: @unchecked Sendable {
             }
         }
         let statement = next()
-        if let sync = PQgetResult(handle) { PQclear(sync) }
+        // Up to the sync point: outside a transaction the statement's implicit transaction
+        // commits there, and a COMMIT that fails (a deferred constraint, a constraint trigger)
+        // reports here. The statement then did nothing: its failure is the call's.
+        var atCommit: OpaquePointer?
+        var nulls = 0
+        while nulls < 4 {
+            guard let result = PQgetResult(handle) else {
+                nulls += 1
+                continue
+            }
+            let status = PQresultStatus(result)
+            if status == PGRES_PIPELINE_SYNC {
+                PQclear(result)
+                break
+            }
+            if atCommit == nil, status == PGRES_FATAL_ERROR || status == PGRES_NONFATAL_ERROR {
+                atCommit = result
+            } else {
+                PQclear(result)
+            }
+        }
+        if let atCommit, failure == nil {
+            PQclear(statement)
+            return atCommit
+        }
+        if let atCommit { PQclear(atCommit) }
         guard let failure else { return statement }
         PQclear(statement)
         return failure

@@ -82,9 +82,11 @@ extension PostgresConnection {
     /// The URL (or `key=value` string) with its password replaced, for messages.
     static func redacted(_ url: String) -> String {
         if !url.contains("://") {
-            // key=value form: drop the value of password=…, quoted or not.
+            // key=value form: drop the value of a quoted password=…, and everything after an
+            // unquoted one (`password=correct horse battery` is a password libpq cannot parse,
+            // whose words after the first are the password's all the same).
             return url.replacingOccurrences(
-                of: #"password\s*=\s*('([^'\\]|\\.)*('|$)|\S+)"#, with: "password=…", options: .regularExpression)
+                of: #"password\s*=\s*('([^'\\]|\\.)*('|$)|[^'\s][\s\S]*$)"#, with: "password=…", options: [.regularExpression, .caseInsensitive])
         }
         guard var parts = URLComponents(string: url) else { return "the configured URL" }
         if parts.password != nil { parts.password = "…" }
@@ -103,9 +105,10 @@ extension PostgresConnection {
             out = out.replacingOccurrences(of: "\"\(quoted)\"", with: "\"\(redacted(url))\"")
         }
         for secret in passwordCandidates(in: url) where !secret.isEmpty {
-            out = out.replacingOccurrences(of: secret, with: "…")
+            // (A shorter one only where quoted: cutting every "is" would leave no message.)
+            if secret.count >= 3 { out = out.replacingOccurrences(of: secret, with: "…") }
             // A quoted token that is part of the password (libpq quotes what it choked on).
-            for quoted in quotedParts(of: out) where quoted.count >= 3 && secret.contains(quoted) {
+            for quoted in quotedParts(of: out) where quoted == secret || (quoted.count >= 3 && secret.contains(quoted)) {
                 out = out.replacingOccurrences(of: "\"\(quoted)\"", with: "\"…\"")
             }
         }
@@ -131,6 +134,12 @@ extension PostgresConnection {
             var value = String(url[match])
             if let equals = value.firstIndex(of: "=") { value = String(value[value.index(after: equals)...]).trimmingCharacters(in: .whitespaces) }
             found.append(value)
+            if !value.hasPrefix("'"), !url.contains("://") {
+                // The words after an unquoted password, up to the next key=value: the rest of it.
+                let rest = url[match.upperBound...].split(whereSeparator: \.isWhitespace).prefix { !$0.contains("=") }
+                found.append(contentsOf: rest.map(String.init))
+                found.append(([value] + rest.map(String.init)).joined(separator: " "))
+            }
             if value.hasPrefix("'") {
                 var inner = String(value.dropFirst())
                 if inner.hasSuffix("'") { inner.removeLast() }

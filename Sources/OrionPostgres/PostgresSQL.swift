@@ -36,6 +36,14 @@ struct PostgresStatementText: Sendable {
     /// pooled connection.
     var namesTempSchema = false
 
+    /// Where, in ``original``, the statement's own `INSERT` starts (outside parentheses: not a
+    /// data-modifying `WITH` part's), for an `INSERT` or a `WITH … INSERT`.
+    var insertAt: Int?
+    /// Where, in ``text``, the word `RETURNING` of the statement's own clause ends.
+    var returningEnd: Int?
+    /// Whether the statement has its own `ON CONFLICT` clause (an upsert).
+    var upserts = false
+
     /// Functions that run a query given as text, or read tables named in text.
     static let sqlTextFunctions: Set<String> = [
         "query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema", "cursor_to_xml", "cursor_to_xmlschema", "ts_stat",
@@ -95,6 +103,9 @@ enum PostgresSQL {
         var namesSettings = false
         var namesTempSchema = false
         var sawTopLevelInto = false
+        var insertAt: Int?
+        var returningEnd: Int?
+        var upserts = false
         var i = 0
         var start = 0
         let n = bytes.count
@@ -108,7 +119,8 @@ enum PostgresSQL {
                         original: String(decoding: bytes[start..<i], as: UTF8.self),
                         callsSetConfig: callsSetConfig, selectsInto: reads && sawTopLevelInto, callsNotify: callsNotify,
                         callsSessionLock: callsSessionLock, callsSQLText: callsSQLText, callsWritingFunction: callsWritingFunction,
-                        namesSettings: namesSettings, namesTempSchema: namesTempSchema))
+                        namesSettings: namesSettings, namesTempSchema: namesTempSchema, insertAt: insertAt,
+                        returningEnd: returningEnd, upserts: upserts))
             }
             start = i + 1
             out.removeAll(keepingCapacity: true)
@@ -126,6 +138,9 @@ enum PostgresSQL {
             namesSettings = false
             namesTempSchema = false
             sawTopLevelInto = false
+            insertAt = nil
+            returningEnd = nil
+            upserts = false
         }
         /// Notes a name (lowercased) that is `pg_settings` or a TEMP schema.
         func note(name: String) {
@@ -137,6 +152,14 @@ enum PostgresSQL {
         func opensCall(after index: Int) -> Bool {
             let k = skipSpaceAndComments(bytes, from: index)
             return k < n && bytes[k] == UInt8(ascii: "(")
+        }
+        /// Whether the next word after `index`, past white space and comments, is `word` (lowercase).
+        func wordFollows(_ word: String, after index: Int) -> Bool {
+            let k = skipSpaceAndComments(bytes, from: index)
+            let expected = Array(word.utf8)
+            guard k + expected.count <= n else { return false }
+            for (offset, byte) in expected.enumerated() where bytes[k + offset] | 0x20 != byte { return false }
+            return k + expected.count == n || !isIdentifierByte(bytes[k + expected.count])
         }
         func unterminated(_ what: String) -> StoreError {
             StoreError(.sql, "the SQL has an unterminated \(what)", sql: sql)
@@ -262,8 +285,14 @@ enum PostgresSQL {
                     if PostgresStatementText.sqlTextFunctions.contains(word), opensCall(after: j) { callsSQLText = true }
                     if PostgresStatementText.writingFunctions.contains(word), opensCall(after: j) { callsWritingFunction = true }
                     if word == "into", depth == 0, previousWord != "insert", previousWord != "merge" { sawTopLevelInto = true }
+                    if depth == 0, insertAt == nil, word == "insert", ["insert", "with"].contains(words.first), wordFollows("into", after: j) {
+                        insertAt = i - start
+                    }
+                    if depth == 0, insertAt != nil, word == "conflict", previousWord == "on" { upserts = true }
+                    let returning = depth == 0 && insertAt != nil && word == "returning"
                     previousWord = word
                     out.append(contentsOf: bytes[i..<j])
+                    if returning { returningEnd = out.count }
                     hasContent = true
                     i = j
                 } else {
@@ -284,6 +313,47 @@ enum PostgresSQL {
             throw found.isEmpty ? StoreError.noStatement(sql: sql) : StoreError.multipleStatements(sql: sql)
         }
         return found[0]
+    }
+
+    /// The table an `INSERT` writes, as a quoted name for `to_regclass` (`"app"."todos"`): the
+    /// name after `INSERT INTO` at `offset` in `original`, folded as PostgreSQL folds it (a
+    /// plain name lowercased, a quoted one as written, a `U&"…"` one decoded). `nil` when it
+    /// cannot be read.
+    static func insertTarget(in original: String, at offset: Int) -> String? {
+        let bytes = Array(original.utf8)
+        let n = bytes.count
+        guard offset + 6 <= n else { return nil }
+        var k = skipSpaceAndComments(bytes, from: offset + 6)
+        guard k + 4 <= n, bytes[k..<(k + 4)].map({ $0 | 0x20 }) == Array("into".utf8) else { return nil }
+        k += 4
+        var parts: [String] = []
+        while parts.count < 3 {
+            k = skipSpaceAndComments(bytes, from: k)
+            guard k < n else { break }
+            if bytes[k] == UInt8(ascii: "\"") {
+                guard let end = closingQuote(bytes, from: k, escapes: false) else { return nil }
+                parts.append(String(decoding: bytes[(k + 1)..<end], as: UTF8.self).replacing("\"\"", with: "\""))
+                k = end + 1
+            } else if k + 2 < n, bytes[k] | 0x20 == UInt8(ascii: "u"), bytes[k + 1] == UInt8(ascii: "&"), bytes[k + 2] == UInt8(ascii: "\"") {
+                guard let end = closingQuote(bytes, from: k + 2, escapes: false) else { return nil }
+                let (escape, after) = unicodeEscapeClause(bytes, after: end + 1)
+                guard let name = unicodeEscaped(Array(bytes[(k + 3)..<end]), escape: escape) else { return nil }
+                parts.append(String(decoding: name, as: UTF8.self))
+                k = after
+            } else if isIdentifierStart(bytes[k]) {
+                var j = k + 1
+                while j < n && isIdentifierByte(bytes[j]) { j += 1 }
+                parts.append(String(decoding: bytes[k..<j].map { isUpperASCII($0) ? $0 | 0x20 : $0 }, as: UTF8.self))
+                k = j
+            } else {
+                return nil
+            }
+            k = skipSpaceAndComments(bytes, from: k)
+            guard k < n, bytes[k] == UInt8(ascii: ".") else { break }
+            k += 1
+        }
+        guard !parts.isEmpty else { return nil }
+        return parts.map(SQLText.quoteIdentifier).joined(separator: ".")
     }
 
     /// Where the quote opened at `start` closes (a doubled quote is part of the text), or `nil`.

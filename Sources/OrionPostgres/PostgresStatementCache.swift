@@ -16,9 +16,28 @@ extension PostgresConnection {
         /// DELETE or MERGE, or a WITH whose parts do one of those (its words read as PostgreSQL's
         /// lexer reads them, strings and comments left out).
         let writesRows: Bool
+        /// Whether `exec` runs it: an INSERT then returns its row ids (see ``RowID``).
+        let forExec: Bool
+        /// Where an `exec`'s INSERT finds its `lastId`, once the statement is prepared.
+        @exclusivity(unchecked) var rowID: RowID = .none
 
-        init(statement: PostgresStatementText) {
+        /// The column an INSERT run by `exec` returns for `lastId`: the table's integer primary
+        /// key (one column), else its first integer column a sequence fills (`serial`,
+        /// identity) — the row id as SQLite's integer primary key is. With an upsert, also
+        /// whether each row was inserted (`xmax = 0`), not updated.
+        enum RowID {
+            case none
+            case column(String, upsert: Bool)
+
+            var isColumn: Bool {
+                if case .column = self { return true }
+                return false
+            }
+        }
+
+        init(statement: PostgresStatementText, forExec: Bool) {
             self.statement = statement
+            self.forExec = forExec
             kind = StatementKind(statement)
             switch statement.words.first ?? "" {
             case "insert", "update", "delete", "merge":
@@ -36,9 +55,16 @@ extension PostgresConnection {
         }
     }
 
+    /// A statement's place in the cache: its SQL, and whether `exec` runs it (an INSERT is then
+    /// prepared with the `RETURNING` its `lastId` needs, which `query` must not see).
+    struct StatementKey: Hashable {
+        let sql: String
+        let exec: Bool
+    }
+
     /// The statements of one connection by SQL text, least recently used evicted first.
     struct StatementCache {
-        private var entries: [String: Entry] = [:]
+        private var entries: [StatementKey: Entry] = [:]
         private var clock: UInt64 = 0
         let capacity: Int
 
@@ -47,7 +73,7 @@ extension PostgresConnection {
         }
 
         /// The entry for `sql`, counted as used now.
-        mutating func get(_ sql: String) -> Entry? {
+        mutating func get(_ sql: StatementKey) -> Entry? {
             clock &+= 1
             guard let entry = entries[sql] else { return nil }
             entry.lastUsed = clock
@@ -55,7 +81,7 @@ extension PostgresConnection {
         }
 
         /// Adds `entry`; returns the one evicted to make room, if any.
-        mutating func put(_ sql: String, _ entry: Entry) -> Entry? {
+        mutating func put(_ sql: StatementKey, _ entry: Entry) -> Entry? {
             clock &+= 1
             entry.lastUsed = clock
             var evicted: Entry?
@@ -67,24 +93,25 @@ extension PostgresConnection {
             return evicted
         }
 
-        mutating func remove(_ sql: String) -> Entry? {
+        mutating func remove(_ sql: StatementKey) -> Entry? {
             entries.removeValue(forKey: sql)
         }
     }
 
     /// The statement for `sql`: from the cache, or parsed (not yet prepared) and cached.
-    func entry(for sql: String) throws -> Entry {
-        if let entry = statements.get(sql) { return entry }
-        let entry = Entry(statement: try PostgresSQL.single(sql))
-        if let evicted = statements.put(sql, entry), let name = evicted.name {
+    func entry(for sql: String, exec: Bool) throws -> Entry {
+        let key = StatementKey(sql: sql, exec: exec)
+        if let entry = statements.get(key) { return entry }
+        let entry = Entry(statement: try PostgresSQL.single(sql), forExec: exec)
+        if let evicted = statements.put(key, entry), let name = evicted.name {
             _ = try? simpleQuery("deallocate \(name)")
         }
         return entry
     }
 
     /// Forgets a prepared statement whose result shape changed under it (a table altered since).
-    func forget(_ sql: String) {
-        guard let entry = statements.remove(sql), let name = entry.name else { return }
+    func forget(_ sql: String, exec: Bool) {
+        guard let entry = statements.remove(StatementKey(sql: sql, exec: exec)), let name = entry.name else { return }
         _ = try? simpleQuery("deallocate \(name)")
     }
 }

@@ -146,7 +146,7 @@ public final class PostgresStore: Store, Sendable {
             expiredError: { StoreError.laneBusy(waited: $0, for: "for its turn (the pool's write share was busy all that time)") })
         let listener = PostgresListener(url: url)
         self.listener = listener
-        changeHub = ChangeHub(onDemand: { wanted in listener.setWanted(wanted) })
+        changeHub = ChangeHub(foldsNames: false, onDemand: { wanted in listener.setWanted(wanted) })
         listener.hub = changeHub
         let open = { try PostgresConnection(url: url, statementTimeLimit: statementTimeLimit, statementCapacity: statementCacheSize) }
         pool = ConnectionPool(size: poolSize, timeout: poolTimeout, first: try open(), open: open)
@@ -187,12 +187,14 @@ public final class PostgresStore: Store, Sendable {
     ///
     /// `changes` is the row count PostgreSQL reports for `INSERT`, `UPDATE`, `DELETE` and
     /// `MERGE` (0 for other statements). `lastId` is, after an `INSERT` that added rows, the
-    /// value a sequence (`serial`, `bigserial`, identity) gave during it, read with `lastval()`
-    /// in a second round trip; 0 when no sequence gave one (ids written by hand) and for every
-    /// other statement, which take no extra round trip. When several sequences give values
-    /// (a trigger inserting elsewhere), it is the last one. An upsert that took its `DO UPDATE`
-    /// path reports the value its default drew for the row it did not insert: use
-    /// `one("insert … returning id")` when you need an upsert's id.
+    /// row id of the last row it added, as SQLite's integer primary key is: the table's
+    /// primary key when that is one integer column, else its first integer column a sequence
+    /// fills (`serial`, identity). The store adds that column to the statement's `RETURNING`
+    /// when it prepares it, so it comes in the same round trip, and no other statement on the
+    /// connection (another caller's `nextval()`, a trigger's insert elsewhere) can change it.
+    /// It is 0 for a table without such a column, for a view, for an upsert that only updated
+    /// (and any upsert into a partitioned table, whose rows cannot say which they were), and
+    /// for every other statement.
     @discardableResult
     public func exec(_ sql: String, _ params: [SQLValue]) throws -> ExecResult {
         try exec(sql, params, access: .root)
@@ -320,7 +322,7 @@ public final class PostgresStore: Store, Sendable {
 
     func exec(_ sql: String, _ params: [SQLValue], access: Access) throws -> ExecResult {
         if LaneThread.inReadBody { throw StoreError.writeInRead("exec", sql: sql) }
-        return try run(sql, access: access) { connection, statement in
+        return try run(sql, access: access, execs: true) { connection, statement in
             try connection.exec(statement, sql: sql, params)
         }
     }
@@ -370,10 +372,11 @@ public final class PostgresStore: Store, Sendable {
     ///   rows fail to decode is then undone, as any failed call is — in a transaction of its own,
     ///   or a savepoint inside `tx`.
     private func run<R>(
-        _ sql: String, access: Access, decodes: Bool = false, _ body: (PostgresConnection, PostgresConnection.Entry) throws -> R
+        _ sql: String, access: Access, decodes: Bool = false, execs: Bool = false,
+        _ body: (PostgresConnection, PostgresConnection.Entry) throws -> R
     ) throws -> R {
         try withConnection(sql: sql) { connection, pinned in
-            var entry = try connection.entry(for: sql)
+            var entry = try connection.entry(for: sql, exec: execs)
             switch entry.kind {
             case .transactionControl:
                 throw FenceRefusal.transactionControl.with(sql: sql)
@@ -400,13 +403,16 @@ public final class PostgresStore: Store, Sendable {
                     }
                     try use(access, on: connection)
                     return try body(connection, entry)
-                } catch let error as StoreError where error.sqlState == "0A000" && !pinned && !replanned {
+                } catch let error as StoreError
+                    where !pinned && !replanned && (error.sqlState == "0A000" || (error.sqlState == "42703" && entry.rowID.isColumn))
+                {
                     // "cached plan must not change result type": a table changed under a prepared
-                    // `select *`. Outside a transaction, prepare it again once, under the call's
-                    // role (a role switch that went out with the failed statement was undone).
+                    // `select *`; or the column an INSERT returns for `lastId` is gone. Outside a
+                    // transaction, prepare it again once, under the call's role (a role switch
+                    // that went out with the failed statement was undone).
                     replanned = true
-                    connection.forget(sql)
-                    entry = try connection.entry(for: sql)
+                    connection.forget(sql, exec: execs)
+                    entry = try connection.entry(for: sql, exec: execs)
                 } catch let error as StoreError where error.sqlState == "25006" && !pinned && LaneThread.inReadBody {
                     // The read-only transaction of a read body refused a write the words did not show.
                     throw StoreError.writeInRead("a statement that writes", sql: sql)

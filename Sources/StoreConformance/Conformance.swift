@@ -343,7 +343,9 @@ public enum Conformance {
                 let _: Int? = try store.one("select count(*) from notes")
             }
         } as Void
-        #expect(try store.one("select count(*) from notes") == 200)
+        // Counted on the writer: with the write queue on, a read from the pool by a thread that
+        // wrote nothing does not see the open batch (by design), so it could count fewer.
+        #expect(try store.tx { try store.one("select count(*) from notes") as Int? } == 200)
     }
 }
 

@@ -85,6 +85,11 @@ struct LiveViewsExamples {
             let store = try store()
             let events = LiveViewsDocs.Events()
             let placing = Task { try await LiveViewsDocs.place(.init(id: 7, item: "tea"), store: store, orders: store.scoped(to: "orders"), events: events) }
+            // Until the write has joined the open batch (a tx on the writer sees it), then a moment.
+            let joined = ContinuousClock.now + .seconds(20)
+            while try store.tx({ try store.one("select count(*) from orders") as Int? }) != 1, ContinuousClock.now < joined {
+                try await Task.sleep(for: .milliseconds(5))
+            }
             try await Task.sleep(for: .milliseconds(50))
             #expect(events.sent.isEmpty, "the event waits for the commit")
             try store.flush()

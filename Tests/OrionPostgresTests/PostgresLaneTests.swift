@@ -196,7 +196,7 @@ struct PostgresLaneTests {
         let objects: Int? = try store.one("select count(*) from pg_largeobject_metadata")
         for sql in [
             "select lo_from_bytea(0, '\\x41'::bytea)::text", "select lo_create(0)::text", "select nextval('todos_id_seq')::text",
-            "select setval('todos_id_seq', 100)::text", "select nextval('pg_temp.orion_last_id')::text",
+            "select setval('todos_id_seq', 100)::text",
             "select pg_catalog.nextval('todos_id_seq')::text",
         ] {
             do {

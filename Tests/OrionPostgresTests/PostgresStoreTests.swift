@@ -86,7 +86,7 @@ struct PostgresValueTests {
 
 @Suite("PostgresStore: exec results", .enabled(if: PG.available, PG.skipReason))
 struct PostgresExecTests {
-    @Test("lastId is the id a sequence gave this insert, and 0 otherwise")
+    @Test("lastId is the row id of the last row this insert added, and 0 otherwise")
     func lastId() throws {
         let store = try PG.freshStore()
         try store.migrate(
@@ -95,13 +95,19 @@ struct PostgresExecTests {
                 "create table things (id bigserial primary key, name text unique)",
                 "create table tags (id bigint generated always as identity primary key, label text)",
                 "create table plain (id bigint primary key)",
+                "create table keyed (code text primary key, n serial)",
+                "create table textual (code text primary key)",
+                "create view thing_names as select id, name from things",
             ])
         let a = try store.exec("insert into things (name) values (?)", "a")
         #expect(a == ExecResult(changes: 1, lastId: 1))
         #expect(try store.exec("insert into tags (label) values ('x'), ('y')") == ExecResult(changes: 2, lastId: 2))
-        // Ids written by hand: no sequence gave a value, so no stale id from before.
-        #expect(try store.exec("insert into plain (id) values (?)", 77) == ExecResult(changes: 1, lastId: 0))
-        #expect(try store.exec("insert into things (id, name) values (50, 'b')") == ExecResult(changes: 1, lastId: 0))
+        // An integer primary key is the row id, as on SQLite, also when written by hand.
+        #expect(try store.exec("insert into plain (id) values (?)", 77) == ExecResult(changes: 1, lastId: 77))
+        #expect(try store.exec("insert into things (id, name) values (50, 'b')") == ExecResult(changes: 1, lastId: 50))
+        // Without an integer key, the first column a sequence fills; without either, 0.
+        #expect(try store.exec("insert into keyed (code) values ('k')") == ExecResult(changes: 1, lastId: 1))
+        #expect(try store.exec("insert into textual values ('t')") == ExecResult(changes: 1, lastId: 0))
         #expect(try store.exec("insert into things (name) values ('a') on conflict do nothing") == ExecResult(changes: 0, lastId: 0))
         #expect(try store.exec("update things set name = name || '!'") == ExecResult(changes: 2, lastId: 0))
         #expect(try store.exec("create index on things (name)") == ExecResult(changes: 0, lastId: 0))
@@ -114,6 +120,63 @@ struct PostgresExecTests {
         #expect(c > 1 && c == cID)
         let d = try store.tx { try store.exec("insert into things (name) values ('d')").lastId }
         #expect(d == c + 1)
+    }
+
+    @Test("lastId of upserts, WITH, RETURNING, quoted and qualified names, trailing comments and views")
+    func lastIdForms() throws {
+        let store = try PG.freshStore()
+        try store.migrate(
+            "things",
+            [
+                "create table things (id bigserial primary key, name text unique)",
+                #"create table "Odd ""Name""" (id serial primary key, v text)"#,
+                "create view thing_names as select id, name from things",
+            ])
+        let first = try store.exec("insert into things (name) values ('a'), ('b')").lastId
+        #expect(first == 2)
+        // An upsert that only updated inserted nothing: 0, never the id of the row it updated.
+        let upsert = "insert into things (name) values (?) on conflict (name) do update set name = excluded.name"
+        #expect(try store.exec(upsert, "a") == ExecResult(changes: 1, lastId: 0))
+        #expect(try store.exec(upsert, "z") == ExecResult(changes: 1, lastId: 4))
+        func id(_ name: String) throws -> Int64 { try #require(try store.one("select id from things where name = ?", name)) }
+        #expect(try store.exec("insert into things (name) values ('b'), ('y') on conflict (name) do update set name = excluded.name").lastId == id("y"))
+        #expect(try store.exec("insert into things (name) values ('x'), ('y') on conflict (name) do update set name = excluded.name").lastId == id("x"))
+        #expect(try store.exec("with n as (select 'w' as name) insert into things (name) select name from n").lastId == id("w"))
+        #expect(try store.exec("insert into things (name) values ('v') returning name, 42").lastId == id("v"))
+        #expect(try store.exec("INSERT /* c */ INTO public . things (name) values ('u') -- trailing note").lastId == id("u"))
+        #expect(try store.exec(#"insert into "Odd ""Name""" (v) values ('x')"#).lastId == 1)
+        #expect(try store.exec(#"insert into U&"Odd ""N\0061me""" (v) values ('y')"#).lastId == 2)
+        // A view has no row id of its own.
+        #expect(try store.exec("insert into thing_names (name) values ('t')") == ExecResult(changes: 1, lastId: 0))
+        // query and one see the statement as written: no RETURNING of the store's.
+        #expect(try store.query("insert into things (name) values ('s')") as [Int64] == [])
+        #expect(try store.one("insert into things (name) values ('r') returning name") == "r")
+    }
+
+    @Test("lastId is this insert's own: another caller's nextval() on the connection, or a trigger's insert elsewhere, never shows")
+    func lastIdIsTheInsertsOwn() throws {
+        let store = try PG.freshStore(poolSize: 1)
+        try store.migrate("things", ["create table things (id bigserial primary key, name text)", "create table codes (code text primary key)"])
+        try store.migrate(
+            "evil",
+            [
+                "create table evil (id bigserial primary key)", "create sequence evil_seq start 9000",
+            ])
+        let evil = store.scoped(to: "evil")
+        let _: Int64? = try evil.one("select nextval('evil_seq')")
+        #expect(try store.exec("insert into codes values ('a')") == ExecResult(changes: 1, lastId: 0))
+        let _: Int64? = try evil.one("select nextval('evil_seq')")
+        #expect(try store.exec("insert into things (name) values ('a')").lastId == 1)
+        try store.migrate(
+            "things",
+            [
+                "create table things (id bigserial primary key, name text)", "create table codes (code text primary key)",
+                "create table log (id bigserial primary key, at int)", "alter sequence log_id_seq restart with 500",
+                "create function log_it() returns trigger language plpgsql as $$ begin insert into log (at) values (1); return new; end $$",
+                "create trigger log_it after insert on things for each row execute function log_it()",
+            ])
+        #expect(try store.exec("insert into things (name) values ('b')").lastId == 2)
+        #expect(try store.one("select max(id) from log") == 500)
     }
 }
 

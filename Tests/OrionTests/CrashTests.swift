@@ -164,16 +164,22 @@ struct WriterTurnsTests {
         let waiter = try SQLiteStore(path: dir.path())
         #expect(FileManager.default.fileExists(atPath: dir.path() + "-orion-turns"))
         #expect(holder.hasWriterTurnsForTests && waiter.hasWriterTurnsForTests)
-        // The holder's transaction keeps the lock for 150 ms while the waiter's insert waits;
-        // right after it the holder writes again, which would retake the lock within
-        // microseconds. It stands aside instead, so the waiter's row lands first.
+        // The holder's transaction keeps the lock until the waiter's insert has marked the
+        // turns file (its wait), and 50 ms more; right after it the holder writes again, which
+        // would retake the lock within microseconds. It stands aside instead, so the waiter's
+        // row lands first.
         let waiting = DispatchSemaphore(value: 0)
         let finished = DispatchSemaphore(value: 0)
+        let turns = dir.path() + "-orion-turns"
         Thread {
             try? holder.tx {
                 try holder.exec("insert into t values (1)")
                 waiting.signal()
-                usleep(150_000)
+                let deadline = ContinuousClock.now + .seconds(20)
+                while ContinuousClock.now < deadline, (FileManager.default.contents(atPath: turns) ?? Data()).allSatisfy({ $0 == 0 }) {
+                    usleep(1_000)
+                }
+                usleep(50_000)
             }
             try? holder.exec("insert into t values (3)")
             finished.signal()

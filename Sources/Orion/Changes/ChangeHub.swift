@@ -45,9 +45,15 @@ package final class ChangeHub: Sendable {
             return byTable.keys.reduce(0) { $0 | SQLName.bit($1) }
         }
 
+        /// Whether names compare as SQLite compares them (ASCII letters in either case), or as
+        /// written (PostgreSQL).
+        let folds: Bool
+
+        func key(_ name: String) -> SQLName { SQLName(name, folding: folds) }
+
         mutating func index(_ entry: Entry, tables: Set<String>?) {
             if let tables {
-                for table in Set(tables.map(SQLName.init)) { byTable[table, default: []].append(entry) }
+                for table in Set(tables.map(key)) { byTable[table, default: []].append(entry) }
             } else {
                 everything.append(entry)
             }
@@ -55,7 +61,7 @@ package final class ChangeHub: Sendable {
 
         mutating func unindex(_ id: Int, tables: Set<String>?) {
             if let tables {
-                for table in Set(tables.map(SQLName.init)) {
+                for table in Set(tables.map(key)) {
                     byTable[table]?.removeAll { $0.id == id }
                     if byTable[table]?.isEmpty == true { byTable[table] = nil }
                 }
@@ -65,7 +71,9 @@ package final class ChangeHub: Sendable {
         }
     }
 
-    private let state = Locked(State())
+    private let state: Locked<State>
+    /// Whether table names compare as SQLite compares them, or as written.
+    private let folds: Bool
     private let count = Atomic<Int>(0)
     /// The id the next subscriber gets: a commit concerns only subscribers below it when it is
     /// published (readable without the lock).
@@ -105,8 +113,15 @@ package final class ChangeHub: Sendable {
     /// What `onDemand` was last told.
     private let demand = Locked(false)
 
-    package init(onDemand: @escaping @Sendable (_ wanted: Bool) -> Void = { _ in }) {
+    /// - Parameters:
+    ///   - foldsNames: Whether table names compare as SQLite compares them (ASCII letters in
+    ///     either case, the default), or as written (PostgreSQL, where `"Users"` is not `users`:
+    ///     one feature's table never wakes the subscribers of another's).
+    ///   - onDemand: Told when the first subscriber arrives and the last one leaves.
+    package init(foldsNames: Bool = true, onDemand: @escaping @Sendable (_ wanted: Bool) -> Void = { _ in }) {
         self.onDemand = onDemand
+        folds = foldsNames
+        state = Locked(State(folds: foldsNames))
     }
 
     /// Whether anyone subscribes (cheap: an atomic load).
@@ -177,7 +192,7 @@ package final class ChangeHub: Sendable {
     /// Hands a commit that wrote `tables` to the subscribers it concerns.
     package func publish(_ tables: Set<String>) {
         guard !tables.isEmpty, hasSubscribers else { return }
-        enqueue(Change(tables: tables), keys: tables.map(SQLName.init))
+        enqueue(Change(tables: tables), keys: tables.map { SQLName($0, folding: folds) })
     }
 
     /// The same for one statement's commit, whose `Change` and folded table names the statement

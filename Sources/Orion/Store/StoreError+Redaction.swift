@@ -9,7 +9,8 @@ extension StoreError {
     /// query named (`no such column: hunter2`). Cut are: each occurrence of a bound value (text,
     /// bytes, or a number as Swift or SQLite prints it) of four characters or more, each quoted
     /// part of the message that is part of a bound value, and each word of four or more
-    /// characters that is.
+    /// characters that is — all without regard to case (PostgreSQL lowercases a name it echoes,
+    /// and cuts it to 63 bytes: `relation "hunter2password" does not exist`).
     /// What is cut becomes `…`. ``detail``, which is kept out of ``description``, is left.
     package func redacting(_ values: some Sequence<SQLValue>) -> StoreError {
         var secrets: [String] = []
@@ -53,10 +54,13 @@ extension StoreError {
     static func redact(_ text: String, secrets: [String]) -> String {
         var out = text
         for secret in secrets.sorted(by: { $0.count > $1.count }) where secret.count >= 4 {
-            out = out.replacingAll(secret, with: "…")
+            out = out.replacingOccurrences(of: secret, with: "…", options: .caseInsensitive)
         }
+        let folded = secrets.map { $0.lowercased() }
         func isSecret(_ part: Substring, minimum: Int) -> Bool {
-            part.count >= minimum && part != "…" && secrets.contains { $0.contains(part) }
+            guard part.count >= minimum, part != "…" else { return false }
+            let lower = part.lowercased()
+            return folded.contains { $0.contains(lower) }
         }
         var result = ""
         var word = ""
@@ -98,20 +102,5 @@ extension StoreError {
         flushWord()
         if let open = quote { result += String(open) + quoted }
         return result
-    }
-}
-
-extension String {
-    /// Every occurrence of `target` replaced by `replacement` (no Foundation needed).
-    fileprivate func replacingAll(_ target: String, with replacement: String) -> String {
-        guard !target.isEmpty else { return self }
-        var result = ""
-        var rest = Substring(self)
-        while let range = rest.firstRange(of: target) {
-            result += rest[..<range.lowerBound]
-            result += replacement
-            rest = rest[range.upperBound...]
-        }
-        return result + rest
     }
 }

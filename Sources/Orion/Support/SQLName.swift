@@ -12,8 +12,14 @@ struct SQLName: Hashable, Sendable, CustomStringConvertible {
     let digest: UInt64
 
     init(_ name: String) {
+        self.init(name, folding: true)
+    }
+
+    /// A name compared as written (`folding` false: PostgreSQL's quoted names, where `"Users"`
+    /// and `users` are two tables), or as SQLite compares names.
+    init(_ name: String, folding: Bool) {
         original = name
-        folded = name.utf8.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0 }
+        folded = folding ? name.utf8.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0 } : Array(name.utf8)
         var digest: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in folded { digest = (digest ^ UInt64(byte)) &* 0x100_0000_01b3 }
         self.digest = digest

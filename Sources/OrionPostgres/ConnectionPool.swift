@@ -36,7 +36,13 @@ final class ConnectionPool: @unchecked Sendable {
     ///   ``PostgresConnection/use(readOnly:)``): an idle connection already in it is preferred,
     ///   and the one handed out is in it.
     func acquire(readOnly: Bool = false, until laneDeadline: UInt64 = 0, busyTimeout: UInt64 = 0) throws -> PostgresConnection {
-        let connection = try take(readOnly: readOnly, until: laneDeadline, busyTimeout: busyTimeout)
+        var connection = try take(readOnly: readOnly, until: laneDeadline, busyTimeout: busyTimeout)
+        // An idle connection the server ended (a restart) is dropped before anything is sent on
+        // it, and the call takes another, or a new one: a restart costs no caller an error.
+        while !connection.isAlive {
+            release(connection)
+            connection = try take(readOnly: readOnly, until: laneDeadline, busyTimeout: busyTimeout)
+        }
         do {
             try connection.use(readOnly: readOnly)
         } catch {

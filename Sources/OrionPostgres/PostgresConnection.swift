@@ -57,6 +57,11 @@ final class PostgresConnection: @unchecked Sendable {
     /// Roles this connection has switched to before (known to exist), so later switches can wait
     /// for the next statement; the first switch to a role runs at once, for a clear error.
     @exclusivity(unchecked) private var knownRoles: Set<String> = []
+    /// The feature role that last ran statements here, while what its calls may have left in
+    /// the session's sequence state (`lastval()`, `currval()`) is still there: discarded
+    /// (`DISCARD SEQUENCES`, sent with the next statement) before another role runs one.
+    @exclusivity(unchecked) var leftBy: String?
+    private static let discardSequences = "discard sequences"
     /// Set when the server went away; the pool drops the connection instead of reusing it.
     @exclusivity(unchecked) var isBroken = false
 
@@ -97,6 +102,27 @@ final class PostgresConnection: @unchecked Sendable {
 
     deinit {
         PQfinish(handle)
+    }
+
+    /// Whether the connection can take a call: checked as the pool hands it out, so that a
+    /// server restart (or a terminated backend) costs no caller an error when nothing had been
+    /// sent. An idle connection has nothing to read: the store reads every reply up to
+    /// ReadyForQuery, and its pooled connections listen to no channel. When its socket is
+    /// readable, the server spoke unasked, and what it says unasked is why it is leaving (the
+    /// FATAL message of a restart, an administrator's `pg_terminate_backend`,
+    /// `idle_session_timeout`), or the close itself. Such a connection is dropped, unread. One
+    /// `poll` with no wait: nothing of the cost of a round trip.
+    var isAlive: Bool {
+        guard !isBroken, PQstatus(handle) == CONNECTION_OK, PQsocket(handle) >= 0 else {
+            isBroken = true
+            return false
+        }
+        var ready = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+        guard poll(&ready, 1, 0) == 0 else {
+            isBroken = true
+            return false
+        }
+        return true
     }
 
     // MARK: Plain commands
@@ -170,10 +196,17 @@ final class PostgresConnection: @unchecked Sendable {
         }
     }
 
+    /// A `DISCARD SEQUENCES` went out and succeeded: unless a feature's role is the one now
+    /// running statements (it went out with a switch to it), nothing of another caller is left.
+    private func sequencesDiscarded() {
+        if case .feature(let name) = role { leftBy = name } else { leftBy = nil }
+    }
+
     /// Runs store-written SQL with the simple protocol and returns the last result's rows as text.
     func simpleRows(_ sql: String) throws -> [[String?]] {
         var text = sql
         let carried = !pending.isEmpty
+        let discards = pending.contains(Self.discardSequences)
         if carried {
             text = (pending + [sql]).joined(separator: "; ")
             pending.removeAll()
@@ -187,6 +220,7 @@ final class PostgresConnection: @unchecked Sendable {
             if carried { role = .unknown }
             throw error
         }
+        if discards { sequencesDiscarded() }
         let columns = PQnfields(result)
         return (0..<PQntuples(result)).map { r in
             (0..<columns).map { c in PQgetisnull(result, r, c) != 0 ? nil : String(cString: PQgetvalue(result, r, c)) }
@@ -198,6 +232,13 @@ final class PostgresConnection: @unchecked Sendable {
     /// connection takes a feature's role (so a missing role fails here, clearly), and afterwards
     /// together with the next statement.
     func use(role target: RoleState) throws {
+        // Nothing a feature's calls (or its migration) left in the session reaches the next
+        // caller of another role (inside a transaction, the same caller goes on).
+        if let feature = leftBy, target != .feature(feature), PQtransactionStatus(handle) == PQTRANS_IDLE,
+            !pending.contains(Self.discardSequences)
+        {
+            pending.append(Self.discardSequences)
+        }
         guard role != target else { return }
         switch target {
         case .login, .unknown:
@@ -206,11 +247,13 @@ final class PostgresConnection: @unchecked Sendable {
         case .feature(let name) where knownRoles.contains(name):
             pending.append("set role \(SQLText.quoteIdentifier(name))")
             role = target
+            leftBy = name
         case .feature(let name):
             role = .unknown
             try simpleQuery("set role \(SQLText.quoteIdentifier(name))")
             knownRoles.insert(name)
             role = target
+            leftBy = name
         }
     }
 
@@ -302,6 +345,7 @@ final class PostgresConnection: @unchecked Sendable {
             entry.name = name
         }
         let carried = !pending.isEmpty
+        let discards = carried && pending.contains(Self.discardSequences)
         let result = try parameters.with(params, sql: sql) { values, lengths, formats in
             if carried {
                 defer { pending.removeAll() }
@@ -318,6 +362,7 @@ final class PostgresConnection: @unchecked Sendable {
             // PostgreSQL's message can quote a bound value (a jsonpath, a regular expression).
             throw params.isEmpty ? error : error.redacting(params)
         }
+        if discards { sequencesDiscarded() }
         return result!
     }
 

@@ -326,6 +326,8 @@ enum PostgresMigrator {
         var words: [String] = []
         try connection.control("begin")
         connection.role = .unknown
+        // What the entry's code leaves in the session (sequences it drew from) is the feature's.
+        connection.leftBy = role
         do {
             let before = try ownedRelations(role, connection)
             try schemaCreate("grant", role, connection)
@@ -342,14 +344,15 @@ enum PostgresMigrator {
             words = ["select"]
             let after = try ownedRelations(role, connection)
             let added = after.filter { before[$0.key] == nil }
-            for (name, type) in added.sorted(by: { $0.key < $1.key }) {
+            for (name, type) in after.sorted(by: { $0.key < $1.key }) {
                 let relation = SQLText.quoteIdentifier(name)
                 if type == "table" {
                     // Other features may point foreign keys at this table, as on SQLite.
-                    try connection.simpleQuery("grant references on table \(relation) to public")
+                    if added[name] != nil { try connection.simpleQuery("grant references on table \(relation) to public") }
                 } else {
-                    // A view is checked when it is read, as its owner: read it now, as the
-                    // feature, so a view over another feature's table fails here.
+                    // A view is checked when it is read, as its owner (or, with security_invoker,
+                    // as its reader): read every one the feature owns now, as the feature, so a
+                    // view over another feature's table fails here, a replaced one too.
                     try connection.simpleQuery("select * from \(relation) limit 0")
                 }
             }
@@ -360,6 +363,7 @@ enum PostgresMigrator {
             }
             // Once more after the views were read (planning a view can run the feature's code).
             try secureRoutines(feature: feature, index: index, role: role, path: path, connection)
+            try checkStoredExpressions(feature: feature, index: index, role: role, connection)
             try connection.simpleQuery("reset role")
             try schemaCreate("revoke", role, connection)
             var bookkeeping = ""

@@ -21,6 +21,9 @@ struct PostgresStatementText: Sendable {
     /// Whether it calls a session-level advisory lock function (`pg_advisory_lock(…)` and its
     /// kin), whose lock outlives the call on the pooled connection.
     var callsSessionLock = false
+    /// Whether it calls `setseed(…)`, which fixes `random()` for the session: for the pooled
+    /// connection's next caller.
+    var callsSetSeed = false
 
     /// Whether it calls a function that runs SQL given as text (`query_to_xml('select …')`,
     /// `ts_stat('select …')`), which the store never reads.
@@ -98,6 +101,7 @@ enum PostgresSQL {
         var callsSetConfig = false
         var callsNotify = false
         var callsSessionLock = false
+        var callsSetSeed = false
         var callsSQLText = false
         var callsWritingFunction = false
         var namesSettings = false
@@ -118,7 +122,7 @@ enum PostgresSQL {
                         text: String(decoding: out, as: UTF8.self), parameterCount: parameters, words: words,
                         original: String(decoding: bytes[start..<i], as: UTF8.self),
                         callsSetConfig: callsSetConfig, selectsInto: reads && sawTopLevelInto, callsNotify: callsNotify,
-                        callsSessionLock: callsSessionLock, callsSQLText: callsSQLText, callsWritingFunction: callsWritingFunction,
+                        callsSessionLock: callsSessionLock, callsSetSeed: callsSetSeed, callsSQLText: callsSQLText, callsWritingFunction: callsWritingFunction,
                         namesSettings: namesSettings, namesTempSchema: namesTempSchema, insertAt: insertAt,
                         returningEnd: returningEnd, upserts: upserts))
             }
@@ -133,6 +137,7 @@ enum PostgresSQL {
             callsSetConfig = false
             callsNotify = false
             callsSessionLock = false
+            callsSetSeed = false
             callsSQLText = false
             callsWritingFunction = false
             namesSettings = false
@@ -200,6 +205,7 @@ enum PostgresSQL {
                         let called = String(decoding: name, as: UTF8.self).lowercased()
                         if called == "set_config" { callsSetConfig = true }
                         if called == "pg_notify" { callsNotify = true }
+                        if called == "setseed" { callsSetSeed = true }
                         if PostgresStatementText.sessionLockFunctions.contains(called) { callsSessionLock = true }
                         if PostgresStatementText.sqlTextFunctions.contains(called) { callsSQLText = true }
                         if PostgresStatementText.writingFunctions.contains(called) { callsWritingFunction = true }
@@ -281,6 +287,7 @@ enum PostgresSQL {
                     note(name: word)
                     if word == "set_config", opensCall(after: j) { callsSetConfig = true }
                     if word == "pg_notify", opensCall(after: j) { callsNotify = true }
+                    if word == "setseed", opensCall(after: j) { callsSetSeed = true }
                     if PostgresStatementText.sessionLockFunctions.contains(word), opensCall(after: j) { callsSessionLock = true }
                     if PostgresStatementText.sqlTextFunctions.contains(word), opensCall(after: j) { callsSQLText = true }
                     if PostgresStatementText.writingFunctions.contains(word), opensCall(after: j) { callsWritingFunction = true }

@@ -31,6 +31,8 @@ enum StatementKind {
             self = .refused("pg_settings is the session's settings (changing a row of it is set_config), which the store keeps on each pooled connection; read a setting with current_setting(), and use SET LOCAL inside tx { }")
         } else if statement.namesTempSchema {
             self = .refused("pg_temp is the TEMP schema of one pooled connection; create a table in a migration")
+        } else if statement.callsSetSeed {
+            self = .refused("setseed() fixes random() for the pooled connection's session, and so for its next caller; random() needs no seed")
         } else if statement.callsSessionLock {
             self = .refused("a session-level advisory lock outlives this call on a pooled connection, where the next caller inherits it; take pg_advisory_xact_lock() inside tx { }, which ends with the transaction")
         } else if statement.selectsInto {

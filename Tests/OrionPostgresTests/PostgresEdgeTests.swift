@@ -98,3 +98,230 @@ struct PostgresNameEdgeTests {
         }
     }
 }
+
+/// PostgreSQL's session state (what `DISCARD ALL` resets, and the seed of `random()`), item by
+/// item: a feature's call leaves none of it to the pooled connection's next caller. Each test
+/// runs on a pool of one connection, so the next caller gets the same session.
+@Suite("PostgresStore: a pooled connection carries nothing of its last caller", .enabled(if: PG.available, PG.skipReason))
+struct PostgresSessionStateTests {
+    func stores() throws -> (root: PostgresStore, evil: any Store) {
+        let store = try PG.freshStore(poolSize: 1)
+        try store.migrate("evil", ["create table evil_log (id bigserial primary key, at int)", "create sequence evil_seq start 4242"])
+        return (store, store.scoped(to: "evil"))
+    }
+
+    @Test("sequences: a feature's nextval() is not the next caller's lastval() or currval()")
+    func sequences() throws {
+        let (root, evil) = try stores()
+        let drawn: Int? = try evil.one("select nextval('evil_seq')::int")
+        #expect(drawn == 4242)
+        #expect { let _: Int? = try root.one("select lastval()::int") } throws: { ($0 as? StoreError)?.sqlState == "55000" }
+        #expect { let _: Int? = try root.one("select currval('evil_seq')::int") } throws: { ($0 as? StoreError)?.sqlState == "55000" }
+        // Another feature after it: the same.
+        try root.migrate("other", ["create table other_t (id bigserial primary key)"])
+        let other = root.scoped(to: "other")
+        let _: Int? = try evil.one("select nextval('evil_seq')::int")
+        #expect { let _: Int? = try other.one("select lastval()::int") } throws: { ($0 as? StoreError)?.sqlState == "55000" }
+        // The feature's own state stays its own between its calls, and inside a tx.
+        let _: Int? = try evil.one("select nextval('evil_seq')::int")
+        #expect(try evil.one("select currval('evil_seq')::int") == 4244)
+        // A root tx that calls the feature goes on as one caller: its own lastval() is kept.
+        try root.tx {
+            let _: Int? = try root.one("insert into evil_log (at) values (1) returning id::int")
+            let _: Int? = try evil.one("select count(*)::int from evil_log")
+            #expect(try root.one("select currval('evil_log_id_seq')::int") == 1)
+        }
+    }
+
+    @Test("sequences: what a feature's migration drew is not the next caller's lastval()")
+    func sequencesFromMigrations() throws {
+        let (root, _) = try stores()
+        try root.migrate(
+            "evil",
+            [
+                "create table evil_log (id bigserial primary key, at int)", "create sequence evil_seq start 4242",
+                "select nextval('evil_seq')",
+            ])
+        #expect { let _: Int? = try root.one("select lastval()::int") } throws: { ($0 as? StoreError)?.sqlState == "55000" }
+    }
+
+    @Test("the seed of random(): setseed() is refused to features, to their migrations and functions, and to the root store")
+    func seed() throws {
+        let (root, evil) = try stores()
+        for sql in ["select setseed(0.5)", "select pg_catalog.setseed(0.5)", #"select "setseed"(0.5)"#, "select 1 where setseed(0.5) is null"] {
+            #expect(throws: StoreError.self, "\(sql)") { let _: String? = try evil.one(sql) }
+            #expect(throws: StoreError.self, "\(sql)") { let _: String? = try root.one(sql) }
+        }
+        #expect(throws: StoreError.self) {
+            try root.migrate(
+                "evil",
+                [
+                    "create table evil_log (id bigserial primary key, at int)", "create sequence evil_seq start 4242",
+                    "create function evil_fix() returns void language sql as $$ select setseed(0.5) $$",
+                ])
+        }
+    }
+
+    @Test("settings: SET, RESET, set_config() and pg_settings are refused; a function's own SET clause ends with the call")
+    func settings() throws {
+        let (root, evil) = try stores()
+        for sql in [
+            "set work_mem = '64kB'", "reset work_mem", "select set_config('work_mem', '64kB', false)",
+            "update pg_settings set setting = '64kB' where name = 'work_mem'", "set session work_mem = '64kB'",
+        ] {
+            #expect(throws: StoreError.self, "\(sql)") { try evil.exec(sql) }
+        }
+        let before: String? = try root.one("select current_setting('work_mem')")
+        try root.migrate(
+            "evil",
+            [
+                "create table evil_log (id bigserial primary key, at int)", "create sequence evil_seq start 4242",
+                "create function evil_small() returns text language sql set work_mem = '64kB' as $$ select current_setting('work_mem') $$",
+            ])
+        #expect(try evil.one("select evil_small()") == "64kB")
+        #expect(try root.one("select current_setting('work_mem')") == before)
+        // SET LOCAL ends with its transaction.
+        try evil.tx { try evil.exec("set local work_mem = '64kB'") }
+        #expect(try root.one("select current_setting('work_mem')") == before)
+    }
+
+    @Test("prepared statements, cursors, LISTEN, session advisory locks and TEMP objects are refused to features")
+    func sessionObjects() throws {
+        let (root, evil) = try stores()
+        for sql in [
+            "prepare leak as select 1", "declare leak cursor with hold for select 1", "listen anything",
+            "select pg_advisory_lock(7)", "create temp table leak (id int)", "select 1 into temp leak",
+            "discard all", "deallocate all",
+        ] {
+            #expect(throws: StoreError.self, "\(sql)") { try evil.tx { try evil.exec(sql) } }
+        }
+        #expect(try root.one("select count(*) from pg_prepared_statements where from_sql") == 0)
+        #expect(try root.one("select count(*) from pg_cursors where name <> ''") == 0)
+        #expect(try root.one("select count(*) from pg_listening_channels()") == 0)
+        #expect(try root.one("select count(*) from pg_locks where locktype = 'advisory' and pid = pg_backend_pid()") == 0)
+    }
+}
+
+/// The fence reads what PostgreSQL stored for a feature (its views, defaults, checks, indexes,
+/// policies, rules, triggers' WHEN and foreign keys), after every entry.
+@Suite("PostgresStore: the fence reads what PostgreSQL stored", .enabled(if: PG.available, PG.skipReason))
+struct PostgresStoredFenceTests {
+    /// `accounts` owns `users` (with a secret); `evil` owns a sink table and a function that
+    /// writes its argument into it (as `evil`: its functions run as their owner).
+    func stores() throws -> PostgresStore {
+        let store = try PG.freshStore()
+        try store.migrate("accounts", ["create table users (id bigserial primary key, email text unique not null, secret text)"])
+        try store.exec("insert into users (email, secret) values ('alice@example.com', 'hunter2')")
+        try store.migrate(
+            "evil",
+            [
+                "create table evil_loot (got text)",
+                "create function evil_sink(v text) returns text language sql as $$ insert into evil_loot values (v) returning v $$",
+            ])
+        return store
+    }
+
+    func isFence(_ error: any Error) -> Bool { (error as? StoreError)?.code == .fence }
+
+    @Test("a view an entry replaces is checked as a new one is: over another feature's table, it is refused")
+    func replacedView() throws {
+        let store = try stores()
+        try store.migrate(
+            "evil",
+            [
+                "create table evil_loot (got text)",
+                "create function evil_sink(v text) returns text language sql as $$ insert into evil_loot values (v) returning v $$",
+                "create view evil_v as select ''::text as n",
+            ])
+        #expect {
+            try store.migrate(
+                "evil",
+                [
+                    "create table evil_loot (got text)",
+                    "create function evil_sink(v text) returns text language sql as $$ insert into evil_loot values (v) returning v $$",
+                    "create view evil_v as select ''::text as n",
+                    "create or replace view evil_v with (security_invoker = true) as select evil_sink(email || ':' || secret) as n from users",
+                ])
+        } throws: { isFence($0) }
+        let _: [String] = try store.query("select n from evil_v")
+        #expect(try store.one("select count(*) from evil_loot") == 0)
+    }
+
+    @Test(
+        "defaults, checks, policies, triggers' WHEN and views may not call functions that act on others",
+        arguments: [
+            "create table evil_t (id int, n bigint default setval(('users_id' || '_seq')::regclass, 1, false))",
+            "create table evil_t (id int, n bigint default nextval(('users_id' || '_seq')::regclass))",
+            "create table evil_t (id int, n bigint default nextval(('users_id' || '_seq')))",
+            "create table evil_t (id int, n bytea default pg_read_binary_file('PG_VERSION'))",
+            "create table evil_t (id int, n text default current_setting('data_directory'))",
+            "create table evil_t (id int, n text default pg_catalog.lastval()::text)",
+            "create table evil_t (id int, n text, check (pg_catalog.pg_notify('x', n) is null))",
+            "create table evil_t (id int check (pg_advisory_xact_lock(id) is not null))",
+            "create table evil_t (id int); alter table evil_t enable row level security; create policy p on evil_t using (current_setting('is_superuser') = 'on')",
+            "create table evil_t (id int); create function evil_t_f() returns trigger language plpgsql as $$ begin return new; end $$; create trigger t before insert on evil_t for each row when (pg_catalog.setseed(0.1) is null) execute function evil_t_f()",
+            "create view evil_v as select query as n from pg_stat_activity",
+            "create view evil_v as select most_common_vals::text as n from pg_stats",
+            "create view evil_v as select evil_sink(pg_catalog.pg_get_viewdef('users'::regclass)) as n",
+            "create table evil_t (id int); create rule r as on insert to evil_t do also select pg_catalog.pg_terminate_backend(1)",
+        ])
+    func storedCalls(entry: String) throws {
+        let store = try stores()
+        #expect("\(entry)") {
+            try store.migrate(
+                "evil",
+                [
+                    "create table evil_loot (got text)",
+                    "create function evil_sink(v text) returns text language sql as $$ insert into evil_loot values (v) returning v $$",
+                    entry,
+                ])
+        } throws: { isFence($0) }
+    }
+
+    @Test("what features store every day is accepted: serial and identity keys, now(), uuids, checks, indexes, views, policies")
+    func everydayExpressions() throws {
+        let store = try stores()
+        try store.migrate(
+            "todos",
+            [
+                """
+                create table todos (
+                    id bigserial primary key, n bigint generated always as identity, uid uuid default gen_random_uuid(),
+                    title text not null check (length(title) between 1 and 200), body text,
+                    due timestamptz default now() + interval '7 days', created_at timestamptz default current_timestamp,
+                    meta jsonb default jsonb_build_object('v', 1), owner_id bigint references users(id) on delete cascade on update cascade)
+                """,
+                "create sequence todo_numbers",
+                "alter table todos add column number bigint default nextval('todo_numbers')",
+                "create index todos_search on todos using gin (to_tsvector('english', coalesce(body, '')))",
+                "create index todos_day on todos ((lower(title)))",
+                "create view todos_by_day as select date_trunc('day', due) as day, count(*) as n, string_agg(title, ', ' order by id) as titles from todos where due < now() + interval '1 year' group by 1",
+                "create view todos_ranked as select id, row_number() over (order by created_at desc) as rank, to_char(due, 'YYYY-MM-DD') as due_day from todos",
+                "alter table todos enable row level security",
+                "create policy mine on todos using (owner_id is not null and due > now() - interval '1 day')",
+            ])
+        try store.exec("insert into todos (title, owner_id) values ('a', 1)")
+        #expect(try store.one("select count(*) from todos_ranked") == 1)
+    }
+
+    @Test("a foreign key to another feature's table references its primary key, nothing else")
+    func foreignKeys() throws {
+        let store = try stores()
+        #expect {
+            try store.migrate(
+                "evil",
+                [
+                    "create table evil_loot (got text)",
+                    "create function evil_sink(v text) returns text language sql as $$ insert into evil_loot values (v) returning v $$",
+                    "create table evil_emails (email text references users(email) on update cascade)",
+                ])
+        } throws: { isFence($0) }
+        try store.migrate(
+            "evil",
+            [
+                "create table evil_loot (got text)",
+                "create function evil_sink(v text) returns text language sql as $$ insert into evil_loot values (v) returning v $$",
+                "create table evil_refs (user_id bigint references users(id) on update cascade on delete set null)",
+            ])
+    }
+}

@@ -23,8 +23,8 @@ struct PostgresPromisesTests {
             "not-a-postgres-url": { _ = try PostgresStore(url: "mysql://localhost/app") },
             "unreachable-server": { _ = try PostgresStore(url: "postgresql://someone:secret@127.0.0.1:1/none?connect_timeout=2") },
             "lost-connection": {
-                try Self.endConnection(store)
-                let _: Int? = try store.one("select 1")
+                // The server ends the connection while the call runs on it.
+                let _: Bool? = try store.one("select pg_terminate_backend(pg_backend_pid())")
             },
             "lost-mid-tx": {
                 defer { #expect(try! store.one("select count(*) from todos where title = 'in the lost tx'") == 0) }

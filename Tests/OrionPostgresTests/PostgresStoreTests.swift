@@ -1,6 +1,7 @@
 import Foundation
 import Orion
 import OrionPostgres
+import StoreConformance
 import Synchronization
 import Testing
 
@@ -345,15 +346,46 @@ struct PostgresPoolTests {
         #expect(try store.one("select 1") == 1)
     }
 
-    @Test("a lost connection fails the call that hit it; the next call reconnects")
+    @Test("a connection lost during a call fails that call; the next call reconnects")
     func reconnect() throws {
         let store = try PG.freshStore(poolSize: 1)
         let pid: Int? = try store.one("select pg_backend_pid()")
-        #expect(try PG.admin.one("select pg_terminate_backend(?)", pid) == true)
-        #expect { let _: Int? = try store.one("select 1") } throws: { code($0) == .connection }
+        #expect { let _: Bool? = try store.one("select pg_terminate_backend(pg_backend_pid())") } throws: { code($0) == .connection }
         #expect(try store.one("select 1") == 1)
         let newPid: Int? = try store.one("select pg_backend_pid()")
         #expect(newPid != pid)
+    }
+
+    @Test("idle connections the server ended (a restart) are replaced before use: no caller sees an error", arguments: [false, true])
+    func idleConnectionsEnded(inTx: Bool) async throws {
+        let store = try PG.freshStore(poolSize: 4)
+        // Open all four: four callers at once, each holding its connection until all have one.
+        let held = DispatchGroup()
+        let release = DispatchSemaphore(value: 0)
+        let pids = Mutex<Set<Int>>([])
+        for _ in 0..<4 {
+            held.enter()
+            DispatchQueue.global().async {
+                try! store.tx {
+                    let pid: Int? = try store.one("select pg_backend_pid()")
+                    pids.withLock { _ = $0.insert(pid!) }
+                    held.leave()
+                    release.wait()
+                }
+            }
+        }
+        held.wait()
+        for _ in 0..<4 { release.signal() }
+        #expect(await eventually { store.health().pool.idle == 4 })
+        let ended = pids.withLock { $0 }
+        #expect(ended.count == 4)
+        for pid in ended { #expect(try PG.admin.one("select pg_terminate_backend(?)", pid) == true) }
+        // Gone from the server: each backend has sent its FATAL message and closed its socket.
+        #expect(await eventually { (try? PG.admin.one("select count(*) from pg_stat_activity where pid = any(?::int[])", "{\(ended.map(String.init).joined(separator: ","))}") as Int?) == 0 })
+        for _ in 0..<8 {
+            let pid: Int? = inTx ? try store.tx { try store.one("select pg_backend_pid()") } : try store.one("select pg_backend_pid()")
+            #expect(pid.map { !ended.contains($0) } == true)
+        }
     }
 }
 

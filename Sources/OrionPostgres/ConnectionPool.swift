@@ -49,6 +49,7 @@ final class ConnectionPool: @unchecked Sendable {
             release(connection)
             throw error
         }
+        connection.startCall()
         return connection
     }
 
@@ -115,6 +116,7 @@ final class ConnectionPool: @unchecked Sendable {
 
     /// Gives a connection back; a broken one is closed and its place freed for a new one.
     func release(_ connection: PostgresConnection) {
+        connection.endCall()
         lock.withLock {
             if connection.isBroken || closed {
                 count -= 1

@@ -26,6 +26,10 @@
         public var callsSessionLock: Bool
         /// Whether it calls a function that runs SQL given as text.
         public var callsSQLText: Bool
+        /// Whether it calls `setseed(…)`.
+        public var callsSetSeed: Bool
+        /// Whether it has a `UESCAPE` clause.
+        public var usesUEscape: Bool
 
         init(_ statement: PostgresStatementText) {
             text = statement.text
@@ -37,13 +41,16 @@
             callsNotify = statement.callsNotify
             callsSessionLock = statement.callsSessionLock
             callsSQLText = statement.callsSQLText
+            callsSetSeed = statement.callsSetSeed
+            usesUEscape = statement.usesUEscape
         }
 
         var internalText: PostgresStatementText {
             PostgresStatementText(
                 text: text, parameterCount: parameterCount, words: words, original: original,
                 callsSetConfig: callsSetConfig, selectsInto: selectsInto, callsNotify: callsNotify,
-                callsSessionLock: callsSessionLock, callsSQLText: callsSQLText)
+                callsSessionLock: callsSessionLock, callsSetSeed: callsSetSeed, usesUEscape: usesUEscape,
+                callsSQLText: callsSQLText)
         }
     }
 

@@ -17,6 +17,7 @@ extension PostgresMigrator {
             #"\b(query_to_xml|query_to_xmlschema|query_to_xml_and_xmlschema|cursor_to_xml|cursor_to_xmlschema|ts_stat|ts_rewrite|(table|schema|database)_to_xml(schema|_and_xmlschema)?)\b"#,
             "it runs SQL or reads tables given as text (query_to_xml, ts_rewrite, table_to_xml, ts_stat), which the store cannot check"
         ),
+        (#"\buescape\b"#, "it gives a U&\"…\" name or U&'…' string its own escape character (UESCAPE), which the store does not read; write the name or the string plainly"),
         (#"\bsetseed\b"#, "it calls setseed(), which fixes random() for the session of a pooled connection, and so for its next caller"),
         (#"\bpg_settings\b"#, "it names pg_settings, the session's settings (changing a row of it is set_config)"),
         (#"\bpg_temp"#, "it names the TEMP schema (pg_temp), whose objects live on one pooled connection"),

@@ -57,15 +57,20 @@ final class PostgresConnection: @unchecked Sendable {
     /// Roles this connection has switched to before (known to exist), so later switches can wait
     /// for the next statement; the first switch to a role runs at once, for a clear error.
     @exclusivity(unchecked) private var knownRoles: Set<String> = []
-    /// The feature role that last ran statements here, while what its calls may have left in
-    /// the session's sequence state (`lastval()`, `currval()`) is still there: discarded
-    /// (`DISCARD SEQUENCES`, sent with the next statement) before another role runs one.
-    @exclusivity(unchecked) var leftBy: String?
+    /// The role that last ran statements here: what its calls left in the session's sequence
+    /// state (`lastval()`, `currval()`) is discarded (`DISCARD SEQUENCES`, sent with the next
+    /// statement) before a call of another role runs one.
+    @exclusivity(unchecked) var leftBy: RoleState?
+    /// Whether a `DISCARD SEQUENCES` is owed: queued (or to be queued) and not yet sent.
+    @exclusivity(unchecked) private var discardOwed = false
+    /// Whether the call the pool handed this connection to has not chosen its role yet: its
+    /// first statement is the first of a new caller, even inside a transaction it opened.
+    @exclusivity(unchecked) private var callStarting = false
     private static let discardSequences = "discard sequences"
     /// Set when the server went away; the pool drops the connection instead of reusing it.
     @exclusivity(unchecked) var isBroken = false
 
-    enum RoleState: Equatable {
+    enum RoleState: Hashable {
         case login
         case feature(String)
         case unknown
@@ -196,10 +201,37 @@ final class PostgresConnection: @unchecked Sendable {
         }
     }
 
-    /// A `DISCARD SEQUENCES` went out and succeeded: unless a feature's role is the one now
-    /// running statements (it went out with a switch to it), nothing of another caller is left.
-    private func sequencesDiscarded() {
-        if case .feature(let name) = role { leftBy = name } else { leftBy = nil }
+    /// The pool hands the connection to a new call.
+    func startCall() {
+        callStarting = true
+    }
+
+    /// The call the connection served is over. Commands it queued and never sent (a statement
+    /// that failed before going out) go with it: the next call starts from what was sent.
+    func endCall() {
+        callStarting = false
+        if !pending.isEmpty {
+            pending.removeAll()
+            role = .unknown
+        }
+    }
+
+    /// Sends the queued commands now, on their own (before a statement is prepared: PostgreSQL
+    /// checks a schema's `USAGE` and takes the table's lock while it prepares, so the caller's
+    /// role, its transaction and a lane's lock timeout must be in place first).
+    private func sendPending(sql: String) throws {
+        let discards = pending.contains(Self.discardSequences)
+        let commands = pending.joined(separator: "; ")
+        pending.removeAll()
+        let result = PQexec(handle, commands)
+        defer { PQclear(result) }
+        do {
+            try check(result, sql: sql)
+        } catch {
+            role = .unknown
+            throw error
+        }
+        if discards { discardOwed = false }
     }
 
     /// Runs store-written SQL with the simple protocol and returns the last result's rows as text.
@@ -220,7 +252,7 @@ final class PostgresConnection: @unchecked Sendable {
             if carried { role = .unknown }
             throw error
         }
-        if discards { sequencesDiscarded() }
+        if discards { discardOwed = false }
         let columns = PQnfields(result)
         return (0..<PQntuples(result)).map { r in
             (0..<columns).map { c in PQgetisnull(result, r, c) != 0 ? nil : String(cString: PQgetvalue(result, r, c)) }
@@ -232,13 +264,15 @@ final class PostgresConnection: @unchecked Sendable {
     /// connection takes a feature's role (so a missing role fails here, clearly), and afterwards
     /// together with the next statement.
     func use(role target: RoleState) throws {
-        // Nothing a feature's calls (or its migration) left in the session reaches the next
-        // caller of another role (inside a transaction, the same caller goes on).
-        if let feature = leftBy, target != .feature(feature), PQtransactionStatus(handle) == PQTRANS_IDLE,
-            !pending.contains(Self.discardSequences)
-        {
+        // Nothing one role's calls (or a feature's migration) left in the session's sequence
+        // state reaches a caller of another role. Inside a transaction the same caller goes on:
+        // only a call's first statement (or one outside a transaction) discards.
+        if let last = leftBy, last != target { discardOwed = true }
+        leftBy = target
+        if discardOwed, callStarting || PQtransactionStatus(handle) == PQTRANS_IDLE, !pending.contains(Self.discardSequences) {
             pending.append(Self.discardSequences)
         }
+        callStarting = false
         guard role != target else { return }
         switch target {
         case .login, .unknown:
@@ -247,13 +281,11 @@ final class PostgresConnection: @unchecked Sendable {
         case .feature(let name) where knownRoles.contains(name):
             pending.append("set role \(SQLText.quoteIdentifier(name))")
             role = target
-            leftBy = name
         case .feature(let name):
             role = .unknown
             try simpleQuery("set role \(SQLText.quoteIdentifier(name))")
             knownRoles.insert(name)
             role = target
-            leftBy = name
         }
     }
 
@@ -303,9 +335,14 @@ final class PostgresConnection: @unchecked Sendable {
                  where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped and a.atttypid in (20, 21, 23)
                    and pg_catalog.pg_get_serial_sequence(c.oid::pg_catalog.regclass::text, a.attname) is not null
                  order by a.attnum limit 1))
+            , (not c.relhasrules and not pg_catalog.row_security_active(c.oid)
+               and pg_catalog.has_table_privilege(c.oid, 'SELECT'))::text
             from pg_catalog.pg_class c where c.oid = pg_catalog.to_regclass(\(SQLText.quoteLiteral(target)))
             """)
-        guard let row = found.first, let kind = row[0], let column = row[1],
+        // RETURNING needs SELECT on the table (an INSERT-only grant has none), and fails on a
+        // table with rules (DO INSTEAD) or row security that may hide the new row: there the
+        // statement goes as written, and lastId is 0.
+        guard let row = found.first, let kind = row[0], let column = row[1], row[2] == "true",
             kind == "r" || (kind == "p" && !statement.upserts)
         else { return statement.text }
         entry.rowID = .column(column, upsert: statement.upserts)
@@ -329,16 +366,10 @@ final class PostgresConnection: @unchecked Sendable {
         } else {
             nextStatementNumber += 1
             name = "orion_\(nextStatementNumber)"
-            let opening = openingCount
-            if opening > 0, pending.prefix(opening).contains(where: { $0.hasPrefix(Self.lockTimeoutCommand) }) {
-                // A lane's write: PostgreSQL takes the table's lock while it prepares, so the
-                // transaction and its lock timeout go out first, or the prepare waits unbounded.
-                let commands = pending.prefix(opening).joined(separator: "; ")
-                pending.removeFirst(opening)
-                let begun = PQexec(handle, commands)
-                defer { PQclear(begun) }
-                try check(begun, sql: sql)
-            }
+            // The caller's role goes out before the prepare (PostgreSQL checks a schema's USAGE
+            // there, as the role of the moment), and a lane write's transaction and lock timeout
+            // too (it takes the table's lock there, or would wait unbounded).
+            if !pending.isEmpty { try sendPending(sql: sql) }
             let result = PQprepare(handle, name, try preparedText(entry), 0, nil)
             defer { PQclear(result) }
             try check(result, sql: sql)
@@ -362,7 +393,7 @@ final class PostgresConnection: @unchecked Sendable {
             // PostgreSQL's message can quote a bound value (a jsonpath, a regular expression).
             throw params.isEmpty ? error : error.redacting(params)
         }
-        if discards { sequencesDiscarded() }
+        if discards { discardOwed = false }
         return result!
     }
 

@@ -213,16 +213,27 @@ enum PostgresMigrator {
                        where q.proname = p.proname and q.proowner <> p.proowner and n.nspname = any(current_schemas(true))
                       union all
                       select 'the type ' || n.nspname || '.' || t.typname from pg_type t join pg_namespace n on n.oid = t.typnamespace
-                       where t.typname = p.proname and t.typowner <> p.proowner and n.nspname = any(current_schemas(true))) s)
+                       where t.typname = p.proname and t.typowner <> p.proowner and n.nspname = any(current_schemas(true))) s),
+                   p.prosrc, array_to_string(p.proconfig, ' ')
             from pg_proc p join pg_language l on l.oid = p.prolang
             where p.proowner = \(owner)
             union all
-            select o.oid::regoperator::text, '', 'operator', '', '', null from pg_operator o where o.oprowner = \(owner)
+            select o.oid::regoperator::text, '', 'operator', '', '', null, null, null from pg_operator o where o.oprowner = \(owner)
             """)
         for row in rows {
             let routine = row[0] ?? "?"
             let refusal = routineProblem(routine: routine, language: row[1] ?? "", kind: row[2] ?? "", sharesNameWith: row[5])
             if let refusal { throw refuse(refusal) }
+            // The code PostgreSQL stored, read by the same rules as the entry: a body written
+            // with escapes the rules could not read is read here as PostgreSQL decoded it.
+            if let body = row[6], !body.isEmpty, let problem = storedBodyProblem(body) {
+                throw refuse("function \(routine), as PostgreSQL stored it: \(problem)")
+            }
+            // A function's own SET clause ends with the call, but SET seed reseeds random()
+            // for the session, and the reseed stays.
+            if let settings = row[7], settings.lowercased().split(separator: " ").contains(where: { $0.hasPrefix("seed=") }) {
+                throw refuse("function \(routine) sets seed (SET seed = …), which fixes random() for the pooled connection's session, and so for its next caller")
+            }
             if row[3] != "true" { try connection.simpleQuery("alter routine \(routine) security definer") }
             if row[4] == "true" { try connection.simpleQuery("revoke execute on routine \(routine) from public") }
         }
@@ -255,6 +266,18 @@ enum PostgresMigrator {
             throw refuse(
                 "an expression on the feature's tables (a default, a CHECK, a policy, a rule or a trigger) uses \(first), which is not the feature's; it would run as whoever writes the table, the root store included")
         }
+    }
+
+    /// Why the code of a function body (`pg_proc.prosrc`, as PostgreSQL decoded it) is refused,
+    /// or `nil`: the entry rules, read on the body inside a definition of the store's making.
+    static func storedBodyProblem(_ body: String) -> String? {
+        var tag = "$orion_stored$"
+        var n = 0
+        while body.contains(tag) {
+            n += 1
+            tag = "$orion_stored_\(n)$"
+        }
+        return codeProblem(in: "create function orion_stored() returns void language plpgsql as \(tag)\(body)\(tag)")
     }
 
     /// Why a feature may not own the routine, or `nil` (see ``secureRoutines``).
@@ -327,7 +350,7 @@ enum PostgresMigrator {
         try connection.control("begin")
         connection.role = .unknown
         // What the entry's code leaves in the session (sequences it drew from) is the feature's.
-        connection.leftBy = role
+        connection.leftBy = .feature(role)
         do {
             let before = try ownedRelations(role, connection)
             try schemaCreate("grant", role, connection)

@@ -24,6 +24,9 @@ struct PostgresStatementText: Sendable {
     /// Whether it calls `setseed(…)`, which fixes `random()` for the session: for the pooled
     /// connection's next caller.
     var callsSetSeed = false
+    /// Whether it has a `UESCAPE` clause: a `U&"…"` name or `U&'…'` string with an escape
+    /// character of its own, which PostgreSQL takes from any string constant (`UESCAPE $$!$$`).
+    var usesUEscape = false
 
     /// Whether it calls a function that runs SQL given as text (`query_to_xml('select …')`,
     /// `ts_stat('select …')`), which the store never reads.
@@ -102,6 +105,7 @@ enum PostgresSQL {
         var callsNotify = false
         var callsSessionLock = false
         var callsSetSeed = false
+        var usesUEscape = false
         var callsSQLText = false
         var callsWritingFunction = false
         var namesSettings = false
@@ -122,7 +126,7 @@ enum PostgresSQL {
                         text: String(decoding: out, as: UTF8.self), parameterCount: parameters, words: words,
                         original: String(decoding: bytes[start..<i], as: UTF8.self),
                         callsSetConfig: callsSetConfig, selectsInto: reads && sawTopLevelInto, callsNotify: callsNotify,
-                        callsSessionLock: callsSessionLock, callsSetSeed: callsSetSeed, callsSQLText: callsSQLText, callsWritingFunction: callsWritingFunction,
+                        callsSessionLock: callsSessionLock, callsSetSeed: callsSetSeed, usesUEscape: usesUEscape, callsSQLText: callsSQLText, callsWritingFunction: callsWritingFunction,
                         namesSettings: namesSettings, namesTempSchema: namesTempSchema, insertAt: insertAt,
                         returningEnd: returningEnd, upserts: upserts))
             }
@@ -138,6 +142,7 @@ enum PostgresSQL {
             callsNotify = false
             callsSessionLock = false
             callsSetSeed = false
+            usesUEscape = false
             callsSQLText = false
             callsWritingFunction = false
             namesSettings = false
@@ -288,6 +293,7 @@ enum PostgresSQL {
                     if word == "set_config", opensCall(after: j) { callsSetConfig = true }
                     if word == "pg_notify", opensCall(after: j) { callsNotify = true }
                     if word == "setseed", opensCall(after: j) { callsSetSeed = true }
+                    if word == "uescape" { usesUEscape = true }
                     if PostgresStatementText.sessionLockFunctions.contains(word), opensCall(after: j) { callsSessionLock = true }
                     if PostgresStatementText.sqlTextFunctions.contains(word), opensCall(after: j) { callsSQLText = true }
                     if PostgresStatementText.writingFunctions.contains(word), opensCall(after: j) { callsWritingFunction = true }

@@ -57,9 +57,13 @@ extension PostgresConnection {
 
     /// A statement's place in the cache: its SQL, and whether `exec` runs it (an INSERT is then
     /// prepared with the `RETURNING` its `lastId` needs, which `query` must not see).
+    /// A statement is prepared for one role: PostgreSQL checks some privileges (a schema's
+    /// `USAGE`) when it prepares, as the role of the moment, so a statement the root store
+    /// prepared is never run for a feature, nor the other way round.
     struct StatementKey: Hashable {
         let sql: String
         let exec: Bool
+        let role: RoleState
     }
 
     /// The statements of one connection by SQL text, least recently used evicted first.
@@ -99,8 +103,8 @@ extension PostgresConnection {
     }
 
     /// The statement for `sql`: from the cache, or parsed (not yet prepared) and cached.
-    func entry(for sql: String, exec: Bool) throws -> Entry {
-        let key = StatementKey(sql: sql, exec: exec)
+    func entry(for sql: String, exec: Bool, role: RoleState) throws -> Entry {
+        let key = StatementKey(sql: sql, exec: exec, role: role)
         if let entry = statements.get(key) { return entry }
         let entry = Entry(statement: try PostgresSQL.single(sql), forExec: exec)
         if let evicted = statements.put(key, entry), let name = evicted.name {
@@ -110,8 +114,8 @@ extension PostgresConnection {
     }
 
     /// Forgets a prepared statement whose result shape changed under it (a table altered since).
-    func forget(_ sql: String, exec: Bool) {
-        guard let entry = statements.remove(StatementKey(sql: sql, exec: exec)), let name = entry.name else { return }
+    func forget(_ sql: String, exec: Bool, role: RoleState) {
+        guard let entry = statements.remove(StatementKey(sql: sql, exec: exec, role: role)), let name = entry.name else { return }
         _ = try? simpleQuery("deallocate \(name)")
     }
 }

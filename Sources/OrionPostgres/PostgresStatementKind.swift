@@ -31,6 +31,8 @@ enum StatementKind {
             self = .refused("pg_settings is the session's settings (changing a row of it is set_config), which the store keeps on each pooled connection; read a setting with current_setting(), and use SET LOCAL inside tx { }")
         } else if statement.namesTempSchema {
             self = .refused("pg_temp is the TEMP schema of one pooled connection; create a table in a migration")
+        } else if statement.usesUEscape {
+            self = .refused("UESCAPE gives a U&\"…\" name or U&'…' string an escape character of its own, which the store does not read; write the name plainly (a string with \\ escapes needs no UESCAPE)")
         } else if statement.callsSetSeed {
             self = .refused("setseed() fixes random() for the pooled connection's session, and so for its next caller; random() needs no seed")
         } else if statement.callsSessionLock {

@@ -376,7 +376,7 @@ public final class PostgresStore: Store, Sendable {
         _ body: (PostgresConnection, PostgresConnection.Entry) throws -> R
     ) throws -> R {
         try withConnection(sql: sql) { connection, pinned in
-            var entry = try connection.entry(for: sql, exec: execs)
+            var entry = try connection.entry(for: sql, exec: execs, role: access.role)
             switch entry.kind {
             case .transactionControl:
                 throw FenceRefusal.transactionControl.with(sql: sql)
@@ -411,8 +411,8 @@ public final class PostgresStore: Store, Sendable {
                     // transaction, prepare it again once, under the call's role (a role switch
                     // that went out with the failed statement was undone).
                     replanned = true
-                    connection.forget(sql, exec: execs)
-                    entry = try connection.entry(for: sql, exec: execs)
+                    connection.forget(sql, exec: execs, role: access.role)
+                    entry = try connection.entry(for: sql, exec: execs, role: access.role)
                 } catch let error as StoreError where error.sqlState == "25006" && !pinned && LaneThread.inReadBody {
                     // The read-only transaction of a read body refused a write the words did not show.
                     throw StoreError.writeInRead("a statement that writes", sql: sql)

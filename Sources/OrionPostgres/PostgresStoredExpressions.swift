@@ -6,7 +6,9 @@ import Orion
 /// the root store's login included, and its foreign keys.
 ///
 /// A default, a CHECK, a generated column, an index expression, a policy, a rule, a trigger's
-/// WHEN and a view run as the caller, not as the feature. So what they call and read is read
+/// WHEN, a domain's default, a partition key, a view, and the default arguments of the feature's
+/// own functions (filled in before the function is entered) run as the caller, not as the
+/// feature. So what they call and read is read
 /// from the trees PostgreSQL stored (`pg_attrdef.adbin`, `pg_constraint.conbin`,
 /// `pg_index.indexprs`, `pg_rewrite.ev_action`, `pg_policy.polqual`, …), which hold every call
 /// by the function's identity however its name was written, and not from the entry's text or
@@ -34,13 +36,23 @@ extension PostgresMigrator {
         // Full-text search (stable: the default configuration).
         "to_tsvector", "to_tsquery", "plainto_tsquery", "phraseto_tsquery", "websearch_to_tsquery", "json_to_tsvector",
         "jsonb_to_tsvector", "ts_headline", "ts_match_tq", "ts_match_tt",
-        // Chance.
-        "random", "gen_random_uuid",
+        // Chance, and the transaction's own identity and trigger depth.
+        "random", "gen_random_uuid", "txid_current", "pg_current_xact_id", "pg_trigger_depth",
     ]
 
     /// Functions of installed extensions an expression may call besides their immutable ones.
     static let allowedExtensionFunctions: Set<String> = [
-        "uuid_generate_v1", "uuid_generate_v1mc", "uuid_generate_v4", "gen_random_bytes",
+        "uuid_generate_v1", "uuid_generate_v1mc", "uuid_generate_v4", "gen_random_bytes", "gen_salt", "unaccent",
+        "similarity_op", "word_similarity_op", "word_similarity_commutator_op", "strict_word_similarity_op",
+        "strict_word_similarity_commutator_op",
+    ]
+
+    /// Built-in trigger functions a feature's trigger may run: they change only the row the
+    /// trigger fires for. (Extensions' trigger functions are refused: `check_foreign_key`,
+    /// `autoinc` or `lo_manage` act on tables, sequences and large objects named in the
+    /// trigger's arguments, as whoever writes the table.)
+    static let allowedTriggerFunctions: Set<String> = [
+        "suppress_redundant_updates_trigger", "tsvector_update_trigger", "tsvector_update_trigger_column",
     ]
 
     /// Whether a built-in function that is not immutable may be called from a feature's
@@ -117,6 +129,12 @@ extension PostgresMigrator {
               from pg_catalog.pg_trigger t join mine c on c.oid = t.tgrelid where t.tgqual is not null
             union all select format('the statistics %I', s.stxname), s.stxexprs::text
               from pg_catalog.pg_statistic_ext s join mine c on c.oid = s.stxrelid where s.stxexprs is not null
+            union all select format('the partition key of %I', c.relname), p.partexprs::text
+              from pg_catalog.pg_partitioned_table p join mine c on c.oid = p.partrelid where p.partexprs is not null
+            union all select format('the default of the type %I', t.typname), t.typdefaultbin::text
+              from pg_catalog.pg_type t where t.typowner = \(owner) and t.typdefaultbin is not null
+            union all select format('the default arguments of %s', p.oid::regprocedure::text), p.proargdefaults::text
+              from pg_catalog.pg_proc p where p.proowner = \(owner) and p.proargdefaults is not null
             """)
         let nextval = Int(try connection.simpleQuery("select 'pg_catalog.nextval(pg_catalog.regclass)'::pg_catalog.regprocedure::oid") ?? "") ?? 1574
         var found: [(what: String, uses: Uses)] = []
@@ -183,6 +201,45 @@ extension PostgresMigrator {
                 }
             }
         }
+        // Triggers run their function as whoever writes the table: the feature's own (which runs
+        // as the feature), the store's change trigger, or a built-in that changes only its row.
+        let triggers = try connection.simpleRows(
+            """
+            select format('the trigger %I on %I', t.tgname, c.relname), p.oid::regprocedure::text, p.proname::text,
+                   (p.pronamespace = 'pg_catalog'::regnamespace)::text
+            from pg_catalog.pg_trigger t join pg_catalog.pg_class c on c.oid = t.tgrelid
+            join pg_catalog.pg_proc p on p.oid = t.tgfoid
+            where c.relowner = \(owner) and not t.tgisinternal and p.proowner <> \(owner)
+              and not (p.proname = '_orion_notify_change' and p.pronamespace = current_schema()::regnamespace)
+            """)
+        for row in triggers where !(row[3] == "true" && allowedTriggerFunctions.contains(row[2] ?? "")) {
+            throw refuse(
+                "\(row[0] ?? "a trigger") runs \(row[1] ?? "a function"), which is not the feature's: a trigger runs as whoever writes the table, the root store's login included; write the trigger function in the feature's migration")
+        }
+        // A sequence named as a constant (`nextval('users_id_seq')`) is recorded as a dependency:
+        // in any of the feature's expressions, views included, it must be the feature's.
+        let sequences = try connection.simpleRows(
+            """
+            with mine as (select oid from pg_catalog.pg_class where relowner = \(owner)),
+            holders as (
+              select 'pg_catalog.pg_attrdef'::regclass as classid, d.oid from pg_catalog.pg_attrdef d where d.adrelid in (select oid from mine)
+              union all select 'pg_catalog.pg_constraint'::regclass, k.oid from pg_catalog.pg_constraint k
+                where k.conrelid in (select oid from mine) or k.contypid in (select oid from pg_catalog.pg_type where typowner = \(owner))
+              union all select 'pg_catalog.pg_rewrite'::regclass, r.oid from pg_catalog.pg_rewrite r where r.ev_class in (select oid from mine)
+              union all select 'pg_catalog.pg_policy'::regclass, p.oid from pg_catalog.pg_policy p where p.polrelid in (select oid from mine)
+              union all select 'pg_catalog.pg_trigger'::regclass, t.oid from pg_catalog.pg_trigger t where t.tgrelid in (select oid from mine)
+              union all select 'pg_catalog.pg_class'::regclass, oid from mine
+              union all select 'pg_catalog.pg_type'::regclass, t.oid from pg_catalog.pg_type t where t.typowner = \(owner)
+              union all select 'pg_catalog.pg_proc'::regclass, p.oid from pg_catalog.pg_proc p where p.proowner = \(owner))
+            select distinct s.oid::regclass::text
+            from pg_catalog.pg_depend d join holders h on h.classid = d.classid and h.oid = d.objid
+            join pg_catalog.pg_class s on d.refclassid = 'pg_catalog.pg_class'::regclass and s.oid = d.refobjid
+            where s.relkind = 'S' and s.relowner <> \(owner)
+            """)
+        if let sequence = sequences.first?.first ?? nil {
+            throw refuse(
+                "an expression, view or function default of the feature uses the sequence \(sequence), which is not the feature's; it would draw from it as whoever writes or reads the feature's tables")
+        }
         // Foreign keys to another's table: its primary key only. Whether a key exists is what a
         // reference means; a reference to other columns would tell the feature which values
         // exist there, and ON UPDATE CASCADE would copy them into its table.
@@ -195,7 +252,7 @@ extension PostgresMigrator {
               and not exists (
                 select 1 from pg_catalog.pg_index i
                 where i.indrelid = k.confrelid and i.indisprimary
-                  and (select array_agg(x order by x) from unnest(i.indkey::int2[]) x where x <> 0)
+                  and (select array_agg(x order by x) from unnest((i.indkey::int2[])[0:i.indnkeyatts - 1]) x)
                       = (select array_agg(y order by y) from unnest(k.confkey) y))
             """)
         if let key = keys.first {

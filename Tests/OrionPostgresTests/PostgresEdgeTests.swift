@@ -1,8 +1,9 @@
 import Foundation
 import Orion
-import OrionPostgres
 import StoreConformance
 import Testing
+
+@testable import OrionPostgres
 
 /// The edges a hostile read of `PostgresStore` found (the PostgreSQL edges issue).
 @Suite("PostgresStore: reported success is committed success", .enabled(if: PG.available, PG.skipReason))
@@ -264,6 +265,13 @@ struct PostgresStoredFenceTests {
             "create view evil_v as select most_common_vals::text as n from pg_stats",
             "create view evil_v as select evil_sink(pg_catalog.pg_get_viewdef('users'::regclass)) as n",
             "create table evil_t (id int); create rule r as on insert to evil_t do also select pg_catalog.pg_terminate_backend(1)",
+            // Found by the first review: what runs as the caller outside the trees read first.
+            "create function keep(v text default current_setting('data_directory')) returns text language sql as $$ select v $$; create table evil_t (id int, n text default keep())",
+            "create function keep(v bigint default setval('users_id_seq', 1)) returns bigint language sql as $$ select v $$; create view evil_v as select keep() as n",
+            "create domain stamp as text default pg_read_file('PG_VERSION'); create table evil_t (id int, s stamp)",
+            "create domain d3 as bigint default setval('users_id_seq'::text::regclass, 1000); create table evil_t (id int, n d3)",
+            "create view evil_v as select nextval('users_id_seq') as n",
+            #"create table evil_t (id int); create trigger t before delete on evil_t for each row execute function pg_catalog."RI_FKey_cascade_del"()"#,
         ])
     func storedCalls(entry: String) throws {
         let store = try stores()
@@ -299,14 +307,40 @@ struct PostgresStoredFenceTests {
                 "create view todos_ranked as select id, row_number() over (order by created_at desc) as rank, to_char(due, 'YYYY-MM-DD') as due_day from todos",
                 "alter table todos enable row level security",
                 "create policy mine on todos using (owner_id is not null and due > now() - interval '1 day')",
+                "alter table todos add column tx bigint default txid_current()",
+                """
+                create function todos_touch() returns trigger language plpgsql as $$ begin new.body := coalesce(new.body, ''); return new; end $$;
+                create trigger todos_touch before update on todos for each row when (pg_trigger_depth() = 0) execute function todos_touch();
+                create trigger todos_same before update on todos for each row execute function suppress_redundant_updates_trigger()
+                """,
             ])
         try store.exec("insert into todos (title, owner_id) values ('a', 1)")
         #expect(try store.one("select count(*) from todos_ranked") == 1)
     }
 
+    @Test("an extension's trigger function, which acts on tables named in its arguments, is refused to a feature's trigger")
+    func extensionTriggers() throws {
+        let store = try stores()
+        try store.exec("create extension if not exists refint")
+        #expect {
+            try store.migrate(
+                "evil",
+                [
+                    "create table evil_loot (got text)",
+                    "create function evil_sink(v text) returns text language sql as $$ insert into evil_loot values (v) returning v $$",
+                    """
+                    create table evil_links (id serial primary key, user_id int);
+                    create trigger evil_cascade before delete on evil_links for each row
+                      execute function check_foreign_key(1, 'cascade', 'user_id', 'users', 'id')
+                    """,
+                ])
+        } throws: { isFence($0) }
+    }
+
     @Test("a foreign key to another feature's table references its primary key, nothing else")
     func foreignKeys() throws {
         let store = try stores()
+        try store.migrate("orgs", ["create table orgs (id bigint, name text, primary key (id) include (name))"])
         #expect {
             try store.migrate(
                 "evil",
@@ -322,6 +356,102 @@ struct PostgresStoredFenceTests {
                 "create table evil_loot (got text)",
                 "create function evil_sink(v text) returns text language sql as $$ insert into evil_loot values (v) returning v $$",
                 "create table evil_refs (user_id bigint references users(id) on update cascade on delete set null)",
+                "create table evil_orgs (org_id bigint references orgs(id))",
             ])
+    }
+}
+
+/// What the second review found (session state, the pool and `lastId`), each reproduced first.
+@Suite("PostgresStore: the second review of the session and the pool", .enabled(if: PG.available, PG.skipReason))
+struct PostgresSecondReviewTests {
+    func stores(poolSize: Int = 1) throws -> (root: PostgresStore, evil: any Store) {
+        let store = try PG.freshStore(poolSize: poolSize)
+        try store.migrate("accounts", ["create table users (id bigserial primary key, email text unique not null, secret text)"])
+        try store.exec("insert into users (email, secret) values ('alice@example.com', 'hunter2')")
+        try store.migrate("evil", ["create table evil_log (id bigserial primary key, at int)", "create sequence evil_seq start 4242"])
+        return (store, store.scoped(to: "evil"))
+    }
+
+    @Test("a U&\"…\" name with an escape given as any string constant is refused: the feature never takes the login's role")
+    func uescapeForms() throws {
+        let (_, evil) = try stores()
+        for escape in ["$$!$$", "$t$!$t$", "E'!'", "'!'", "/* c */ '!'"] {
+            let sql = #"select U&"!0073et_config" UESCAPE "# + escape + " ('role', 'none', false)"
+            #expect(throws: StoreError.self, "\(sql)") { let _: String? = try evil.one(sql) }
+            #expect { let _: [String] = try evil.query("select email from users") } throws: { ($0 as? StoreError)?.code == .fence }
+        }
+        let hidden = #"select U&"!0073etseed" UESCAPE $$!$$ (0.5)"#
+        #expect(throws: StoreError.self) { let _: String? = try evil.one(hidden) }
+    }
+
+    @Test("a function body written with UESCAPE, or one whose stored code sets the session, is refused")
+    func storedBodies() throws {
+        let (root, _) = try stores()
+        let base = ["create table evil_log (id bigserial primary key, at int)", "create sequence evil_seq start 4242"]
+        for entry in [
+            "create function evil_poison() returns text language sql as U&'select pg_catalog.!0073et_config(''TimeZone'', ''Pacific/Kiritimati'', false)' UESCAPE $$!$$",
+            "create function evil_poison() returns void language sql as U&'select !0073etseed(0.5)' UESCAPE $$!$$",
+            "create function evil_poison() returns int language sql set seed = 0.5 as $$ select 1 $$",
+            "create function evil_poison() returns int language sql as $$ select 1 $$; alter function evil_poison() set seed = 0.5",
+        ] {
+            #expect(throws: StoreError.self, "\(entry)") { try root.migrate("evil", base + [entry]) }
+        }
+        #expect(try root.one("select current_setting('TimeZone')") == "UTC")
+        // The stored body is read by the entry rules, whatever spelling made it.
+        #expect(PostgresMigrator.storedBodyProblem("select pg_catalog.set_config('TimeZone', 'x', false)") != nil)
+        #expect(PostgresMigrator.storedBodyProblem("begin perform pg_advisory_lock(7); end") != nil)
+        #expect(PostgresMigrator.storedBodyProblem("insert into evil_log (at) values (1)") == nil)
+    }
+
+    @Test("lastId's RETURNING is left out where it would fail: an INSERT-only grant, a DO INSTEAD rule, row security")
+    func returningWhereItFails() throws {
+        let (root, evil) = try stores()
+        try root.exec("create table audit_log (id bigserial primary key, msg text)")
+        try root.exec("grant insert on audit_log to orion_evil")
+        try root.exec("grant usage on sequence audit_log_id_seq to orion_evil")
+        #expect(try evil.exec("insert into audit_log (msg) values ('x')").changes == 1)
+        try root.exec("create table guarded (id bigserial primary key, x int)")
+        try root.exec("create rule no_negatives as on insert to guarded where new.x < 0 do instead nothing")
+        #expect(try root.exec("insert into guarded (x) values (1)").changes == 1)
+        try root.migrate(
+            "evil",
+            [
+                "create table evil_log (id bigserial primary key, at int)", "create sequence evil_seq start 4242",
+                "create table evil_private (id bigserial primary key, x int); alter table evil_private enable row level security; alter table evil_private force row level security; create policy ins on evil_private for insert with check (true); create policy sel on evil_private for select using (x > 100)",
+            ])
+        #expect(try evil.exec("insert into evil_private (x) values (1)").changes == 1)
+        #expect(try root.exec("insert into users (email) values ('bob@example.com')").lastId == 2)
+    }
+
+    @Test("a statement is prepared under its caller's role: the root store's first read of a schema a feature may not use works after the feature's call")
+    func prepareUnderCallersRole() throws {
+        let (root, evil) = try stores()
+        try root.exec("create schema admin")
+        try root.exec("create table admin.t (x int)")
+        try root.exec("insert into admin.t values (7)")
+        let _: Int? = try evil.one("select count(*) from evil_log")
+        #expect(try root.one("select x from admin.t") == 7)
+        // And a feature's statement is never prepared as the login: a table granted to all in a
+        // schema the feature may not use stays out of its reach.
+        try root.exec("create table admin.open (secret text)")
+        try root.exec("grant select on admin.open to public")
+        try root.exec("insert into admin.open values ('s')")
+        let _: String? = try root.one("select secret from admin.open")
+        #expect(throws: StoreError.self) { let _: String? = try evil.one("select secret from admin.open") }
+    }
+
+    @Test("a feature's sequence state is discarded when another role's tx starts with a savepoint, or the root's state for a feature")
+    func discardAtTransactionStart() throws {
+        let (root, evil) = try stores()
+        let _: Int? = try evil.one("select nextval('evil_seq')::int")
+        #expect {
+            try root.tx {
+                try root.tx {}
+                let _: Int? = try root.one("select lastval()::int")
+            }
+        } throws: { ($0 as? StoreError)?.sqlState == "55000" }
+        // The other way: what the root store drew is not the feature's to probe.
+        _ = try root.exec("insert into users (email) values ('carol@example.com')")
+        #expect { let _: Int? = try evil.one("select lastval()::int") } throws: { ($0 as? StoreError)?.sqlState == "55000" }
     }
 }

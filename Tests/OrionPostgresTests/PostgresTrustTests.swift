@@ -278,15 +278,23 @@ struct PostgresRoleFenceTests {
     @Test("a function the feature's role owns runs as the feature, however it got there, and cannot change the role")
     func functionsRunAsTheirFeature() throws {
         let store = try twoFeatures(poolSize: 1)
-        // A function that got past the code rules (here the root store made it and gave it away).
+        // A function that got past the code rules (here the root store made it and gave it away):
+        // the migrator reads the feature's functions as PostgreSQL stored them, and refuses it.
         try store.exec(
             "create function escape() returns text language plpgsql as $$ begin perform set_config('role', 'none', false); return current_user; end $$")
         try store.exec("alter function escape() owner to orion_todos")
-        try store.migrate("todos", ["create table todos (id bigserial primary key, title text)", "create index todos_title on todos (title)"])
+        #expect {
+            try store.migrate("todos", ["create table todos (id bigserial primary key, title text)", "create index todos_title on todos (title)"])
+        } throws: { ($0 as? StoreError)?.code == .fence && "\($0)".contains("as PostgreSQL stored it") }
+        // Made SECURITY DEFINER by hand (as the migrator makes every function of the feature),
+        // it cannot change the role at run time either.
+        try store.exec("alter function escape() security definer")
         let todos = store.scoped(to: "todos")
         #expect {
-            let _: String? = try todos.one("select escape()")
+            let _: String? = try todos.tx { try todos.one("select escape()") }
         } throws: { "\($0)".contains("security-definer") }
+        try store.exec("drop function escape()")
+        try store.migrate("todos", ["create table todos (id bigserial primary key, title text)", "create index todos_title on todos (title)"])
         // The connection still runs the feature's calls as the feature.
         #expect(try todos.one("select current_user::text") == "orion_todos")
         #expect { let _: Int? = try todos.one("select count(*) from users") } throws: { ($0 as? StoreError)?.code == .fence }
@@ -341,10 +349,10 @@ struct PostgresRoleFenceTests {
     @Test("an entry that leaves search_path changed, or whose expressions use another feature's function, is refused")
     func foreignExpressions() throws {
         let store = try twoFeatures()
-        // A function that got past the code rules and sets search_path for the transaction.
+        // A function of the root store's (callable by all) that sets search_path for the
+        // transaction of whoever calls it.
         try store.exec(
             "create function sp() returns void language plpgsql as $$ begin perform set_config('search_path', 'information_schema, public', true); end $$")
-        try store.exec("alter function sp() owner to orion_todos")
         #expect {
             try store.migrate("todos", ["create table todos (id bigserial primary key, title text)", "select sp()"])
         } throws: { ($0 as? StoreError)?.code == .fence && "\($0)".contains("search_path") }

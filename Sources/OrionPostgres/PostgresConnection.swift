@@ -201,6 +201,18 @@ final class PostgresConnection: @unchecked Sendable {
         }
     }
 
+    /// How the session differs from what the store set up and a feature's role may have, by
+    /// what PostgreSQL itself reported after the last statement (ParameterStatus: no round
+    /// trip), or `nil`: a superuser role (a feature's never is), another time zone, or
+    /// non-standard strings (which would change how every later statement is read).
+    func sessionChange() -> String? {
+        func reported(_ name: String) -> String? { PQparameterStatus(handle, name).map { String(cString: $0) } }
+        if reported("is_superuser") == "on" { return "it runs as a superuser" }
+        if let zone = reported("TimeZone"), zone != "UTC" { return "its time zone is \(zone)" }
+        if let strings = reported("standard_conforming_strings"), strings != "on" { return "standard_conforming_strings is \(strings)" }
+        return nil
+    }
+
     /// The pool hands the connection to a new call.
     func startCall() {
         callStarting = true
@@ -232,6 +244,18 @@ final class PostgresConnection: @unchecked Sendable {
             throw error
         }
         if discards { discardOwed = false }
+    }
+
+    /// Runs exactly one statement of a migration entry, as written, with the extended protocol,
+    /// which takes one statement only: should the store ever read an entry's statement
+    /// boundaries differently from PostgreSQL, PostgreSQL refuses the text ("cannot insert
+    /// multiple commands into a prepared statement") instead of running what the store did not
+    /// check.
+    func singleStatement(_ sql: String) throws {
+        if !pending.isEmpty { try sendPending(sql: sql) }
+        let result = PQexecParams(handle, sql, 0, nil, nil, nil, nil, 0)
+        defer { PQclear(result) }
+        try check(result, sql: sql)
     }
 
     /// Runs store-written SQL with the simple protocol and returns the last result's rows as text.

@@ -361,7 +361,7 @@ enum PostgresMigrator {
             // a function it made runs as the feature before the next statement can call it.
             for statement in statements {
                 words = statement.words
-                try connection.simpleQuery(statement.original)
+                try connection.singleStatement(statement.original)
                 try secureRoutines(feature: feature, index: index, role: role, path: path, connection)
             }
             words = ["select"]

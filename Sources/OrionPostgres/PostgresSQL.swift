@@ -55,6 +55,9 @@ struct PostgresStatementText: Sendable {
         "query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema", "cursor_to_xml", "cursor_to_xmlschema", "ts_stat",
         "ts_rewrite", "table_to_xml", "table_to_xmlschema", "table_to_xml_and_xmlschema", "schema_to_xml", "schema_to_xmlschema",
         "schema_to_xml_and_xmlschema", "database_to_xml", "database_to_xmlschema", "database_to_xml_and_xmlschema",
+        // Extensions' (tablefunc, xml2, dblink).
+        "crosstab", "crosstab2", "crosstab3", "crosstab4", "connectby", "xpath_table", "dblink", "dblink_exec",
+        "dblink_open", "dblink_fetch", "dblink_send_query", "dblink_connect", "dblink_connect_u",
     ]
 
     /// Functions a read-only transaction runs although they change the database or the session:
@@ -111,6 +114,7 @@ enum PostgresSQL {
         var namesSettings = false
         var namesTempSchema = false
         var sawTopLevelInto = false
+        var intoTemp = false
         var insertAt: Int?
         var returningEnd: Int?
         var upserts = false
@@ -125,7 +129,7 @@ enum PostgresSQL {
                     PostgresStatementText(
                         text: String(decoding: out, as: UTF8.self), parameterCount: parameters, words: words,
                         original: String(decoding: bytes[start..<i], as: UTF8.self),
-                        callsSetConfig: callsSetConfig, selectsInto: reads && sawTopLevelInto, callsNotify: callsNotify,
+                        callsSetConfig: callsSetConfig, selectsInto: (reads && sawTopLevelInto) || intoTemp, callsNotify: callsNotify,
                         callsSessionLock: callsSessionLock, callsSetSeed: callsSetSeed, usesUEscape: usesUEscape, callsSQLText: callsSQLText, callsWritingFunction: callsWritingFunction,
                         namesSettings: namesSettings, namesTempSchema: namesTempSchema, insertAt: insertAt,
                         returningEnd: returningEnd, upserts: upserts))
@@ -148,20 +152,24 @@ enum PostgresSQL {
             namesSettings = false
             namesTempSchema = false
             sawTopLevelInto = false
+            intoTemp = false
             insertAt = nil
             returningEnd = nil
             upserts = false
         }
         /// Notes a name (lowercased) that is `pg_settings` or a TEMP schema.
+        /// Every name, plain or quoted, as it appears: a function is called by name followed by
+        /// `(`, but also in field notation, `(0.5).setseed` or `(x)."ts_stat"`, so a name the
+        /// store refuses is refused wherever it stands (a column of that name too).
         func note(name: String) {
-            if name == "pg_settings" { namesSettings = true }
+            if name == "pg_settings" || name == "pg_prepared_statements" || name == "pg_cursors" { namesSettings = true }
             if name.hasPrefix("pg_temp") { namesTempSchema = true }
-        }
-        /// Whether the next byte after `index` that is not white space or a comment opens a
-        /// parenthesis: PostgreSQL reads `set_config /* … */ (` as a call.
-        func opensCall(after index: Int) -> Bool {
-            let k = skipSpaceAndComments(bytes, from: index)
-            return k < n && bytes[k] == UInt8(ascii: "(")
+            if name == "set_config" { callsSetConfig = true }
+            if name == "pg_notify" { callsNotify = true }
+            if name == "setseed" { callsSetSeed = true }
+            if PostgresStatementText.sessionLockFunctions.contains(name) { callsSessionLock = true }
+            if PostgresStatementText.sqlTextFunctions.contains(name) { callsSQLText = true }
+            if PostgresStatementText.writingFunctions.contains(name) { callsWritingFunction = true }
         }
         /// Whether the next word after `index`, past white space and comments, is `word` (lowercase).
         func wordFollows(_ word: String, after index: Int) -> Bool {
@@ -183,8 +191,17 @@ enum PostgresSQL {
                 let escapes =
                     c == UInt8(ascii: "'") && i > 0 && (bytes[i - 1] | 0x20) == UInt8(ascii: "e")
                     && (i < 2 || !isIdentifierByte(bytes[i - 2]))
-                guard let j = closingQuote(bytes, from: i, escapes: escapes) else {
+                guard var j = closingQuote(bytes, from: i, escapes: escapes) else {
                     throw unterminated(c == UInt8(ascii: "'") ? "string literal" : "quoted identifier")
+                }
+                // A string continued on the next line (`E''⏎'\' …'`) keeps its first part's mode,
+                // as PostgreSQL reads it. Read on after white space and comments too: where
+                // PostgreSQL would not continue, two strings in a row are its syntax error.
+                while c == UInt8(ascii: "'") {
+                    let k = skipSpaceAndComments(bytes, from: j + 1)
+                    guard k > j + 1, k < n, bytes[k] == UInt8(ascii: "'") else { break }
+                    guard let end = closingQuote(bytes, from: k, escapes: escapes) else { throw unterminated("string literal") }
+                    j = end
                 }
                 if c == UInt8(ascii: "\"") {
                     // A quoted name is a word (`SET LOCAL "role"` sets role), as written. A `U&"…"`
@@ -199,22 +216,11 @@ enum PostgresSQL {
                         lastWordAt = token.startIndex
                     }
                     var name = Array(bytes[(i + 1)..<j])
-                    var afterName = j + 1
                     if unicode {
-                        let (escape, end) = unicodeEscapeClause(bytes, after: j + 1)
+                        let (escape, _) = unicodeEscapeClause(bytes, after: j + 1)
                         name = unicodeEscaped(name, escape: escape) ?? []
-                        afterName = end
                     }
                     note(name: String(decoding: name, as: UTF8.self).lowercased())
-                    if opensCall(after: afterName) {
-                        let called = String(decoding: name, as: UTF8.self).lowercased()
-                        if called == "set_config" { callsSetConfig = true }
-                        if called == "pg_notify" { callsNotify = true }
-                        if called == "setseed" { callsSetSeed = true }
-                        if PostgresStatementText.sessionLockFunctions.contains(called) { callsSessionLock = true }
-                        if PostgresStatementText.sqlTextFunctions.contains(called) { callsSQLText = true }
-                        if PostgresStatementText.writingFunctions.contains(called) { callsWritingFunction = true }
-                    }
                 }
                 out.append(contentsOf: bytes[i...j])
                 hasContent = true
@@ -290,14 +296,11 @@ enum PostgresSQL {
                         lastWordAt = i
                     }
                     note(name: word)
-                    if word == "set_config", opensCall(after: j) { callsSetConfig = true }
-                    if word == "pg_notify", opensCall(after: j) { callsNotify = true }
-                    if word == "setseed", opensCall(after: j) { callsSetSeed = true }
                     if word == "uescape" { usesUEscape = true }
-                    if PostgresStatementText.sessionLockFunctions.contains(word), opensCall(after: j) { callsSessionLock = true }
-                    if PostgresStatementText.sqlTextFunctions.contains(word), opensCall(after: j) { callsSQLText = true }
-                    if PostgresStatementText.writingFunctions.contains(word), opensCall(after: j) { callsWritingFunction = true }
                     if word == "into", depth == 0, previousWord != "insert", previousWord != "merge" { sawTopLevelInto = true }
+                    // INTO TEMP makes a TEMP table at any depth and after any word
+                    // (`(select 1 into temp t)`, `select 1 as insert into temp t`).
+                    if word == "temp" || word == "temporary", ["into", "local", "global"].contains(previousWord) { intoTemp = true }
                     if depth == 0, insertAt == nil, word == "insert", ["insert", "with"].contains(words.first), wordFollows("into", after: j) {
                         insertAt = i - start
                     }

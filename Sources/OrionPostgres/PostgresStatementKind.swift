@@ -17,7 +17,7 @@ enum StatementKind {
         self.init(statement.words)
         guard case .other = self else { return }
         if statement.words.first == "explain",
-            PostgresCodeView.of(statement.original).range(of: #"^explain \( [^)]*\banaly[sz]e\b"#, options: .regularExpression) != nil
+            statement.original.range(of: #"(?i)\banaly[sz]e\b"#, options: .regularExpression) != nil
         {
             // EXPLAIN (ANALYZE …) runs its statement too.
             self = .refused("EXPLAIN ANALYZE runs its statement past the store's checks; EXPLAIN without ANALYZE plans it without running it, or use psql")
@@ -28,7 +28,7 @@ enum StatementKind {
         } else if statement.callsSQLText {
             self = .refused("query_to_xml(), ts_rewrite(), table_to_xml() and their kin run SQL or read tables given as text, which the store cannot check; run the query itself")
         } else if statement.namesSettings {
-            self = .refused("pg_settings is the session's settings (changing a row of it is set_config), which the store keeps on each pooled connection; read a setting with current_setting(), and use SET LOCAL inside tx { }")
+            self = .refused("pg_settings, pg_prepared_statements and pg_cursors show a pooled connection's session: its settings (changing a row of pg_settings is set_config), and the statements and cursors of its other callers; read a setting with current_setting(), and use SET LOCAL inside tx { }")
         } else if statement.namesTempSchema {
             self = .refused("pg_temp is the TEMP schema of one pooled connection; create a table in a migration")
         } else if statement.usesUEscape {
@@ -72,6 +72,8 @@ enum StatementKind {
             self = .refused("a DO block runs procedural code the store cannot check, which can change the role and settings of the pooled connection; write its steps as statements inside tx { }")
         case "prepare", "execute":
             self = .refused("PREPARE and EXECUTE keep statements in a pooled connection's session; the store prepares every statement itself")
+        case "fetch", "move", "close":
+            self = .refused("FETCH, MOVE and CLOSE read or end a cursor, and a cursor on a pooled connection may be another caller's (one opened in a transaction several features share); read rows with query")
         case "declare":
             self = .refused("DECLARE makes a cursor on a pooled connection (WITH HOLD, past its transaction, where another caller could read from it); read rows with query")
         case "listen", "unlisten":

@@ -398,11 +398,11 @@ public final class PostgresStore: Store, Sendable {
                     if decodes, entry.writesRows {
                         return try undoneOnFailure(connection, pinned: pinned) {
                             try use(access, on: connection)
-                            return try body(connection, entry)
+                            return try checkedSession(access, connection, sql: sql, body(connection, entry))
                         }
                     }
                     try use(access, on: connection)
-                    return try body(connection, entry)
+                    return try checkedSession(access, connection, sql: sql, body(connection, entry))
                 } catch let error as StoreError
                     where !pinned && !replanned && (error.sqlState == "0A000" || (error.sqlState == "42703" && entry.rowID.isColumn))
                 {
@@ -445,6 +445,19 @@ public final class PostgresStore: Store, Sendable {
         }
         connection.begin()
         return try Self.committing(connection, work)
+    }
+
+    /// `result`, once the server's own report of the session after a feature's statement says
+    /// the session is still the one the store set up (``PostgresConnection/sessionChange``):
+    /// a feature that found a way past the store's reading of its SQL and changed its role or
+    /// the session's settings is stopped here, its connection dropped, its result withheld.
+    private func checkedSession<R>(_ access: Access, _ connection: PostgresConnection, sql: String, _ result: R) throws -> R {
+        guard case .scoped(let feature, _) = access, let change = connection.sessionChange() else { return result }
+        connection.isBroken = true
+        throw StoreError(
+            .fence,
+            "feature '\(feature)' changed the session it runs in (\(change)); the connection is dropped and the statement's result withheld",
+            sql: sql)
     }
 
     private func use(_ access: Access, on connection: PostgresConnection) throws {

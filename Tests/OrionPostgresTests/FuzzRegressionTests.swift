@@ -68,10 +68,12 @@ struct PostgresFuzzRegressionTests {
         }
     }
 
-    @Test("a name that only looks like set_config is not a call")
+    @Test("a name that only looks like set_config is not a call; the name itself is refused wherever it stands")
     func notCalls() throws {
         #expect(try one("select set_config_x('a')").callsSetConfig == false)
-        #expect(try one("select set_config from t -- ('role')").callsSetConfig == false)
+        // PostgreSQL calls a one-argument function in field notation too, `(x).setseed`: a
+        // refused function's name counts wherever it stands, without a parenthesis after it.
+        #expect(try one("select set_config from t -- ('role')").callsSetConfig == true)
         #expect(try one(#"select U&"\0073et_confi" ('role')"#).callsSetConfig == false)
         #expect(try one("select 'set_config' ('a')").callsSetConfig == false)
     }

@@ -244,7 +244,9 @@ struct PostgresLaneTests {
 
     @Test("a task cancelled while it waits for the write lane leaves at once, and its body never runs")
     func cancelledWaiter() async throws {
-        let store = try PostgresStore(url: try PG.freshDatabase(), poolSize: 2, writeShare: 1)
+        // A busy timeout far past the test's own steps (under the whole suite's load they once
+        // took over the default 5 s, and the held body's insert timed out).
+        let store = try PostgresStore(url: try PG.freshDatabase(), poolSize: 2, busyTimeout: .seconds(60), writeShare: 1)
         try store.migrate("todos", Self.todos)
         let first = await HeldWriteLane(store) { _ = try store.exec("insert into todos (title) values ('first')") }
         let ran = Counter()

@@ -265,7 +265,10 @@ struct LaneTests {
 
     @Test("close() answers the callers still waiting with .closed, lets the running body finish, and later calls throw .closed")
     func closeWhileWaiting() async throws {
-        let store = try todoStore(dir)
+        // A busy timeout far past the test's own steps: under the whole suite's load they took
+        // over the default 5 s once, and the held body's insert then timed out.
+        let store = try SQLiteStore(path: dir.path(), busyTimeout: .seconds(60))
+        try store.migrate("todos", Todos.migrations)
         let running = await HeldWriteLane(store) { try Todos.insert(store, "running") }
         let waiting = (0..<3).map { i in Task { try await store.write { try Todos.insert(store, "waiting \(i)") } } }
         #expect(await eventually { store.laneFigures.write.queued == 3 })

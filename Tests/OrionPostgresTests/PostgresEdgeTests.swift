@@ -359,15 +359,21 @@ struct PostgresStoredFenceTests {
     }
 }
 
+/// A store of one connection (every call shares its session) with the feature `accounts`, whose
+/// `users` hold a secret, and the feature `evil`, migrated with `entries`.
+private func accountsAndEvil(_ entries: [String]) throws -> (root: PostgresStore, evil: any Store) {
+    let store = try PG.freshStore(poolSize: 1)
+    try store.migrate("accounts", ["create table users (id bigserial primary key, email text unique not null, secret text)"])
+    try store.exec("insert into users (email, secret) values ('alice@example.com', 'hunter2')")
+    try store.migrate("evil", entries)
+    return (store, store.scoped(to: "evil"))
+}
+
 /// What the second review found (session state, the pool and `lastId`), each reproduced first.
 @Suite("PostgresStore: the second review of the session and the pool", .enabled(if: PG.available, PG.skipReason))
 struct PostgresSecondReviewTests {
-    func stores(poolSize: Int = 1) throws -> (root: PostgresStore, evil: any Store) {
-        let store = try PG.freshStore(poolSize: poolSize)
-        try store.migrate("accounts", ["create table users (id bigserial primary key, email text unique not null, secret text)"])
-        try store.exec("insert into users (email, secret) values ('alice@example.com', 'hunter2')")
-        try store.migrate("evil", ["create table evil_log (id bigserial primary key, at int)", "create sequence evil_seq start 4242"])
-        return (store, store.scoped(to: "evil"))
+    func stores() throws -> (root: PostgresStore, evil: any Store) {
+        try accountsAndEvil(["create table evil_log (id bigserial primary key, at int)", "create sequence evil_seq start 4242"])
     }
 
     @Test("a U&\"…\" name with an escape given as any string constant is refused: the feature never takes the login's role")
@@ -458,12 +464,8 @@ struct PostgresSecondReviewTests {
 /// reading, each reproduced first.
 @Suite("PostgresStore: the third review's spellings", .enabled(if: PG.available, PG.skipReason))
 struct PostgresThirdReviewTests {
-    func stores(poolSize: Int = 1) throws -> (root: PostgresStore, evil: any Store) {
-        let store = try PG.freshStore(poolSize: poolSize)
-        try store.migrate("accounts", ["create table users (id bigserial primary key, email text unique not null, secret text)"])
-        try store.exec("insert into users (email, secret) values ('alice@example.com', 'hunter2')")
-        try store.migrate("evil", ["create table evil_loot (email text, secret text)"])
-        return (store, store.scoped(to: "evil"))
+    func stores() throws -> (root: PostgresStore, evil: any Store) {
+        try accountsAndEvil(["create table evil_loot (email text, secret text)"])
     }
 
     func isRefused(_ error: any Error) -> Bool {

@@ -50,7 +50,9 @@ final class PostgresConnection: @unchecked Sendable {
     /// have, had the pending BEGIN gone out before the statement's failed prepare. Errors the
     /// store raised without the server (a refused form, a decoding error) leave it as it was.
     func transactionFailed(by error: any Error) -> Bool {
-        if PQtransactionStatus(handle) == PQTRANS_INERROR { return true }
+        // A connection found broken (lost, or its session changed under a feature's statement)
+        // takes no more statements: the transaction is over.
+        if isBroken || PQtransactionStatus(handle) == PQTRANS_INERROR { return true }
         guard let error = error as? StoreError else { return false }
         return error.code == .connection || (beginPending && error.sqlState != nil)
     }

@@ -539,5 +539,13 @@ struct PostgresThirdReviewTests {
         try root.exec("grant execute on function shift_zone() to orion_evil")
         #expect { let _: String? = try evil.one("select shift_zone()") } throws: { ($0 as? StoreError)?.code == .fence }
         #expect(try root.one("select current_setting('TimeZone')") == "UTC")
+        // Inside a tx, the body that catches the error cannot go on with the changed session.
+        #expect {
+            try evil.tx {
+                _ = try? evil.one("select shift_zone()") as String?
+                let _: String? = try evil.one("select current_setting('TimeZone')")
+            }
+        } throws: { $0 is StoreError }
+        #expect(try root.one("select current_setting('TimeZone')") == "UTC")
     }
 }

@@ -335,6 +335,12 @@ enum PostgresMigrator {
                     throw StoreError(
                         .fence,
                         "migration \(feature)[\(index)]: privileges are the store's (a feature reaches only its own tables); GRANT, REVOKE and ALTER DEFAULT PRIVILEGES are refused in entries")
+                case .schemaChange
+                where ["create", "alter", "drop"].contains(statement.words.first ?? "")
+                    && ["role", "user", "group", "system"].contains(statement.words.count > 1 ? statement.words[1] : ""):
+                    throw StoreError(
+                        .fence,
+                        "migration \(feature)[\(index)]: roles and the server's settings are the store's and the administrator's; CREATE, ALTER and DROP ROLE (USER, GROUP) and ALTER SYSTEM are refused in entries")
                 case .schemaChange, .other:
                     break
                 }

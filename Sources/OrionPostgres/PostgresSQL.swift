@@ -115,6 +115,7 @@ enum PostgresSQL {
         var namesTempSchema = false
         var sawTopLevelInto = false
         var intoTemp = false
+        var afterDollarQuote = -1
         var insertAt: Int?
         var returningEnd: Int?
         var upserts = false
@@ -267,6 +268,8 @@ enum PostgresSQL {
                 out.append(contentsOf: bytes[i..<end])
                 hasContent = true
                 i = end
+                // A word may start right after the closing `$` (`$$x$$into`), as PostgreSQL reads it.
+                afterDollarQuote = end
             case UInt8(ascii: "?"):
                 hasContent = true
                 if i + 1 < n && bytes[i + 1] == UInt8(ascii: "?") {
@@ -274,8 +277,15 @@ enum PostgresSQL {
                     i += 2
                 } else {
                     parameters += 1
+                    // `$n` must not join what is around it: after a name PostgreSQL would read
+                    // `a$1` as one name, and `$1$$` would not open the dollar quote this lexer
+                    // saw open after the `?`. Spaced, PostgreSQL reads the tokens read here.
+                    let joinsBefore = i > 0 && isIdentifierByte(bytes[i - 1])
+                    let joinsAfter = i + 1 < n && isIdentifierByte(bytes[i + 1])
+                    if joinsBefore { out.append(UInt8(ascii: " ")) }
                     out.append(UInt8(ascii: "$"))
                     out.append(contentsOf: String(parameters).utf8)
+                    if joinsAfter { out.append(UInt8(ascii: " ")) }
                     i += 1
                 }
             case UInt8(ascii: ";"):
@@ -287,7 +297,7 @@ enum PostgresSQL {
                 out.append(c)
                 i += 1
             default:
-                if isIdentifierStart(c) && (i == 0 || !isIdentifierByte(bytes[i - 1])) {
+                if isIdentifierStart(c) && (i == 0 || !isIdentifierByte(bytes[i - 1]) || i == afterDollarQuote) {
                     var j = i + 1
                     while j < n && isIdentifierByte(bytes[j]) { j += 1 }
                     let word = String(decoding: bytes[i..<j].map { $0 | (isUpperASCII($0) ? 0x20 : 0) }, as: UTF8.self)

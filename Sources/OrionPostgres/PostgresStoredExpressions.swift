@@ -240,6 +240,40 @@ extension PostgresMigrator {
             throw refuse(
                 "an expression, view or function default of the feature uses the sequence \(sequence), which is not the feature's; it would draw from it as whoever writes or reads the feature's tables")
         }
+        // Range types and casts of the feature's types reach other features' SQL: a range type's
+        // constructor functions take the type's name in the schema (jsonb_build_object(text,
+        // text) would win over pg_catalog's for text arguments) and belong to the bootstrap
+        // superuser, not the feature; a cast from the feature's type runs the feature's function
+        // on whoever's values meet it, implicitly.
+        let reaching = try connection.simpleRows(
+            """
+            select format('the range type %s', t.oid::regtype::text) from pg_catalog.pg_type t
+              where t.typowner = \(owner) and t.typtype in ('r', 'm')
+            union all
+            select format('the cast from %s to %s', c.castsource::regtype::text, c.casttarget::regtype::text)
+              from pg_catalog.pg_cast c join pg_catalog.pg_type s on s.oid = c.castsource join pg_catalog.pg_type d on d.oid = c.casttarget
+              where s.typowner = \(owner) or d.typowner = \(owner)
+            """)
+        if let what = reaching.first?.first ?? nil {
+            throw refuse(
+                "\(what) is refused: a range type's constructor functions take its name for every feature's SQL (and are not the feature's), and a cast runs the feature's code on other callers' values; use a composite type or a domain, and call conversion functions by name")
+        }
+        // A column of another feature's type (its table's row type, an enum, a domain) would
+        // bind that feature's schema: it could no longer change or drop the type.
+        let borrowed = try connection.simpleRows(
+            """
+            select format('%I.%I', c.relname, a.attname), t.oid::regtype::text
+            from pg_catalog.pg_attribute a join pg_catalog.pg_class c on c.oid = a.attrelid
+            join pg_catalog.pg_type t on t.oid = a.atttypid
+            join pg_catalog.pg_type b on b.oid = case when t.typelem <> 0 and t.typlen = -1 then t.typelem else t.oid end
+            join pg_catalog.pg_roles r on r.oid = b.typowner
+            where c.relowner = \(owner) and a.attnum > 0 and not a.attisdropped
+              and b.typowner <> \(owner) and r.rolname like 'orion\\_%'
+            """)
+        if let column = borrowed.first {
+            throw refuse(
+                "the column \(column[0] ?? "?") has the type \(column[1] ?? "?"), which another feature owns; that feature could no longer change or drop it. Give the feature a type of its own")
+        }
         // Foreign keys to another's table: its primary key only. Whether a key exists is what a
         // reference means; a reference to other columns would tell the feature which values
         // exist there, and ON UPDATE CASCADE would copy them into its table.

@@ -119,13 +119,15 @@ struct PostgresFuzzRegressionTests {
         #expect(statement.parameterCount == 2)
     }
 
-    /// A placeholder right after a name merges with it, as PostgreSQL lexes `limit$1` as one
-    /// name: the statement then fails at PostgreSQL (too few parameters), never binds silently.
-    @Test("a ? right after a name becomes part of it for PostgreSQL")
+    /// A placeholder right after (or before) a name is spaced from it: PostgreSQL would read
+    /// `limit$1` as one name, and `a$1$$` as a name where the store read a `$$` quote opening
+    /// (which hid what followed from the store's checks).
+    @Test("a ? beside a name or a $ is spaced from it in the text PostgreSQL gets")
     func placeholderAfterName() throws {
         let statement = try one("select * from t limit?")
-        #expect(statement.text == "select * from t limit$1")
+        #expect(statement.text == "select * from t limit $1")
         #expect(statement.parameterCount == 1)
+        #expect(try one("select a?$$ x $$").text == "select a $1 $$ x $$")
     }
 
     @Test("$n is refused outside quotes, also when it looks like a dollar tag")

@@ -270,6 +270,12 @@ struct PostgresStoredFenceTests {
             "create domain d3 as bigint default setval('users_id_seq'::text::regclass, 1000); create table evil_t (id int, n d3)",
             "create view evil_v as select nextval('users_id_seq') as n",
             #"create table evil_t (id int); create trigger t before delete on evil_t for each row execute function pg_catalog."RI_FKey_cascade_del"()"#,
+            // Found by the fourth review: what reaches other features' SQL or schema.
+            "create type jsonb_build_object as range (subtype = text, multirange_type_name = evil_mr)",
+            "create type evil_pair as (a text, b text); create function evil_conv(p evil_pair) returns jsonb language sql as $$ select '{}'::jsonb $$; create cast (evil_pair as jsonb) with function evil_conv(evil_pair) as implicit",
+            "create table evil_dep (id int primary key, u users)",
+            "create table evil_dep (id int primary key, u users[])",
+            "alter role orion_evil set search_path = public",
         ])
     func storedCalls(entry: String) throws {
         let store = try stores()
@@ -519,6 +525,23 @@ struct PostgresThirdReviewTests {
     func spellings(sql: String) throws {
         let (_, evil) = try stores()
         #expect("\(sql)") { try evil.tx { let _: [String] = try evil.query(sql) } } throws: { isRefused($0) }
+    }
+
+    @Test("a ? beside a name or a $ is sent as PostgreSQL must read it: nothing hides after it (fourth review)")
+    func placeholderJoins() throws {
+        let (_, evil) = try stores()
+        let hidden = "select 1 a?$$, set_config($q$role$q$, session_user, false), $1::text -- $$"
+        #expect { let _: [String] = try evil.query(hidden, "x") } throws: { isRefused($0) }
+        #expect { let _: [String] = try evil.query("select email from users") } throws: { ($0 as? StoreError)?.code == .fence }
+        // Ordinary placeholders beside names and casts work as before.
+        #expect(try evil.one("select ?::text||?", "a", "b") == "ab")
+        #expect(try evil.one("select length(?)", "abc") == 3)
+    }
+
+    @Test("a word right after a dollar quote is read: $$…$$into temp is refused (fourth review)")
+    func wordAfterDollarQuote() throws {
+        let (_, evil) = try stores()
+        #expect { try evil.tx { let _: [String] = try evil.query("select $$forged$$ as title, $$$$into temp evil_t") } } throws: { isRefused($0) }
     }
 
     @Test("a function of the extensions that runs SQL given as text is refused (tablefunc's crosstab)")

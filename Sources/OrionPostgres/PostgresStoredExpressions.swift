@@ -258,21 +258,24 @@ extension PostgresMigrator {
             throw refuse(
                 "\(what) is refused: a range type's constructor functions take its name for every feature's SQL (and are not the feature's), and a cast runs the feature's code on other callers' values; use a composite type or a domain, and call conversion functions by name")
         }
-        // A column of another feature's type (its table's row type, an enum, a domain) would
-        // bind that feature's schema: it could no longer change or drop the type.
+        // Anything of the feature's built on another feature's type (a column, its array, a
+        // domain over it, a function's argument or result, a typed table) would bind that
+        // feature's schema: it could no longer change its type, and its DROP … CASCADE would
+        // drop the feature's column with its data. PostgreSQL records each such use.
         let borrowed = try connection.simpleRows(
             """
-            select format('%I.%I', c.relname, a.attname), t.oid::regtype::text
-            from pg_catalog.pg_attribute a join pg_catalog.pg_class c on c.oid = a.attrelid
-            join pg_catalog.pg_type t on t.oid = a.atttypid
-            join pg_catalog.pg_type b on b.oid = case when t.typelem <> 0 and t.typlen = -1 then t.typelem else t.oid end
-            join pg_catalog.pg_roles r on r.oid = b.typowner
-            where c.relowner = \(owner) and a.attnum > 0 and not a.attisdropped
-              and b.typowner <> \(owner) and r.rolname like 'orion\\_%'
+            select distinct t.oid::regtype::text
+            from pg_catalog.pg_depend d
+            join pg_catalog.pg_type t on d.refclassid = 'pg_catalog.pg_type'::regclass and t.oid = d.refobjid
+            join pg_catalog.pg_roles r on r.oid = t.typowner
+            where r.rolname like 'orion\\_%' and t.typowner <> \(owner) and (
+                (d.classid = 'pg_catalog.pg_class'::regclass and d.objid in (select oid from pg_catalog.pg_class where relowner = \(owner)))
+             or (d.classid = 'pg_catalog.pg_type'::regclass and d.objid in (select oid from pg_catalog.pg_type where typowner = \(owner)))
+             or (d.classid = 'pg_catalog.pg_proc'::regclass and d.objid in (select oid from pg_catalog.pg_proc where proowner = \(owner))))
             """)
-        if let column = borrowed.first {
+        if let type = borrowed.first?.first ?? nil {
             throw refuse(
-                "the column \(column[0] ?? "?") has the type \(column[1] ?? "?"), which another feature owns; that feature could no longer change or drop it. Give the feature a type of its own")
+                "it uses the type \(type), which another feature owns (as a column, a domain's base, a function's argument or result, or a typed table); that feature could no longer change it, and dropping it with CASCADE would drop the feature's objects. Give the feature a type of its own")
         }
         // Foreign keys to another's table: its primary key only. Whether a key exists is what a
         // reference means; a reference to other columns would tell the feature which values

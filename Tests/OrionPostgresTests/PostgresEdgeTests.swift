@@ -275,6 +275,9 @@ struct PostgresStoredFenceTests {
             "create type evil_pair as (a text, b text); create function evil_conv(p evil_pair) returns jsonb language sql as $$ select '{}'::jsonb $$; create cast (evil_pair as jsonb) with function evil_conv(evil_pair) as implicit",
             "create table evil_dep (id int primary key, u users)",
             "create table evil_dep (id int primary key, u users[])",
+            // Found by the fifth review: the same through a domain or a function's signature.
+            "create domain evil_users as users; create table evil_dep (id int primary key, u evil_users)",
+            "create function evil_fb(u users) returns int language sql as $$ select 1 $$",
             "alter role orion_evil set search_path = public",
         ])
     func storedCalls(entry: String) throws {

@@ -264,18 +264,27 @@ extension PostgresMigrator {
         // drop the feature's column with its data. PostgreSQL records each such use.
         let borrowed = try connection.simpleRows(
             """
+            with mine as (select oid from pg_catalog.pg_class where relowner = \(owner)),
+            holders as (
+              select 'pg_catalog.pg_attrdef'::regclass as classid, d.oid from pg_catalog.pg_attrdef d where d.adrelid in (select oid from mine)
+              union all select 'pg_catalog.pg_constraint'::regclass, k.oid from pg_catalog.pg_constraint k
+                where k.conrelid in (select oid from mine) or k.contypid in (select oid from pg_catalog.pg_type where typowner = \(owner))
+              union all select 'pg_catalog.pg_rewrite'::regclass, r.oid from pg_catalog.pg_rewrite r where r.ev_class in (select oid from mine)
+              union all select 'pg_catalog.pg_policy'::regclass, p.oid from pg_catalog.pg_policy p where p.polrelid in (select oid from mine)
+              union all select 'pg_catalog.pg_trigger'::regclass, t.oid from pg_catalog.pg_trigger t where t.tgrelid in (select oid from mine)
+              union all select 'pg_catalog.pg_statistic_ext'::regclass, x.oid from pg_catalog.pg_statistic_ext x where x.stxrelid in (select oid from mine)
+              union all select 'pg_catalog.pg_class'::regclass, oid from mine
+              union all select 'pg_catalog.pg_type'::regclass, t.oid from pg_catalog.pg_type t where t.typowner = \(owner)
+              union all select 'pg_catalog.pg_proc'::regclass, p.oid from pg_catalog.pg_proc p where p.proowner = \(owner))
             select distinct t.oid::regtype::text
-            from pg_catalog.pg_depend d
+            from pg_catalog.pg_depend d join holders h on h.classid = d.classid and h.oid = d.objid
             join pg_catalog.pg_type t on d.refclassid = 'pg_catalog.pg_type'::regclass and t.oid = d.refobjid
             join pg_catalog.pg_roles r on r.oid = t.typowner
-            where r.rolname like 'orion\\_%' and t.typowner <> \(owner) and (
-                (d.classid = 'pg_catalog.pg_class'::regclass and d.objid in (select oid from pg_catalog.pg_class where relowner = \(owner)))
-             or (d.classid = 'pg_catalog.pg_type'::regclass and d.objid in (select oid from pg_catalog.pg_type where typowner = \(owner)))
-             or (d.classid = 'pg_catalog.pg_proc'::regclass and d.objid in (select oid from pg_catalog.pg_proc where proowner = \(owner))))
+            where r.rolname like 'orion\\_%' and t.typowner <> \(owner)
             """)
         if let type = borrowed.first?.first ?? nil {
             throw refuse(
-                "it uses the type \(type), which another feature owns (as a column, a domain's base, a function's argument or result, or a typed table); that feature could no longer change it, and dropping it with CASCADE would drop the feature's objects. Give the feature a type of its own")
+                "it uses the type \(type), which another feature owns (in a column, a domain, a function's signature, a typed table, or an expression: a default, a check, a view, a policy, a trigger's WHEN); that feature could no longer change it, and dropping it with CASCADE would drop the feature's objects. Give the feature a type of its own")
         }
         // Foreign keys to another's table: its primary key only. Whether a key exists is what a
         // reference means; a reference to other columns would tell the feature which values

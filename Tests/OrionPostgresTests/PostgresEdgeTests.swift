@@ -278,6 +278,9 @@ struct PostgresStoredFenceTests {
             // Found by the fifth review: the same through a domain or a function's signature.
             "create domain evil_users as users; create table evil_dep (id int primary key, u evil_users)",
             "create function evil_fb(u users) returns int language sql as $$ select 1 $$",
+            // Found by the sixth review: the same inside an expression (a check, a view).
+            "create table evil_dep (s text, check ((s)::users is not null))",
+            "create view evil_v as select (null::users)::text as n",
             "alter role orion_evil set search_path = public",
         ])
     func storedCalls(entry: String) throws {

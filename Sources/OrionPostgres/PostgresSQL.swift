@@ -158,10 +158,10 @@ enum PostgresSQL {
             returningEnd = nil
             upserts = false
         }
-        /// Notes a name (lowercased) that is `pg_settings` or a TEMP schema.
-        /// Every name, plain or quoted, as it appears: a function is called by name followed by
-        /// `(`, but also in field notation, `(0.5).setseed` or `(x)."ts_stat"`, so a name the
-        /// store refuses is refused wherever it stands (a column of that name too).
+        /// Notes every name (lowercased), plain or quoted, as it appears: a function is called
+        /// by its name followed by `(`, but also in field notation, `(0.5).setseed` or
+        /// `(x)."ts_stat"`, so a name the store refuses is refused wherever it stands (a column
+        /// of that name too).
         func note(name: String) {
             if name == "pg_settings" || name == "pg_prepared_statements" || name == "pg_cursors" { namesSettings = true }
             if name.hasPrefix("pg_temp") { namesTempSchema = true }
